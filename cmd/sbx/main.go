@@ -1,0 +1,54 @@
+// Command sbx runs programs in sandboxes that share nothing with their
+// caller unless a spec says so. See README.md.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+// version is set at build time (-ldflags "-X main.version=…").
+var version = "0.1.0-dev"
+
+func main() {
+	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
+}
+
+// exitError carries an exit status out of a command without printing.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// run is sbx with its arguments and standard streams; it returns the exit
+// status: the child's, or 125 when sbx itself failed.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	app := &cli.App{
+		Name:      "sbx",
+		Usage:     "run programs in sandboxes that share nothing unless asked",
+		Version:   version,
+		Reader:    stdin,
+		Writer:    stdout,
+		ErrWriter: stderr,
+		Commands:  []*cli.Command{demoCommand()},
+		// sbx prints its own errors, one line each.
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+	cli.VersionPrinter = func(c *cli.Context) {
+		fmt.Fprintf(c.App.Writer, "sbx version %s\n", c.App.Version)
+	}
+	err := app.Run(args)
+	var ee exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	default:
+		fmt.Fprintf(stderr, "sbx: %v\n", err)
+		return 125
+	}
+}

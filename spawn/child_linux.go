@@ -1,0 +1,146 @@
+package spawn
+
+import (
+	"encoding/binary"
+
+	"golang.org/x/sys/unix"
+)
+
+// buildPlan lists, in order, every system call the child makes between
+// clone and exec. The order matters:
+//
+//  1. reset signal dispositions (all signals stay blocked until step 8);
+//  2. drop its copy of the sync pipe's write end, then wait for the parent
+//     to write the id maps and run Prepare (only when there is any);
+//  3. hostname, then credentials (they need the maps);
+//  4. chdir, so that a relative Dir is relative to the parent's cwd;
+//  5. place fds 0..n-1 and mark every other fd close-on-exec;
+//  6. session and controlling terminal (Ctty is a child fd number);
+//  7. no_new_privs, parent-death signal (after the credential change,
+//     which clears it), then the gate;
+//  8. empty the signal mask and exec.
+func (s *starter) buildPlan() {
+	p := &s.plan
+	p.errfd = int(s.errW.Fd())
+	p.resetSignals()
+	s.planSync()
+	s.planIdentity()
+	if dir := s.cmd.Dir; dir != "" {
+		p.call(p.newStep("chdir", dir), unix.SYS_CHDIR, p.str(dir))
+	}
+	s.planFiles()
+	s.planSession()
+	s.planGuards()
+	s.planExec()
+}
+
+func (s *starter) planSync() {
+	if s.syncW == nil {
+		return
+	}
+	p := &s.plan
+	p.call(p.newStep("close sync pipe", ""), unix.SYS_CLOSE, lit(s.syncW.Fd()))
+	if s.wait {
+		st := p.newStep("wait for parent", "")
+		p.callEq(st, 1, unix.SYS_READ, lit(s.syncR.Fd()), p.bytes(make([]byte, 8)), lit(1))
+	}
+}
+
+func (s *starter) planIdentity() {
+	p := &s.plan
+	if h := s.lx.Hostname; h != "" {
+		p.call(p.newStep("sethostname", h), unix.SYS_SETHOSTNAME, p.str(h), lit(len(h)))
+	}
+	cred := s.lx.Credential
+	if cred == nil {
+		return
+	}
+	if !s.lx.DenySetgroups {
+		groups := make([]byte, 4*len(cred.Groups))
+		for i, g := range cred.Groups {
+			binary.LittleEndian.PutUint32(groups[4*i:], g)
+		}
+		p.call(p.newStep("setgroups", ""), unix.SYS_SETGROUPS, lit(len(cred.Groups)), p.bytes(groups))
+	}
+	p.call(p.newStep("setresgid", ""), unix.SYS_SETRESGID, lit(cred.GID), lit(cred.GID), lit(cred.GID))
+	p.call(p.newStep("setresuid", ""), unix.SYS_SETRESUID, lit(cred.UID), lit(cred.UID), lit(cred.UID))
+}
+
+// planFiles moves the sources of fds 0..n-1 out of the way (to base+i,
+// above every fd involved, so no move clobbers a source not yet moved),
+// then into place, then marks every fd ≥ n close-on-exec, which also
+// closes the pipes at exec.
+func (s *starter) planFiles() {
+	p := &s.plan
+	n := len(s.targets)
+	base := n
+	for _, f := range append(s.targets, s.errR, s.errW, s.syncR, s.syncW, s.gate) {
+		if f != nil && int(f.Fd()) >= base {
+			base = int(f.Fd()) + 1
+		}
+	}
+	st := p.newStep("place fds", "")
+	for i, f := range s.targets {
+		if f != nil {
+			p.callEq(st, int64(base+i), unix.SYS_DUP3, lit(f.Fd()), lit(base+i), lit(unix.O_CLOEXEC))
+		}
+	}
+	for i, f := range s.targets {
+		if f != nil {
+			p.callEq(st, int64(i), unix.SYS_DUP3, lit(base+i), lit(i), lit(0))
+		} else {
+			p.call(st, unix.SYS_CLOSE, lit(i)).want = wantAny
+		}
+	}
+	p.call(st, unix.SYS_CLOSE_RANGE, lit(n), lit(^uint32(0)), lit(unix.CLOSE_RANGE_CLOEXEC))
+}
+
+func (s *starter) planSession() {
+	p := &s.plan
+	if s.lx.Setsid {
+		p.call(p.newStep("setsid", ""), unix.SYS_SETSID).want = wantNonneg
+	}
+	if s.lx.Setctty {
+		p.call(p.newStep("set controlling terminal", ""), unix.SYS_IOCTL, lit(s.lx.Ctty), lit(unix.TIOCSCTTY), lit(0))
+	}
+}
+
+func (s *starter) planGuards() {
+	p := &s.plan
+	if s.lx.NoNewPrivs {
+		p.call(p.newStep("prctl PR_SET_NO_NEW_PRIVS", ""), unix.SYS_PRCTL, lit(unix.PR_SET_NO_NEW_PRIVS), lit(1), lit(0), lit(0), lit(0))
+	}
+	if sig := s.lx.Pdeathsig; sig != 0 {
+		st := p.newStep("prctl PR_SET_PDEATHSIG", "")
+		p.call(st, unix.SYS_PRCTL, lit(unix.PR_SET_PDEATHSIG), lit(uint64(sig)))
+		// The parent may have died before the signal was armed. It holds
+		// the sync pipe's write end until the child execs, so a hang-up
+		// there (poll returning 1) means it is gone.
+		pfd := make([]byte, 8)
+		binary.LittleEndian.PutUint32(pfd, uint32(s.syncR.Fd()))
+		binary.LittleEndian.PutUint16(pfd[4:], unix.POLLIN)
+		p.callEq(st, 0, unix.SYS_POLL, p.bytes(pfd), lit(1), lit(0))
+	}
+	if s.gate != nil {
+		st := p.newStep("wait at gate", "")
+		msg := make([]byte, reportSize)
+		binary.LittleEndian.PutUint32(msg, msgReady)
+		p.callEq(st, reportSize, unix.SYS_WRITE, lit(s.errW.Fd()), p.bytes(msg), lit(reportSize))
+		p.callEq(st, 1, unix.SYS_READ, lit(s.gate.Fd()), p.bytes(make([]byte, 8)), lit(1))
+	}
+}
+
+// planExec empties the signal mask and tries each exec candidate; only if
+// all fail does the last op report the most telling error.
+func (s *starter) planExec() {
+	p := &s.plan
+	p.call(p.newStep("sigprocmask", ""), unix.SYS_RT_SIGPROCMASK, lit(unix.SIG_SETMASK), p.bytes(make([]byte, sigsetSize)), lit(0), lit(sigsetSize))
+	argv := p.strv(s.cmd.argv())
+	envp := p.strv(s.cmd.Env)
+	var st int32
+	for _, path := range execCandidates(s.cmd.Path, s.cmd.Env) {
+		st = p.newStep("exec", path)
+		p.call(st, unix.SYS_EXECVE, p.str(path), argv, envp).kind = opSoft
+	}
+	p.ops = append(p.ops, op{kind: opFail, step: st})
+}

@@ -1,0 +1,218 @@
+package spawn
+
+import (
+	"encoding/binary"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// A plan is the flat list of system calls the child makes between clone and
+// exec, built here in pure Go and executed by clone_linux.c, which decides
+// nothing (STYLE.md rule 8). Strings and structs the calls point to live in
+// an arena laid out after the ops; encode turns arena offsets into addresses
+// once the plan's final (C) memory is known.
+type plan struct {
+	ops    []op
+	arena  []byte
+	relocs []int  // arena offsets holding arena offsets to relocate (argv, envp)
+	steps  []step // steps[op.step] describes the op for error messages
+	errfd  int
+}
+
+// step names a planned operation for the error Start returns.
+type step struct{ op, path string }
+
+// arg is one system call argument: a literal, an arena offset or a slot.
+type arg struct {
+	v    uint64
+	kind uint8
+}
+
+const (
+	argLit  = iota
+	argPtr  // v is an arena offset
+	argSlot // v is the slot holding the result of an earlier op
+)
+
+// op mirrors struct sbx_op. ptrMask marks args that are arena offsets.
+type op struct {
+	nr        int64
+	args      [6]uint64
+	wantValue int64
+	slotIn    uint32
+	step      int32
+	kind      uint8
+	want      uint8
+	slotOut   uint8
+	ptrMask   uint8
+}
+
+// The values of clone_linux.h's enums.
+const (
+	opCall = 0
+	opSoft = 1
+	opFail = 2
+
+	wantZero   = 0
+	wantNonneg = 1
+	wantEq     = 2
+	wantAny    = 3
+
+	msgError = 1
+	msgReady = 2
+
+	maxSlots = 15
+)
+
+func lit[T ~int | ~int32 | ~uint32 | ~uint64 | ~uintptr](v T) arg { return arg{v: uint64(v)} }
+func slot(n int) arg                                              { return arg{v: uint64(n), kind: argSlot} }
+
+// newStep records a description and returns its index for the next ops.
+func (p *plan) newStep(opName, path string) int32 {
+	p.steps = append(p.steps, step{opName, path})
+	return int32(len(p.steps) - 1)
+}
+
+// call appends a system call that must return 0.
+func (p *plan) call(st int32, nr uintptr, args ...arg) *op {
+	o := op{nr: int64(nr), step: st, kind: opCall, want: wantZero}
+	for i, a := range args {
+		switch a.kind {
+		case argPtr:
+			o.ptrMask |= 1 << i
+			o.args[i] = a.v
+		case argSlot:
+			o.slotIn |= uint32(a.v+1) << (4 * i)
+		default:
+			o.args[i] = a.v
+		}
+	}
+	p.ops = append(p.ops, o)
+	return &p.ops[len(p.ops)-1]
+}
+
+// callEq appends a system call that must return exactly v.
+func (p *plan) callEq(st int32, v int64, nr uintptr, args ...arg) {
+	o := p.call(st, nr, args...)
+	o.want, o.wantValue = wantEq, v
+}
+
+// callSlot appends a system call that must not fail and whose result is
+// kept in slot n.
+func (p *plan) callSlot(st int32, n int, nr uintptr, args ...arg) {
+	o := p.call(st, nr, args...)
+	o.want, o.slotOut = wantNonneg, uint8(n+1)
+}
+
+// bytes copies b into the arena, 8-byte aligned.
+func (p *plan) bytes(b []byte) arg {
+	for len(p.arena)%8 != 0 {
+		p.arena = append(p.arena, 0)
+	}
+	off := len(p.arena)
+	p.arena = append(p.arena, b...)
+	return arg{v: uint64(off), kind: argPtr}
+}
+
+// str copies s into the arena as a NUL-terminated C string.
+func (p *plan) str(s string) arg { return p.bytes(append([]byte(s), 0)) }
+
+// strv builds a NULL-terminated array of C strings (argv, envp).
+func (p *plan) strv(ss []string) arg {
+	ptrs := make([]arg, len(ss))
+	for i, s := range ss {
+		ptrs[i] = p.str(s)
+	}
+	arr := p.bytes(make([]byte, 8*(len(ss)+1)))
+	for i, a := range ptrs {
+		off := int(arr.v) + 8*i
+		binary.LittleEndian.PutUint64(p.arena[off:], a.v)
+		p.relocs = append(p.relocs, off)
+	}
+	return arr
+}
+
+// Wire layout: sbx_plan header, then the ops, then the arena.
+const (
+	headerSize = 24
+	opSize     = 80
+)
+
+func (p *plan) size() int { return headerSize + opSize*len(p.ops) + len(p.arena) }
+
+// encode lays the plan out for execution at address base.
+func (p *plan) encode(base uintptr, failcode int) []byte {
+	buf := make([]byte, p.size())
+	le := binary.LittleEndian
+	arenaBase := uint64(base) + uint64(headerSize+opSize*len(p.ops))
+	le.PutUint32(buf[0:], uint32(int32(p.errfd)))
+	le.PutUint32(buf[4:], uint32(int32(failcode)))
+	le.PutUint32(buf[8:], uint32(len(p.ops)))
+	le.PutUint64(buf[16:], uint64(base)+headerSize)
+	for i, o := range p.ops {
+		b := buf[headerSize+opSize*i:]
+		le.PutUint64(b[0:], uint64(o.nr))
+		for j, a := range o.args {
+			if o.ptrMask&(1<<j) != 0 {
+				a += arenaBase
+			}
+			le.PutUint64(b[8+8*j:], a)
+		}
+		le.PutUint64(b[56:], uint64(o.wantValue))
+		le.PutUint32(b[64:], o.slotIn)
+		le.PutUint32(b[68:], uint32(o.step))
+		b[72], b[73], b[74] = o.kind, o.want, o.slotOut
+	}
+	arena := buf[headerSize+opSize*len(p.ops):]
+	copy(arena, p.arena)
+	for _, off := range p.relocs {
+		le.PutUint64(arena[off:], le.Uint64(arena[off:])+arenaBase)
+	}
+	return buf
+}
+
+// execCandidates lists the paths execve tries, in order: path itself when
+// it has a slash, else each PATH entry of env (the lookup happens in the
+// child because the child may see another root).
+func execCandidates(path string, env []string) []string {
+	if strings.Contains(path, "/") {
+		return []string{path}
+	}
+	search := "/usr/local/bin:/usr/bin:/bin"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			search = v
+		}
+	}
+	var out []string
+	for _, dir := range strings.Split(search, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		out = append(out, dir+"/"+path)
+	}
+	return out
+}
+
+// kernelSigaction is struct sigaction as rt_sigaction(2) takes it; all zero
+// is SIG_DFL with an empty mask.
+type kernelSigaction struct {
+	handler, flags, restorer, mask uint64
+}
+
+const sigsetSize = 8
+
+// resetSignals sets every catchable signal's disposition to SIG_DFL.
+// CLONE_CLEAR_SIGHAND resets handled signals but keeps ignored ones.
+func (p *plan) resetSignals() {
+	st := p.newStep("reset signal dispositions", "")
+	dfl := p.bytes(make([]byte, unsafe.Sizeof(kernelSigaction{})))
+	for sig := 1; sig <= 64; sig++ {
+		if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
+			continue
+		}
+		p.call(st, unix.SYS_RT_SIGACTION, lit(sig), dfl, lit(0), lit(sigsetSize))
+	}
+}

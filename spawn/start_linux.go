@@ -1,0 +1,416 @@
+package spawn
+
+/*
+#cgo CFLAGS: -O2 -Wall -fno-stack-protector
+#include <stdlib.h>
+#include "clone_linux.h"
+*/
+import "C"
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The Go side writes the C structs byte by byte (plan.encode); these fail to
+// compile if the layouts drift apart.
+var (
+	_ [opSize]byte     = [C.sizeof_struct_sbx_op]byte{}
+	_ [headerSize]byte = [C.sizeof_struct_sbx_plan]byte{}
+)
+
+const (
+	cloneClearSighand = 0x100000000 // CLONE_CLEAR_SIGHAND, Linux 5.5
+	cloneIntoCgroup   = 0x200000000 // CLONE_INTO_CGROUP, Linux 5.7
+	failExitCode      = 127
+	reportSize        = 12 // struct sbx_report
+)
+
+// childMem is the C memory shared with the child (until it execs or dies)
+// and with its keeper (until it exits): struct sbx_spawn, the encoded plan
+// after it, and the stacks.
+type childMem struct {
+	sp *C.struct_sbx_spawn
+}
+
+func (m *childMem) free() {
+	if m == nil || m.sp == nil {
+		return
+	}
+	C.sbx_free_stacks(m.sp.stacks)
+	C.free(unsafe.Pointer(m.sp))
+	m.sp = nil
+}
+
+// status is how the keeper saw the child end: a siginfo si_code and
+// si_status, si_code 0 when the keeper died before it could tell.
+func (m *childMem) status() (code, status int32) {
+	return int32(m.sp.end_code), int32(m.sp.end_status)
+}
+
+// Start creates the child. It returns once the child has exec'd (or, with
+// a Gate, reached it); any failure before that is Start's error and leaves
+// no process behind.
+func (c *Cmd) Start() (*Process, error) {
+	if err := checkKernel(); err != nil {
+		return nil, err
+	}
+	if c.Path == "" {
+		return nil, &Error{Op: "exec", Err: errors.New("empty path")}
+	}
+	s, err := newStarter(c)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	return s.start()
+}
+
+// starter holds one Start's parent-side resources; close releases what
+// was not handed to the Process.
+type starter struct {
+	cmd            *Cmd
+	lx             Linux
+	targets        []*os.File // fds 0..n-1 of the child
+	errR, errW     *os.File
+	syncR, syncW   *os.File
+	gate           *os.File
+	needSync, wait bool
+	plan           plan
+}
+
+func newStarter(c *Cmd) (*starter, error) {
+	s := &starter{cmd: c}
+	if c.Linux != nil {
+		s.lx = *c.Linux
+	}
+	null, err := devNull()
+	if err != nil {
+		return nil, err
+	}
+	s.targets = append([]*os.File{or(c.Stdin, null), or(c.Stdout, null), or(c.Stderr, null)}, c.ExtraFiles...)
+	s.wait = len(s.lx.UIDMappings)+len(s.lx.GIDMappings) > 0 || s.lx.Prepare != nil
+	s.needSync = s.wait || s.lx.Pdeathsig != 0
+	if err := s.openPipes(); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func or(f, def *os.File) *os.File {
+	if f == nil {
+		return def
+	}
+	return f
+}
+
+// openPipes creates the error pipe, the sync pipe and a copy of the gate,
+// each numbered at or above len(targets) so that placing the child's fds
+// cannot clobber them.
+func (s *starter) openPipes() error {
+	var err error
+	n := len(s.targets)
+	if s.errR, s.errW, err = pipeAbove(n); err != nil {
+		return err
+	}
+	if s.needSync {
+		if s.syncR, s.syncW, err = pipeAbove(n); err != nil {
+			return err
+		}
+	}
+	if s.cmd.Gate != nil {
+		fd, err := unix.FcntlInt(s.cmd.Gate.Fd(), unix.F_DUPFD_CLOEXEC, n)
+		if err != nil {
+			return &Error{Op: "dup gate", Err: err}
+		}
+		s.gate = os.NewFile(uintptr(fd), "gate")
+	}
+	return nil
+}
+
+func pipeAbove(n int) (r, w *os.File, err error) {
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+		return nil, nil, &Error{Op: "pipe", Err: err}
+	}
+	for i, fd := range fds {
+		if fd >= n {
+			continue
+		}
+		nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, n)
+		unix.Close(fd)
+		if err != nil {
+			unix.Close(fds[1-i])
+			return nil, nil, &Error{Op: "dup pipe", Err: err}
+		}
+		fds[i] = nfd
+	}
+	return os.NewFile(uintptr(fds[0]), "pipe"), os.NewFile(uintptr(fds[1]), "pipe"), nil
+}
+
+func (s *starter) close() {
+	for _, f := range []*os.File{s.errR, s.errW, s.syncR, s.syncW, s.gate} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+var (
+	nullOnce sync.Once
+	nullFile *os.File
+	nullErr  error
+)
+
+// devNull is one /dev/null kept open for the life of the program.
+func devNull() (*os.File, error) {
+	nullOnce.Do(func() {
+		nullFile, nullErr = os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	})
+	return nullFile, nullErr
+}
+
+func (s *starter) start() (*Process, error) {
+	s.buildPlan()
+	p, err := s.clone()
+	if err != nil {
+		return nil, err
+	}
+	s.errW.Close()
+	s.errW = nil
+	if s.syncR != nil {
+		s.syncR.Close()
+		s.syncR = nil
+	}
+	if err := s.release(p.pid); err != nil {
+		p.kill()
+		return nil, err
+	}
+	return s.await(p)
+}
+
+// clone runs clone3 with the encoded plan. The plan and the stacks are C
+// memory: the child and its keeper read them after this returns.
+func (s *starter) clone() (*Process, error) {
+	hdr := int(unsafe.Sizeof(C.struct_sbx_spawn{}))
+	buf := C.calloc(1, C.size_t(hdr+s.plan.size()))
+	if buf == nil {
+		return nil, &Error{Op: "clone3", Err: syscall.ENOMEM}
+	}
+	sp := (*C.struct_sbx_spawn)(buf)
+	planPtr := unsafe.Add(buf, hdr)
+	copy(unsafe.Slice((*byte)(planPtr), s.plan.size()), s.plan.encode(uintptr(planPtr), failExitCode))
+	sp.plan = (*C.struct_sbx_plan)(planPtr)
+	sp.inner.flags = C.uint64_t(uint64(s.lx.Namespaces) | unix.CLONE_VM | unix.CLONE_PIDFD | cloneClearSighand)
+	sp.inner.pidfd = C.uint64_t(uintptr(unsafe.Pointer(&sp.child_pidfd)))
+	if s.lx.Cgroup != nil {
+		sp.inner.flags |= cloneIntoCgroup
+		sp.inner.cgroup = C.uint64_t(s.lx.Cgroup.Fd())
+	}
+	private := !s.cmd.Adoptable
+	if private {
+		sp.keeper = 1
+		sp.parent_pid = C.int32_t(os.Getpid())
+		sp.inner.exit_signal = C.uint64_t(unix.SIGCHLD)
+		sp.outer.flags = unix.CLONE_VM | unix.CLONE_FILES | unix.CLONE_PIDFD | cloneClearSighand
+		sp.outer.pidfd = C.uint64_t(uintptr(unsafe.Pointer(&sp.outer_pidfd)))
+	} else {
+		sp.inner.exit_signal = C.uint64_t(unix.SIGCHLD)
+	}
+	var ret C.long
+	run := func() { ret = C.sbx_clone(sp) }
+	if private || s.lx.Pdeathsig != 0 {
+		onPinnedThread(run) // the keeper's (or child's) PDEATHSIG follows this thread
+	} else {
+		run()
+	}
+	runtime.KeepAlive(s.lx.Cgroup)
+	if ret < 0 {
+		C.free(buf)
+		return nil, cloneError(syscall.Errno(-ret), s.lx.Namespaces)
+	}
+	mem := &childMem{sp: sp}
+	if !private {
+		p := newProcess(int(ret), int(sp.child_pidfd), true)
+		p.mem = mem
+		return p, nil
+	}
+	keeper := newProcess(int(ret), int(sp.outer_pidfd), true)
+	if sp.child_pid < 0 {
+		keeper.Wait()
+		keeper.Close()
+		mem.free()
+		return nil, cloneError(syscall.Errno(-sp.child_pid), s.lx.Namespaces)
+	}
+	p := newProcess(int(sp.child_pid), int(sp.child_pidfd), false)
+	p.keeper, p.mem = keeper, mem
+	return p, nil
+}
+
+func cloneError(errno syscall.Errno, ns uintptr) error {
+	if errno == syscall.ENOSYS {
+		return &Error{Op: "clone3", Err: fmt.Errorf("%w: clone3 needs Linux 5.3", ErrNotSupported)}
+	}
+	if errno == syscall.EPERM && ns&unix.CLONE_NEWUSER != 0 {
+		return &Error{Op: "clone3", Err: fmt.Errorf("%w (are unprivileged user namespaces disabled? see sysctl kernel.unprivileged_userns_clone, user.max_user_namespaces and AppArmor's kernel.apparmor_restrict_unprivileged_userns)", errno)}
+	}
+	return &Error{Op: "clone3", Err: errno}
+}
+
+// release does the parent's part of the setup while the child waits: the
+// id maps, the Prepare hook, then one byte that lets the child go on.
+func (s *starter) release(pid int) error {
+	if !s.wait {
+		return nil
+	}
+	if err := writeIDMaps(pid, &s.lx); err != nil {
+		return err
+	}
+	if s.lx.Prepare != nil {
+		if err := s.lx.Prepare(pid); err != nil {
+			return fmt.Errorf("spawn: prepare: %w", err)
+		}
+	}
+	if _, err := s.syncW.Write([]byte{0}); err != nil {
+		return &Error{Op: "release child", Err: err}
+	}
+	return nil
+}
+
+func writeIDMaps(pid int, lx *Linux) error {
+	dir := "/proc/" + strconv.Itoa(pid) + "/"
+	if len(lx.UIDMappings) > 0 {
+		if err := writeProc(dir+"uid_map", formatIDMap(lx.UIDMappings)); err != nil {
+			return err
+		}
+	}
+	if lx.DenySetgroups {
+		if err := writeProc(dir+"setgroups", "deny"); err != nil {
+			return err
+		}
+	}
+	if len(lx.GIDMappings) > 0 {
+		return writeProc(dir+"gid_map", formatIDMap(lx.GIDMappings))
+	}
+	return nil
+}
+
+// writeProc writes s in one write(2), as uid_map and friends require.
+func writeProc(path, s string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return &Error{Op: "write", Path: path, Err: unwrapPath(err)}
+	}
+	defer f.Close()
+	if _, err := f.Write([]byte(s)); err != nil {
+		return &Error{Op: "write", Path: path, Err: unwrapPath(err)}
+	}
+	return nil
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func formatIDMap(m []IDMap) string {
+	var b []byte
+	for _, e := range m {
+		b = fmt.Appendf(b, "%d %d %d\n", e.ContainerID, e.HostID, e.Size)
+	}
+	return string(b)
+}
+
+// await reads the child's report: EOF means it exec'd (the error pipe is
+// close-on-exec), READY that it waits at the gate, ERROR which step failed.
+func (s *starter) await(p *Process) (*Process, error) {
+	var msg [reportSize]byte
+	n, err := io.ReadFull(s.errR, msg[:])
+	if n == 0 && (err == io.EOF || err == nil) {
+		p.execed()
+		return p, nil
+	}
+	le := binary.LittleEndian
+	if n == reportSize && le.Uint32(msg[0:]) == msgReady {
+		return p, nil
+	}
+	p.kill()
+	if n != reportSize {
+		return nil, &Error{Op: "read child report", Err: fmt.Errorf("short read (%d bytes): %v", n, err)}
+	}
+	return nil, s.stepError(int32(le.Uint32(msg[4:])), syscall.Errno(le.Uint32(msg[8:])))
+}
+
+func (s *starter) stepError(st int32, errno syscall.Errno) error {
+	var err error = errno
+	if errno == 0 {
+		err = errors.New("unexpected result")
+	}
+	if st < 0 || int(st) >= len(s.plan.steps) {
+		return &Error{Op: "step " + strconv.Itoa(int(st)), Err: err}
+	}
+	d := s.plan.steps[st]
+	return &Error{Op: d.op, Path: d.path, Err: err}
+}
+
+var pinned struct {
+	once sync.Once
+	reqs chan func()
+}
+
+// onPinnedThread runs f on one OS thread that never exits, so that a
+// PR_SET_PDEATHSIG child is not killed when the goroutine that started it
+// happens to run on a thread that later goes away.
+func onPinnedThread(f func()) {
+	pinned.once.Do(func() {
+		pinned.reqs = make(chan func())
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread lives as long as the program
+			for f := range pinned.reqs {
+				f()
+			}
+		}()
+	})
+	done := make(chan struct{})
+	pinned.reqs <- func() { f(); close(done) }
+	<-done
+}
+
+var kernelOnce struct {
+	sync.Once
+	err error
+}
+
+// checkKernel refuses kernels older than the floor: Linux 5.11, for
+// close_range(CLOSE_RANGE_CLOEXEC) (clone3 5.3, CLONE_CLEAR_SIGHAND 5.5,
+// CLONE_INTO_CGROUP 5.7 and waitid(P_PIDFD) 5.4 come before it).
+func checkKernel() error {
+	kernelOnce.Do(func() {
+		var u unix.Utsname
+		if err := unix.Uname(&u); err != nil {
+			kernelOnce.err = err
+			return
+		}
+		rel := unix.ByteSliceToString(u.Release[:])
+		var major, minor int
+		fmt.Sscanf(rel, "%d.%d", &major, &minor)
+		if major < 5 || major == 5 && minor < 11 {
+			kernelOnce.err = fmt.Errorf("spawn: Linux %s: %w: close_range CLOSE_RANGE_CLOEXEC needs Linux 5.11 or later", rel, ErrNotSupported)
+		}
+	})
+	return kernelOnce.err
+}
