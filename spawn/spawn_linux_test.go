@@ -165,13 +165,15 @@ func TestExitStatus(t *testing.T) {
 		{"kill -9 $$", -1, syscall.SIGKILL},
 		{"kill -TERM $$", -1, syscall.SIGTERM},
 	}
-	for _, tt := range tests {
-		t.Run(tt.script, func(t *testing.T) {
-			st := run(t, &Cmd{Path: "/bin/sh", Args: []string{"sh", "-c", tt.script}})
-			if st.ExitCode() != tt.wantCode || st.Signal() != tt.wantSig {
-				t.Errorf("Wait() = code %d signal %v, want %d %v", st.ExitCode(), st.Signal(), tt.wantCode, tt.wantSig)
-			}
-		})
+	for _, adoptable := range []bool{false, true} {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s/adoptable=%v", tt.script, adoptable), func(t *testing.T) {
+				st := run(t, &Cmd{Path: "/bin/sh", Args: []string{"sh", "-c", tt.script}, Adoptable: adoptable})
+				if st.ExitCode() != tt.wantCode || st.Signal() != tt.wantSig || !st.Known() {
+					t.Errorf("Wait() = code %d signal %v known %v, want %d %v true", st.ExitCode(), st.Signal(), st.Known(), tt.wantCode, tt.wantSig)
+				}
+			})
+		}
 	}
 }
 
