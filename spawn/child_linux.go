@@ -2,6 +2,7 @@ package spawn
 
 import (
 	"encoding/binary"
+	"os"
 
 	"golang.org/x/sys/unix"
 )
@@ -12,24 +13,34 @@ import (
 //  1. reset signal dispositions (all signals stay blocked until step 8);
 //  2. drop its copy of the sync pipe's write end, then wait for the parent
 //     to write the id maps and run Prepare (only when there is any);
-//  3. hostname, then credentials (they need the maps);
-//  4. chdir, so that a relative Dir is relative to the parent's cwd;
-//  5. place fds 0..n-1 and mark every other fd close-on-exec;
-//  6. session and controlling terminal (Ctty is a child fd number);
-//  7. no_new_privs, parent-death signal (after the credential change,
-//     which clears it), then the gate;
+//  3. hostname;
+//  4. place fds 0..n-1, move the control pipes just above them and close
+//     everything else for real, so that a child parked at its gate holds no
+//     other fd of the parent (another Start's error pipe among them);
+//  5. session and controlling terminal (Ctty is a child fd number);
+//  6. the gate, before the credential change: the child shares the
+//     parent's memory until exec, and a child that has dropped to another
+//     uid must not sit there for an unbounded time (commit_creds changes
+//     the shared mm's dumpable flag);
+//  7. credentials, then chdir (so Dir is checked as the final user),
+//     no_new_privs, parent-death signal (after the credential change,
+//     which clears it);
 //  8. empty the signal mask and exec.
 func (s *starter) buildPlan() {
 	p := &s.plan
 	p.errfd = int(s.errW.Fd())
 	p.resetSignals()
 	s.planSync()
+	if h := s.lx.Hostname; h != "" {
+		p.call(p.newStep("sethostname", h), unix.SYS_SETHOSTNAME, p.str(h), lit(len(h)))
+	}
+	s.planFiles()
+	s.planSession()
+	s.planGate()
 	s.planIdentity()
 	if dir := s.cmd.Dir; dir != "" {
 		p.call(p.newStep("chdir", dir), unix.SYS_CHDIR, p.str(dir))
 	}
-	s.planFiles()
-	s.planSession()
 	s.planGuards()
 	s.planExec()
 }
@@ -48,14 +59,13 @@ func (s *starter) planSync() {
 
 func (s *starter) planIdentity() {
 	p := &s.plan
-	if h := s.lx.Hostname; h != "" {
-		p.call(p.newStep("sethostname", h), unix.SYS_SETHOSTNAME, p.str(h), lit(len(h)))
-	}
 	cred := s.lx.Credential
 	if cred == nil {
 		return
 	}
-	if !s.lx.DenySetgroups {
+	// setgroups(2) fails once "deny" is written, which only happens in a
+	// new user namespace; elsewhere the groups must always be set.
+	if !s.lx.DenySetgroups || s.lx.Namespaces&unix.CLONE_NEWUSER == 0 {
 		groups := make([]byte, 4*len(cred.Groups))
 		for i, g := range cred.Groups {
 			binary.LittleEndian.PutUint32(groups[4*i:], g)
@@ -68,13 +78,14 @@ func (s *starter) planIdentity() {
 
 // planFiles moves the sources of fds 0..n-1 out of the way (to base+i,
 // above every fd involved, so no move clobbers a source not yet moved),
-// then into place, then marks every fd ≥ n close-on-exec, which also
-// closes the pipes at exec.
+// then into place; then the control fds (error pipe, sync pipe, gate) to
+// n, n+1, … (close-on-exec), and closes every fd above them.
 func (s *starter) planFiles() {
 	p := &s.plan
 	n := len(s.targets)
+	ctl := []*os.File{s.errW, s.syncR, s.gate}
 	base := n
-	for _, f := range append(s.targets, s.errR, s.errW, s.syncR, s.syncW, s.gate) {
+	for _, f := range append(append([]*os.File{}, s.targets...), append(ctl, s.syncW, s.errR)...) {
 		if f != nil && int(f.Fd()) >= base {
 			base = int(f.Fd()) + 1
 		}
@@ -92,7 +103,27 @@ func (s *starter) planFiles() {
 			p.call(st, unix.SYS_CLOSE, lit(i)).want = wantAny
 		}
 	}
-	p.call(st, unix.SYS_CLOSE_RANGE, lit(n), lit(^uint32(0)), lit(unix.CLOSE_RANGE_CLOEXEC))
+	// The control fds, staged above base+n first for the same reason.
+	s.ctl = map[*os.File]int{}
+	next := n
+	for j, f := range ctl {
+		if f == nil {
+			continue
+		}
+		hi := base + n + j
+		p.callEq(st, int64(hi), unix.SYS_DUP3, lit(f.Fd()), lit(hi), lit(unix.O_CLOEXEC))
+		s.ctl[f] = hi
+	}
+	for _, f := range ctl {
+		if f == nil {
+			continue
+		}
+		p.callEq(st, int64(next), unix.SYS_DUP3, lit(s.ctl[f]), lit(next), lit(unix.O_CLOEXEC))
+		s.ctl[f] = next
+		next++
+	}
+	p.ops = append(p.ops, op{kind: opErrfd, args: [6]uint64{uint64(s.ctl[s.errW])}, step: st})
+	p.call(st, unix.SYS_CLOSE_RANGE, lit(next), lit(^uint32(0)), lit(0))
 }
 
 func (s *starter) planSession() {
@@ -103,6 +134,18 @@ func (s *starter) planSession() {
 	if s.lx.Setctty {
 		p.call(p.newStep("set controlling terminal", ""), unix.SYS_IOCTL, lit(s.lx.Ctty), lit(unix.TIOCSCTTY), lit(0))
 	}
+}
+
+func (s *starter) planGate() {
+	if s.gate == nil {
+		return
+	}
+	p := &s.plan
+	st := p.newStep("wait at gate", "")
+	msg := make([]byte, reportSize)
+	binary.LittleEndian.PutUint32(msg, msgReady)
+	p.callEq(st, reportSize, unix.SYS_WRITE, lit(s.ctl[s.errW]), p.bytes(msg), lit(reportSize))
+	p.callEq(st, 1, unix.SYS_READ, lit(s.ctl[s.gate]), p.bytes(make([]byte, 8)), lit(1))
 }
 
 func (s *starter) planGuards() {
@@ -117,16 +160,9 @@ func (s *starter) planGuards() {
 		// the sync pipe's write end until the child execs, so a hang-up
 		// there (poll returning 1) means it is gone.
 		pfd := make([]byte, 8)
-		binary.LittleEndian.PutUint32(pfd, uint32(s.syncR.Fd()))
+		binary.LittleEndian.PutUint32(pfd, uint32(s.ctl[s.syncR]))
 		binary.LittleEndian.PutUint16(pfd[4:], unix.POLLIN)
 		p.callEq(st, 0, unix.SYS_POLL, p.bytes(pfd), lit(1), lit(0))
-	}
-	if s.gate != nil {
-		st := p.newStep("wait at gate", "")
-		msg := make([]byte, reportSize)
-		binary.LittleEndian.PutUint32(msg, msgReady)
-		p.callEq(st, reportSize, unix.SYS_WRITE, lit(s.errW.Fd()), p.bytes(msg), lit(reportSize))
-		p.callEq(st, 1, unix.SYS_READ, lit(s.gate.Fd()), p.bytes(make([]byte, 8)), lit(1))
 	}
 }
 

@@ -97,10 +97,10 @@ static long clone3_run(void *args, long size, int (*fn)(void *), void *arg)
 #endif
 
 // report sends {step, errno} to the parent and ends the child.
-static int report(const struct sbx_plan *p, int32_t step, int32_t err)
+static int report(const struct sbx_plan *p, int errfd, int32_t step, int32_t err)
 {
 	struct sbx_report r = { SBX_MSG_ERROR, step, err };
-	raw6(SYS_write, p->errfd, (long)&r, sizeof r, 0, 0, 0);
+	raw6(SYS_write, errfd, (long)&r, sizeof r, 0, 0, 0);
 	return p->failcode;
 }
 
@@ -127,12 +127,17 @@ static int child(void *arg)
 	const struct sbx_plan *p = arg;
 	long slots[SBX_SLOTS] = { 0 };
 	int32_t soft_step = -1, soft_err = 0;
+	int errfd = p->errfd;
 
 	for (uint32_t i = 0; i < p->nops; i++) {
 		const struct sbx_op *op = &p->ops[i];
 		long a[6];
 		if (op->kind == SBX_OP_FAIL)
-			return report(p, soft_step >= 0 ? soft_step : op->step, soft_err);
+			return report(p, errfd, soft_step >= 0 ? soft_step : op->step, soft_err);
+		if (op->kind == SBX_OP_ERRFD) { // the error pipe was moved
+			errfd = (int)op->args[0];
+			continue;
+		}
 		for (int j = 0; j < 6; j++)
 			a[j] = (op->slot_in >> (4 * j) & 0xf) ? slots[(op->slot_in >> (4 * j) & 0xf) - 1] : (long)op->args[j];
 		long ret = raw6(op->nr, a[0], a[1], a[2], a[3], a[4], a[5]);
@@ -148,7 +153,7 @@ static int child(void *arg)
 			}
 			continue;
 		}
-		return report(p, op->step, err);
+		return report(p, errfd, op->step, err);
 	}
 	return p->failcode;
 }

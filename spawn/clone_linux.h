@@ -21,7 +21,7 @@ struct sbx_clone_args {
 	uint64_t cgroup;
 };
 
-enum { SBX_OP_CALL = 0, SBX_OP_SOFT = 1, SBX_OP_FAIL = 2 };
+enum { SBX_OP_CALL = 0, SBX_OP_SOFT = 1, SBX_OP_FAIL = 2, SBX_OP_ERRFD = 3 };
 enum { SBX_WANT_ZERO = 0, SBX_WANT_NONNEG = 1, SBX_WANT_EQ = 2, SBX_WANT_ANY = 3 };
 enum { SBX_MSG_ERROR = 1, SBX_MSG_READY = 2 };
 #define SBX_SLOTS 15

@@ -54,6 +54,7 @@ const (
 	opCall = 0
 	opSoft = 1
 	opFail = 2
+	opErrfd = 3
 
 	wantZero   = 0
 	wantNonneg = 1

@@ -28,7 +28,8 @@ type Process struct {
 	mu    sync.Mutex
 	state *State    // set once the process has been waited for
 	mem   *childMem // the child's plan and stack, freed once it is gone
-	ident *Identity
+	identOnce sync.Once
+	ident     Identity
 }
 
 func newProcess(pid, pidfd int, child bool) *Process {
@@ -84,7 +85,11 @@ func (p *Process) TryWait() (st *State, ok bool, err error) {
 }
 
 func (p *Process) wait(block bool) (*State, bool, error) {
-	p.mu.Lock()
+	if block {
+		p.mu.Lock()
+	} else if !p.mu.TryLock() {
+		return nil, false, nil // a Wait is in progress: the process runs
+	}
 	defer p.mu.Unlock()
 	if p.state != nil {
 		return p.state, true, nil
@@ -95,6 +100,9 @@ func (p *Process) wait(block bool) (*State, bool, error) {
 			return nil, ok, err
 		}
 		p.state = p.keptState(kst)
+		if !p.state.known {
+			p.killOrphan()
+		}
 		p.mem.free()
 		p.mem = nil
 		return p.state, true, nil
@@ -136,6 +144,19 @@ func (p *Process) keptState(kst *State) *State {
 		st.known = false
 	}
 	return &st
+}
+
+// killOrphan ends a child whose keeper was killed before it: the child may
+// not have exec'd yet and so may still run on memory we are about to free.
+// Once its pidfd is readable it has exited and left our memory.
+func (p *Process) killOrphan() {
+	p.Signal(unix.SIGKILL)
+	fds := []unix.PollFd{{Fd: int32(p.file.Fd()), Events: unix.POLLIN}}
+	for {
+		if n, err := unix.Poll(fds, -1); n == 1 || err != nil && err != unix.EINTR {
+			return
+		}
+	}
 }
 
 // execed is called once the child has exec'd: it no longer reads its plan.
@@ -209,8 +230,6 @@ func (p *Process) exitedNotChild(fd int) (*State, error) {
 // Close releases the pidfd. It does not reap: call Wait first, or the
 // exited child stays a zombie until the program ends.
 func (p *Process) Close() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	// A child that has neither exec'd nor been reaped may still be reading
 	// its plan (it waits at a Gate): that memory is deliberately left.
 	if p.keeper != nil {
@@ -228,15 +247,12 @@ func (p *Process) kill() {
 
 // Identity returns what names this process for its whole life.
 func (p *Process) Identity() Identity {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ident == nil {
-		id := Identity{Pid: p.pid}
-		id.Inode, _ = pidfsInode(int(p.file.Fd()))
-		id.StartTime, _ = startTime(p.pid)
-		p.ident = &id
-	}
-	return *p.ident
+	p.identOnce.Do(func() {
+		p.ident = Identity{Pid: p.pid}
+		p.ident.Inode, _ = pidfsInode(int(p.file.Fd()))
+		p.ident.StartTime, _ = startTime(p.pid)
+	})
+	return p.ident
 }
 
 const pidfsMagic = 0x50494446 // PID_FS_MAGIC, Linux 6.9

@@ -626,3 +626,61 @@ func cgroup2Mount() (string, error) {
 	}
 	return "", errors.New("no cgroup2 mount")
 }
+
+// TestGateDoesNotStallOtherStarts: a child parked at its gate holds no fd
+// of the parent but its own, so another Start (whose error pipe it would
+// otherwise keep open) still returns at once.
+func TestGateDoesNotStallOtherStarts(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	gated, err := (&Cmd{Path: "/bin/true", Gate: r}).Start()
+	r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { w.Write([]byte{1}); gated.Wait(); gated.Close() }()
+	done := make(chan error, 1)
+	go func() { done <- startWait(&Cmd{Path: "/bin/true"}) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Start blocked while another child waits at its gate")
+	}
+}
+
+func TestDumpableRestored(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to change uid")
+	}
+	before, _ := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
+	run(t, &Cmd{Path: "/bin/true", Linux: &Linux{Credential: &Credential{UID: 65534, GID: 65534}}})
+	if after, _ := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0); after != before {
+		t.Errorf("PR_GET_DUMPABLE after a Start with Credential = %d, want %d", after, before)
+	}
+}
+
+func TestCloseAndTryWaitDuringWait(t *testing.T) {
+	p, err := (&Cmd{Path: "/bin/sleep", Args: []string{"sleep", "2"}}).Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan struct{})
+	go func() { p.Wait(); close(waited) }()
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	if _, ok, err := p.TryWait(); ok || err != nil {
+		t.Errorf("TryWait() during Wait = %v, %v; want false, nil", ok, err)
+	}
+	p.Signal(syscall.SIGKILL)
+	<-waited
+	p.Close()
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("TryWait and Close took %v while Wait ran, want no blocking", d)
+	}
+}

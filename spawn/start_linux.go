@@ -87,6 +87,7 @@ type starter struct {
 	gate           *os.File
 	needSync, wait bool
 	plan           plan
+	ctl            map[*os.File]int // control fds' numbers in the child after planFiles
 }
 
 func newStarter(c *Cmd) (*starter, error) {
@@ -183,6 +184,15 @@ func devNull() (*os.File, error) {
 
 func (s *starter) start() (*Process, error) {
 	s.buildPlan()
+	if s.lx.Credential != nil && s.gate == nil {
+		// The child's setresuid changes the dumpable flag of the memory
+		// it shares with us (commit_creds); it has exec'd or died when
+		// start returns, so ours can be put back then. (With a gate the
+		// change happens later; the flag can only go to non-dumpable,
+		// the safe side, unless fs.suid_dumpable is 1.)
+		dumpable, _ := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
+		defer unix.Prctl(unix.PR_SET_DUMPABLE, uintptr(dumpable), 0, 0, 0)
+	}
 	p, err := s.clone()
 	if err != nil {
 		return nil, err
@@ -212,6 +222,7 @@ func (s *starter) clone() (*Process, error) {
 	planPtr := unsafe.Add(buf, hdr)
 	copy(unsafe.Slice((*byte)(planPtr), s.plan.size()), s.plan.encode(uintptr(planPtr), failExitCode))
 	sp.plan = (*C.struct_sbx_plan)(planPtr)
+	sp.child_pidfd = -1 // the kernel writes it before the child runs
 	sp.inner.flags = C.uint64_t(uint64(s.lx.Namespaces) | unix.CLONE_VM | unix.CLONE_PIDFD | cloneClearSighand)
 	sp.inner.pidfd = C.uint64_t(uintptr(unsafe.Pointer(&sp.child_pidfd)))
 	if s.lx.Cgroup != nil {
@@ -250,6 +261,11 @@ func (s *starter) clone() (*Process, error) {
 	if sp.child_pid < 0 {
 		keeper.Wait()
 		keeper.Close()
+		if sp.child_pidfd >= 0 { // the keeper died after creating the child
+			orphan := newProcess(0, int(sp.child_pidfd), false)
+			orphan.killOrphan()
+			orphan.Close()
+		}
 		mem.free()
 		return nil, cloneError(syscall.Errno(-sp.child_pid), s.lx.Namespaces)
 	}
