@@ -51,9 +51,9 @@ type op struct {
 
 // The values of clone_linux.h's enums.
 const (
-	opCall = 0
-	opSoft = 1
-	opFail = 2
+	opCall  = 0
+	opSoft  = 1
+	opFail  = 2
 	opErrfd = 3
 
 	wantZero   = 0

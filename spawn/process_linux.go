@@ -25,9 +25,9 @@ type Process struct {
 	// and that we reap in turn; its status is in mem.
 	keeper *Process
 
-	mu    sync.Mutex
-	state *State    // set once the process has been waited for
-	mem   *childMem // the child's plan and stack, freed once it is gone
+	mu        sync.Mutex
+	state     *State    // set once the process has been waited for
+	mem       *childMem // the child's plan and stack, freed once it is gone
 	identOnce sync.Once
 	ident     Identity
 }
