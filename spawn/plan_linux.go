@@ -33,7 +33,7 @@ type arg struct {
 const (
 	argLit  = iota
 	argPtr  // v is an arena offset
-	argSlot // v is the slot holding the result of an earlier op
+	argSlot // v is the slot holding the result of an earlier op (for the sandbox's fd-based mount steps; no op uses it yet)
 )
 
 // op mirrors struct sbx_op. ptrMask marks args that are arena offsets.
@@ -68,7 +68,6 @@ const (
 )
 
 func lit[T ~int | ~int32 | ~uint32 | ~uint64 | ~uintptr](v T) arg { return arg{v: uint64(v)} }
-func slot(n int) arg                                              { return arg{v: uint64(n), kind: argSlot} }
 
 // newStep records a description and returns its index for the next ops.
 func (p *plan) newStep(opName, path string) int32 {
@@ -98,13 +97,6 @@ func (p *plan) call(st int32, nr uintptr, args ...arg) *op {
 func (p *plan) callEq(st int32, v int64, nr uintptr, args ...arg) {
 	o := p.call(st, nr, args...)
 	o.want, o.wantValue = wantEq, v
-}
-
-// callSlot appends a system call that must not fail and whose result is
-// kept in slot n.
-func (p *plan) callSlot(st int32, n int, nr uintptr, args ...arg) {
-	o := p.call(st, nr, args...)
-	o.want, o.slotOut = wantNonneg, uint8(n+1)
 }
 
 // bytes copies b into the arena, 8-byte aligned.
