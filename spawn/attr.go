@@ -38,6 +38,25 @@ type Linux struct {
 	// because the kernel ties the signal to the creating thread
 	// (prctl(2)), not to the process.
 	Pdeathsig syscall.Signal
+	// Setup, when set, runs in the child after its fds are in place and
+	// before the gate and the credential change, with all the privilege
+	// the child has in its new namespaces: a sandbox's mounts and
+	// pivot_root, a terminal (package namespaces builds it).
+	Setup *Program
+	// Rlimits are set in the child before the credential change.
+	Rlimits []Rlimit
+	// Capabilities, when set, are the child's capability sets at exec.
+	// The bounding set is reduced before the credential change (which
+	// needs CAP_SETPCAP), the others are set after it (PR_SET_KEEPCAPS
+	// keeps them across a change to a non-zero uid). nil leaves what the
+	// credential change leaves. execve(2) gives uid 0 its whole bounding
+	// set back unless NoNewPrivs is set too (capabilities(7)).
+	Capabilities *Capabilities
+	// Seccomp is a classic BPF program (struct sock_filter array, as
+	// seccomp(2) takes it) installed with SeccompFlags as the very last
+	// step before exec, after NoNewPrivs; nil installs none.
+	Seccomp      []SockFilter
+	SeccompFlags uint
 	// Prepare, when set, is called in the parent after the child exists
 	// (and after its id maps are written) but before it does anything
 	// else, with the child's pid: the place to attach it to cgroup v1
@@ -61,3 +80,24 @@ const (
 	// from before sharing is added.
 	AllNamespaces = NewUser | NewPID | NewMount | NewNet | NewIPC | NewUTS | NewCgroup | NewTime
 )
+
+// Rlimit is one resource limit (setrlimit(2)); Resource is an RLIMIT_*
+// number.
+type Rlimit struct {
+	Resource int
+	Cur, Max uint64
+}
+
+// Capabilities are capability sets as bit masks: bit n is capability n
+// (CAP_CHOWN is 0), as capget(2) numbers them.
+type Capabilities struct {
+	Bounding, Effective, Permitted, Inheritable, Ambient uint64
+}
+
+// SockFilter is one instruction of a classic BPF program (struct
+// sock_filter).
+type SockFilter struct {
+	Code   uint16
+	Jt, Jf uint8
+	K      uint32
+}

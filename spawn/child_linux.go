@@ -35,14 +35,99 @@ func (s *starter) buildPlan() {
 		p.call(p.newStep("sethostname", h), unix.SYS_SETHOSTNAME, p.str(h), lit(len(h)))
 	}
 	s.planFiles()
+	if s.lx.Setup != nil {
+		p.program(s.lx.Setup)
+	}
+	s.planRlimits()
+	s.planBounding()
 	s.planSession()
 	s.planGate()
 	s.planIdentity()
+	s.planCapabilities()
 	if dir := s.cmd.Dir; dir != "" {
 		p.call(p.newStep("chdir", dir), unix.SYS_CHDIR, p.str(dir))
 	}
 	s.planGuards()
+	s.planSeccomp()
 	s.planExec()
+}
+
+func (s *starter) planRlimits() {
+	p := &s.plan
+	for _, r := range s.lx.Rlimits {
+		lim := make([]byte, 16)
+		binary.LittleEndian.PutUint64(lim, r.Cur)
+		binary.LittleEndian.PutUint64(lim[8:], r.Max)
+		st := p.newStep("setrlimit", rlimitName(r.Resource))
+		p.call(st, unix.SYS_PRLIMIT64, lit(0), lit(r.Resource), p.bytes(lim), lit(0))
+	}
+}
+
+// planBounding drops what the bounding set must not have, while the child
+// still has CAP_SETPCAP, and keeps the permitted set across a change to a
+// non-zero uid.
+func (s *starter) planBounding() {
+	c := s.lx.Capabilities
+	if c == nil {
+		return
+	}
+	p := &s.plan
+	st := p.newStep("prctl PR_CAPBSET_DROP", "")
+	for n := 0; n <= s.lastCap; n++ {
+		if c.Bounding&(1<<n) == 0 {
+			p.call(st, unix.SYS_PRCTL, lit(unix.PR_CAPBSET_DROP), lit(n))
+		}
+	}
+	if cred := s.lx.Credential; cred != nil && cred.UID != 0 && c.Permitted != 0 {
+		p.call(p.newStep("prctl PR_SET_KEEPCAPS", ""), unix.SYS_PRCTL, lit(unix.PR_SET_KEEPCAPS), lit(1))
+	}
+}
+
+// planCapabilities sets the effective, permitted and inheritable sets
+// (capset(2), version 3: two 32-bit words each), then the ambient set,
+// which needs its capabilities permitted and inheritable.
+func (s *starter) planCapabilities() {
+	c := s.lx.Capabilities
+	if c == nil {
+		return
+	}
+	p := &s.plan
+	hdr := make([]byte, 8)
+	binary.LittleEndian.PutUint32(hdr, unix.LINUX_CAPABILITY_VERSION_3)
+	data := make([]byte, 24)
+	for i, set := range []uint64{c.Effective, c.Permitted, c.Inheritable} {
+		binary.LittleEndian.PutUint32(data[4*i:], uint32(set))
+		binary.LittleEndian.PutUint32(data[12+4*i:], uint32(set>>32))
+	}
+	p.call(p.newStep("capset", ""), unix.SYS_CAPSET, p.bytes(hdr), p.bytes(data))
+	st := p.newStep("prctl PR_CAP_AMBIENT", "")
+	p.call(st, unix.SYS_PRCTL, lit(unix.PR_CAP_AMBIENT), lit(unix.PR_CAP_AMBIENT_CLEAR_ALL), lit(0), lit(0), lit(0))
+	for n := 0; n <= s.lastCap; n++ {
+		if c.Ambient&(1<<n) != 0 {
+			p.call(st, unix.SYS_PRCTL, lit(unix.PR_CAP_AMBIENT), lit(unix.PR_CAP_AMBIENT_RAISE), lit(n), lit(0), lit(0))
+		}
+	}
+}
+
+// planSeccomp installs the filter last, so it constrains only the calls
+// left: the signal mask and execve.
+func (s *starter) planSeccomp() {
+	if s.lx.Seccomp == nil {
+		return
+	}
+	p := &s.plan
+	prog := make([]byte, 8*len(s.lx.Seccomp))
+	for i, f := range s.lx.Seccomp {
+		binary.LittleEndian.PutUint16(prog[8*i:], f.Code)
+		prog[8*i+2], prog[8*i+3] = f.Jt, f.Jf
+		binary.LittleEndian.PutUint32(prog[8*i+4:], f.K)
+	}
+	filter := p.bytes(prog)
+	fprog := p.bytes(make([]byte, 16)) // struct sock_fprog {u16 len; filter *}
+	binary.LittleEndian.PutUint16(p.arena[fprog.v:], uint16(len(s.lx.Seccomp)))
+	binary.LittleEndian.PutUint64(p.arena[fprog.v+8:], filter.v)
+	p.relocs = append(p.relocs, int(fprog.v)+8)
+	p.call(p.newStep("seccomp", ""), unix.SYS_SECCOMP, lit(unix.SECCOMP_SET_MODE_FILTER), lit(s.lx.SeccompFlags), fprog).want = wantNonneg
 }
 
 func (s *starter) planSync() {

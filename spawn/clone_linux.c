@@ -138,6 +138,10 @@ static int child(void *arg)
 			errfd = (int)op->args[0];
 			continue;
 		}
+		if (op->kind == SBX_OP_STORE) {
+			*(int32_t *)(uintptr_t)op->args[1] = (int32_t)slots[op->args[0]];
+			continue;
+		}
 		for (int j = 0; j < 6; j++)
 			a[j] = (op->slot_in >> (4 * j) & 0xf) ? slots[(op->slot_in >> (4 * j) & 0xf) - 1] : (long)op->args[j];
 		long ret = raw6(op->nr, a[0], a[1], a[2], a[3], a[4], a[5]);
@@ -145,6 +149,10 @@ static int child(void *arg)
 			slots[op->slot_out - 1] = ret;
 		if (check(op, ret))
 			continue;
+		if (op->kind == SBX_OP_IF) {
+			i += op->skip;
+			continue;
+		}
 		int32_t err = ret < 0 && ret > -4096 ? (int32_t)-ret : 0;
 		if (op->kind == SBX_OP_SOFT) {
 			if (soft_err != 13 /* EACCES */ || err == 13) {

@@ -21,7 +21,11 @@ struct sbx_clone_args {
 	uint64_t cgroup;
 };
 
-enum { SBX_OP_CALL = 0, SBX_OP_SOFT = 1, SBX_OP_FAIL = 2, SBX_OP_ERRFD = 3 };
+// CALL: check the result, report a failure. SOFT: remember a failure for
+// the next FAIL. FAIL: report the remembered failure. ERRFD: the error pipe
+// moved to args[0]. IF: on failure skip the next `skip` ops. STORE: write
+// slot args[0] as an int32 at address args[1].
+enum { SBX_OP_CALL = 0, SBX_OP_SOFT = 1, SBX_OP_FAIL = 2, SBX_OP_ERRFD = 3, SBX_OP_IF = 4, SBX_OP_STORE = 5 };
 enum { SBX_WANT_ZERO = 0, SBX_WANT_NONNEG = 1, SBX_WANT_EQ = 2, SBX_WANT_ANY = 3 };
 enum { SBX_MSG_ERROR = 1, SBX_MSG_READY = 2 };
 #define SBX_SLOTS 15
@@ -38,7 +42,8 @@ struct sbx_op {
 	uint8_t kind;
 	uint8_t want;
 	uint8_t slot_out;
-	uint8_t pad[5];
+	uint8_t pad;
+	uint32_t skip;
 };
 
 struct sbx_plan {

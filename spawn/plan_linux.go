@@ -2,6 +2,7 @@ package spawn
 
 import (
 	"encoding/binary"
+	"strconv"
 	"strings"
 	"unsafe"
 
@@ -33,7 +34,7 @@ type arg struct {
 const (
 	argLit  = iota
 	argPtr  // v is an arena offset
-	argSlot // v is the slot holding the result of an earlier op (for the sandbox's fd-based mount steps; no op uses it yet)
+	argSlot // v is the slot holding the result of an earlier op (a Program's FD)
 )
 
 // op mirrors struct sbx_op. ptrMask marks args that are arena offsets.
@@ -47,6 +48,7 @@ type op struct {
 	want      uint8
 	slotOut   uint8
 	ptrMask   uint8
+	skip      uint32
 }
 
 // The values of clone_linux.h's enums.
@@ -55,6 +57,8 @@ const (
 	opSoft  = 1
 	opFail  = 2
 	opErrfd = 3
+	opIf    = 4
+	opStore = 5
 
 	wantZero   = 0
 	wantNonneg = 1
@@ -67,7 +71,7 @@ const (
 	maxSlots = 15
 )
 
-func lit[T ~int | ~int32 | ~uint32 | ~uint64 | ~uintptr](v T) arg { return arg{v: uint64(v)} }
+func lit[T ~int | ~int32 | ~uint | ~uint32 | ~uint64 | ~uintptr](v T) arg { return arg{v: uint64(v)} }
 
 // newStep records a description and returns its index for the next ops.
 func (p *plan) newStep(opName, path string) int32 {
@@ -157,6 +161,7 @@ func (p *plan) encode(base uintptr, failcode int) []byte {
 		le.PutUint32(b[64:], o.slotIn)
 		le.PutUint32(b[68:], uint32(o.step))
 		b[72], b[73], b[74] = o.kind, o.want, o.slotOut
+		le.PutUint32(b[76:], o.skip)
 	}
 	arena := buf[headerSize+opSize*len(p.ops):]
 	copy(arena, p.arena)
@@ -164,6 +169,64 @@ func (p *plan) encode(base uintptr, failcode int) []byte {
 		le.PutUint64(arena[off:], le.Uint64(arena[off:])+arenaBase)
 	}
 	return buf
+}
+
+// program appends a Program's calls. Its FDs are the plan's slots; its
+// Bytes go to the arena.
+func (p *plan) program(prog *Program) {
+	named := map[progStep]int32{}
+	placed := map[*blob]arg{}
+	var place func(b *blob) arg
+	place = func(b *blob) arg {
+		if a, ok := placed[b]; ok {
+			return a
+		}
+		a := p.bytes(b.b)
+		placed[b] = a
+		for _, ptr := range b.ptrs {
+			to := place(ptr.to)
+			off := int(a.v) + ptr.off
+			binary.LittleEndian.PutUint64(p.arena[off:], to.v)
+			p.relocs = append(p.relocs, off)
+		}
+		return a
+	}
+	for _, c := range prog.calls {
+		st, ok := named[c.step]
+		if !ok {
+			st = p.newStep(c.step.op, c.step.path)
+			named[c.step] = st
+		}
+		args := make([]arg, len(c.args))
+		for i, a := range c.args {
+			switch a.kind {
+			case argData:
+				args[i] = place(a.data)
+			case argFD:
+				args[i] = arg{v: uint64(a.fd.slot), kind: argSlot}
+			default:
+				args[i] = lit(a.v)
+			}
+		}
+		if c.mode == modeStore {
+			o := op{kind: opStore, step: st, ptrMask: 2}
+			o.args[0], o.args[1] = uint64(c.args[0].fd.slot), args[1].v+uint64(c.off)
+			p.ops = append(p.ops, o)
+			continue
+		}
+		o := p.call(st, c.nr, args...)
+		switch c.mode {
+		case modeFD, modeNonneg:
+			o.want = wantNonneg
+		case modeAny:
+			o.want = wantAny
+		case modeIf:
+			o.kind, o.want, o.skip = opIf, wantNonneg, uint32(c.skip)
+		}
+		if c.mode == modeFD || c.mode == modeIf {
+			o.slotOut = uint8(c.out.slot + 1)
+		}
+	}
 }
 
 // execCandidates lists the paths execve tries, in order: path itself when
@@ -208,4 +271,20 @@ func (p *plan) resetSignals() {
 		}
 		p.call(st, unix.SYS_RT_SIGACTION, lit(sig), dfl, lit(0), lit(sigsetSize))
 	}
+}
+
+var rlimitNames = map[int]string{
+	unix.RLIMIT_AS: "RLIMIT_AS", unix.RLIMIT_CORE: "RLIMIT_CORE", unix.RLIMIT_CPU: "RLIMIT_CPU",
+	unix.RLIMIT_DATA: "RLIMIT_DATA", unix.RLIMIT_FSIZE: "RLIMIT_FSIZE", unix.RLIMIT_LOCKS: "RLIMIT_LOCKS",
+	unix.RLIMIT_MEMLOCK: "RLIMIT_MEMLOCK", unix.RLIMIT_MSGQUEUE: "RLIMIT_MSGQUEUE", unix.RLIMIT_NICE: "RLIMIT_NICE",
+	unix.RLIMIT_NOFILE: "RLIMIT_NOFILE", unix.RLIMIT_NPROC: "RLIMIT_NPROC", unix.RLIMIT_RSS: "RLIMIT_RSS",
+	unix.RLIMIT_RTPRIO: "RLIMIT_RTPRIO", unix.RLIMIT_RTTIME: "RLIMIT_RTTIME", unix.RLIMIT_SIGPENDING: "RLIMIT_SIGPENDING",
+	unix.RLIMIT_STACK: "RLIMIT_STACK",
+}
+
+func rlimitName(r int) string {
+	if n, ok := rlimitNames[r]; ok {
+		return n
+	}
+	return "resource " + strconv.Itoa(r)
 }

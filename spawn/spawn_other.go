@@ -8,6 +8,9 @@ import (
 	"runtime"
 )
 
+// closeNr is never used here: a Program runs only on Linux.
+const closeNr = 0
+
 var errPlatform = fmt.Errorf("spawn: %s: %w", runtime.GOOS, ErrNotSupported)
 
 // Process is a handle on a child process; this platform has no backend yet.

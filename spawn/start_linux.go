@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -88,6 +89,7 @@ type starter struct {
 	needSync, wait bool
 	plan           plan
 	ctl            map[*os.File]int // control fds' numbers in the child after planFiles
+	lastCap        int              // the highest capability number the kernel knows
 }
 
 func newStarter(c *Cmd) (*starter, error) {
@@ -100,6 +102,9 @@ func newStarter(c *Cmd) (*starter, error) {
 		return nil, err
 	}
 	s.targets = append([]*os.File{or(c.Stdin, null), or(c.Stdout, null), or(c.Stderr, null)}, c.ExtraFiles...)
+	if err := s.checkLinux(); err != nil {
+		return nil, err
+	}
 	s.wait = len(s.lx.UIDMappings)+len(s.lx.GIDMappings) > 0 || s.lx.Prepare != nil
 	s.needSync = s.wait || s.lx.Pdeathsig != 0
 	if err := s.openPipes(); err != nil {
@@ -107,6 +112,46 @@ func newStarter(c *Cmd) (*starter, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// checkLinux rejects what the plan cannot carry and reads what it needs
+// from the host.
+func (s *starter) checkLinux() error {
+	if s.lx.Setup != nil && s.lx.Setup.Err() != nil {
+		return s.lx.Setup.Err()
+	}
+	if len(s.lx.Seccomp) > unix.BPF_MAXINSNS {
+		return &Error{Op: "seccomp", Err: fmt.Errorf("filter has %d instructions, more than %d", len(s.lx.Seccomp), unix.BPF_MAXINSNS)}
+	}
+	if s.lx.Capabilities != nil {
+		n, err := lastCap()
+		if err != nil {
+			return err
+		}
+		s.lastCap = n
+	}
+	return nil
+}
+
+var lastCapOnce struct {
+	sync.Once
+	n   int
+	err error
+}
+
+// lastCap is /proc/sys/kernel/cap_last_cap (Linux 3.2).
+func lastCap() (int, error) {
+	lastCapOnce.Do(func() {
+		const path = "/proc/sys/kernel/cap_last_cap"
+		b, err := os.ReadFile(path)
+		if err == nil {
+			lastCapOnce.n, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		}
+		if err != nil {
+			lastCapOnce.err = &Error{Op: "read", Path: path, Err: unwrapPath(err)}
+		}
+	})
+	return lastCapOnce.n, lastCapOnce.err
 }
 
 func or(f, def *os.File) *os.File {

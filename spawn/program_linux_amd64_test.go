@@ -1,0 +1,5 @@
+package spawn
+
+import "golang.org/x/sys/unix"
+
+const mkdirNr = unix.SYS_MKDIR
