@@ -1,0 +1,498 @@
+package namespaces
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"sbx.dev/sbx/spawn"
+)
+
+// Options are what Setup needs besides the spec.
+type Options struct {
+	// SkeletonRoot assembles a read-only root as a tmpfs holding a
+	// recursive bind mount of each top-level entry of Root.Path (its
+	// symlinks copied), instead of binding Root.Path itself. Mount points
+	// for the spec's mounts are then created in the tmpfs, never in the
+	// host's tree, which a read-only root could not take anyway. The
+	// entries proc, dev, sys and run are left out (empty directories):
+	// /run holds the host's service sockets (a read-only bind does not stop
+	// connect(2)), and the others are replaced by the spec's own mounts.
+	SkeletonRoot bool
+	// UnshareCgroup makes a new cgroup namespace first thing, for a child
+	// created in its parent's cgroup and moved to its own by the parent
+	// afterwards (cgroup v1 has no CLONE_INTO_CGROUP): the namespace's root
+	// is then the child's own cgroup, as it is when clone3 creates both.
+	UnshareCgroup bool
+	// Loopback brings up lo, the only interface of a new network
+	// namespace (network_namespaces(7): it starts down).
+	Loopback bool
+	// ConsoleFD, when ≥ 0, is the child's fd number of a connected unix
+	// socket: the child opens a terminal in its own devpts, makes it its
+	// stdin, stdout and stderr, and sends the master over the socket as one
+	// SCM_RIGHTS message carrying one fd. -1 means no terminal. The caller
+	// sets spawn's Setsid and Setctty (Ctty 0) to make it the controlling
+	// terminal.
+	ConsoleFD int
+}
+
+// Setup plans the child's filesystem and network set-up for spec, run
+// in its new mount namespace (and user namespace, when it has one). spec's
+// Root.Path "" means an empty tmpfs root.
+func Setup(spec *specs.Spec, o Options) (*spawn.Program, error) {
+	if spec.Root == nil {
+		return nil, errors.New("namespaces: spec has no root")
+	}
+	b := &builder{p: &spawn.Program{}, spec: spec}
+	if err := b.plan(o); err != nil {
+		return nil, err
+	}
+	if err := b.p.Err(); err != nil {
+		return nil, err
+	}
+	return b.p, nil
+}
+
+type builder struct {
+	p    *spawn.Program
+	spec *specs.Spec
+	root spawn.FD // the new root mount, attached over "/" until pivot_root
+}
+
+func (b *builder) plan(o Options) error {
+	if o.UnshareCgroup {
+		b.p.Step("unshare", "cgroup namespace")
+		b.p.Call(unix.SYS_UNSHARE, spawn.Int(unix.CLONE_NEWCGROUP))
+	}
+	b.p.Step("make mounts slaves of the host's", "/")
+	b.p.Call(unix.SYS_MOUNT, spawn.Str("none"), spawn.Str("/"), spawn.Int(0), spawn.Int(unix.MS_REC|unix.MS_SLAVE), spawn.Int(0))
+	if err := b.newRoot(o.SkeletonRoot); err != nil {
+		return err
+	}
+	for i, m := range b.spec.Mounts {
+		if err := b.mount(m); err != nil {
+			return fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
+		}
+	}
+	if b.spec.Linux != nil {
+		b.maskPaths(b.spec.Linux.MaskedPaths)
+		b.readonlyPaths(b.spec.Linux.ReadonlyPaths)
+	}
+	if b.mountsTmpfs("/dev") {
+		b.devices()
+	}
+	b.pivot()
+	if b.spec.Root.Readonly {
+		b.p.Step("make root read-only", b.rootName())
+		b.p.Call(unix.SYS_MOUNT_SETATTR, b.root.Arg(), spawn.Str(""), spawn.Int(unix.AT_EMPTY_PATH), mountAttr(unix.MOUNT_ATTR_RDONLY, 0), spawn.Int(unix.MOUNT_ATTR_SIZE_VER0))
+	}
+	b.p.Close(b.root)
+	if o.Loopback {
+		b.loopback()
+	}
+	if o.ConsoleFD >= 0 {
+		b.terminal(o.ConsoleFD)
+	}
+	return nil
+}
+
+func (b *builder) rootName() string {
+	if b.spec.Root.Path == "" {
+		return "tmpfs"
+	}
+	return b.spec.Root.Path
+}
+
+// newRoot creates the new root mount and attaches it over "/": a mount
+// must be attached for later mounts to go under it and for pivot_root.
+// Stacked there it is invisible to the child's own path lookups, which
+// start at its root directory below it, so host paths (bind sources) still
+// resolve until pivot_root.
+func (b *builder) newRoot(skeleton bool) error {
+	r := b.spec.Root
+	switch {
+	case r.Path == "":
+		b.p.Step("mount tmpfs root", "/")
+		b.root = b.fsmount("tmpfs", "tmpfs", []string{"mode=0755"}, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+	case skeleton && r.Readonly:
+		b.p.Step("mount tmpfs root", r.Path)
+		b.root = b.fsmount("tmpfs", "tmpfs", []string{"mode=0755"}, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+	default:
+		b.p.Step("bind root", r.Path)
+		b.root = b.p.Open(unix.SYS_OPEN_TREE, spawn.Int(unix.AT_FDCWD), spawn.Str(r.Path), spawn.Int(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE))
+	}
+	b.p.Step("attach new root", b.rootName())
+	b.p.Call(unix.SYS_MOVE_MOUNT, b.root.Arg(), spawn.Str(""), spawn.Int(unix.AT_FDCWD), spawn.Str("/"), spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH))
+	if skeleton && r.Readonly && r.Path != "" {
+		return b.skeleton(r.Path)
+	}
+	return nil
+}
+
+// skeletonSkip are the top-level entries a skeleton root leaves out.
+var skeletonSkip = []string{"proc", "dev", "sys", "run"}
+
+// skeleton fills the tmpfs root with read-only recursive binds of dir's
+// entries, read here, in the parent. Entries a spec mount covers are left
+// out too.
+func (b *builder) skeleton(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("reading root: %w", err)
+	}
+	attr := mountAttr(unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, 0)
+	for _, e := range entries {
+		name := e.Name()
+		if slices.Contains(skeletonSkip, name) || b.mounts("/"+name) {
+			b.p.Step("create mount point", "/"+name)
+			b.p.Call(unix.SYS_MKDIRAT, b.root.Arg(), spawn.Str(name), spawn.Int(0o755))
+			continue
+		}
+		src := filepath.Join(dir, name)
+		switch e.Type() {
+		case fs.ModeSymlink:
+			target, err := os.Readlink(src)
+			if err != nil {
+				return fmt.Errorf("reading root: %w", err)
+			}
+			b.p.Step("copy symlink", "/"+name)
+			b.p.Call(unix.SYS_SYMLINKAT, spawn.Str(target), b.root.Arg(), spawn.Str(name))
+			continue
+		case fs.ModeDir:
+			b.p.Step("create mount point", "/"+name)
+			b.p.Call(unix.SYS_MKDIRAT, b.root.Arg(), spawn.Str(name), spawn.Int(0o755))
+		case 0:
+			b.p.Step("create mount point", "/"+name)
+			b.createFile(b.root, name)
+		default:
+			continue // sockets, fifos and devices at the top level stay out
+		}
+		b.p.Step("bind root entry", src)
+		s := b.p.Open(unix.SYS_OPEN_TREE, spawn.Int(unix.AT_FDCWD), spawn.Str(src), spawn.Int(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE))
+		b.p.Call(unix.SYS_MOUNT_SETATTR, s.Arg(), spawn.Str(""), spawn.Int(unix.AT_EMPTY_PATH|unix.AT_RECURSIVE), attr, spawn.Int(unix.MOUNT_ATTR_SIZE_VER0))
+		b.p.Call(unix.SYS_MOVE_MOUNT, s.Arg(), spawn.Str(""), b.root.Arg(), spawn.Str(name), spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH))
+		b.p.Close(s)
+	}
+	return nil
+}
+
+// mounts reports whether a spec mount has destination dst.
+func (b *builder) mounts(dst string) bool {
+	for _, m := range b.spec.Mounts {
+		if path.Clean(m.Destination) == dst {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *builder) mountsTmpfs(dst string) bool {
+	for _, m := range b.spec.Mounts {
+		if path.Clean(m.Destination) == dst && m.Type == "tmpfs" {
+			return true
+		}
+	}
+	return false
+}
+
+// mount plans one spec mount: a bind (open_tree) or a new filesystem
+// (fsopen, fsconfig, fsmount), moved onto its destination inside the new
+// root.
+func (b *builder) mount(m specs.Mount) error {
+	if !path.IsAbs(m.Destination) {
+		return fmt.Errorf("destination %q is not absolute", m.Destination)
+	}
+	o, err := parseOptions(m.Options)
+	if err != nil {
+		return err
+	}
+	dst := path.Clean(m.Destination)
+	if o.bind || m.Type == "bind" {
+		return b.bind(m.Source, dst, o)
+	}
+	if o.propagation != 0 {
+		return errors.New("propagation options apply to bind mounts only here")
+	}
+	if o.rset|o.rclr != 0 {
+		return errors.New("recursive options apply to bind mounts only")
+	}
+	if m.Type == "" {
+		return errors.New("type is empty")
+	}
+	b.p.Step("create mount point", dst)
+	t := b.mountPoint(dst, true)
+	b.p.Step("mount "+m.Type, dst)
+	fsm := b.fsmount(m.Type, m.Source, o.data, o.set)
+	b.p.Call(unix.SYS_MOVE_MOUNT, fsm.Arg(), spawn.Str(""), t.Arg(), spawn.Str(""), spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH))
+	b.p.Close(fsm)
+	b.p.Close(t)
+	return nil
+}
+
+func (b *builder) bind(src, dst string, o *mountOptions) error {
+	if len(o.data) > 0 {
+		return fmt.Errorf("option %q does not apply to a bind mount", o.data[0])
+	}
+	if !filepath.IsAbs(src) {
+		return fmt.Errorf("bind source %q is not absolute", src)
+	}
+	st, err := os.Stat(src)
+	if err != nil {
+		return fmt.Errorf("bind source: %w", err)
+	}
+	b.p.Step("create mount point", dst)
+	t := b.mountPoint(dst, st.IsDir())
+	b.p.Step("bind "+src+" on", dst)
+	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC
+	if o.recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	s := b.p.Open(unix.SYS_OPEN_TREE, spawn.Int(unix.AT_FDCWD), spawn.Str(src), spawn.Int(flags))
+	if o.rset|o.rclr != 0 {
+		b.p.Call(unix.SYS_MOUNT_SETATTR, s.Arg(), spawn.Str(""), spawn.Int(unix.AT_EMPTY_PATH|unix.AT_RECURSIVE), mountAttr(o.rset, o.rclr), spawn.Int(unix.MOUNT_ATTR_SIZE_VER0))
+	}
+	if o.set|o.clr != 0 {
+		b.p.Call(unix.SYS_MOUNT_SETATTR, s.Arg(), spawn.Str(""), spawn.Int(unix.AT_EMPTY_PATH), mountAttr(o.set, o.clr), spawn.Int(unix.MOUNT_ATTR_SIZE_VER0))
+	}
+	b.p.Call(unix.SYS_MOVE_MOUNT, s.Arg(), spawn.Str(""), t.Arg(), spawn.Str(""), spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH))
+	if o.propagation != 0 {
+		// Once attached: a detached mount has no peers to change.
+		attr := make([]byte, unix.MOUNT_ATTR_SIZE_VER0)
+		binary.LittleEndian.PutUint64(attr[16:], o.propagation)
+		how := unix.AT_EMPTY_PATH
+		if o.propRecursive {
+			how |= unix.AT_RECURSIVE
+		}
+		b.p.Call(unix.SYS_MOUNT_SETATTR, s.Arg(), spawn.Str(""), spawn.Int(how), spawn.Bytes(attr), spawn.Int(unix.MOUNT_ATTR_SIZE_VER0))
+	}
+	b.p.Close(s)
+	b.p.Close(t)
+	return nil
+}
+
+// fsmount creates a filesystem of type typ with the fsconfig options data
+// ("key=value" or a flag) and returns its detached mount.
+func (b *builder) fsmount(typ, source string, data []string, attrs uint64) spawn.FD {
+	fsfd := b.p.Open(unix.SYS_FSOPEN, spawn.Str(typ), spawn.Int(unix.FSOPEN_CLOEXEC))
+	if source != "" && source != typ {
+		b.p.Call(unix.SYS_FSCONFIG, fsfd.Arg(), spawn.Int(unix.FSCONFIG_SET_STRING), spawn.Str("source"), spawn.Str(source), spawn.Int(0))
+	}
+	for _, d := range data {
+		if k, v, ok := strings.Cut(d, "="); ok {
+			b.p.Call(unix.SYS_FSCONFIG, fsfd.Arg(), spawn.Int(unix.FSCONFIG_SET_STRING), spawn.Str(k), spawn.Str(v), spawn.Int(0))
+		} else {
+			b.p.Call(unix.SYS_FSCONFIG, fsfd.Arg(), spawn.Int(unix.FSCONFIG_SET_FLAG), spawn.Str(d), spawn.Int(0), spawn.Int(0))
+		}
+	}
+	b.p.Call(unix.SYS_FSCONFIG, fsfd.Arg(), spawn.Int(unix.FSCONFIG_CMD_CREATE), spawn.Int(0), spawn.Int(0), spawn.Int(0))
+	m := b.p.Open(unix.SYS_FSMOUNT, fsfd.Arg(), spawn.Int(unix.FSMOUNT_CLOEXEC), spawn.Int(attrs))
+	b.p.Close(fsfd)
+	return m
+}
+
+// resolveHow opens a path inside the new root: symlinks and ".." are
+// resolved as if the new root were "/" (openat2(2) RESOLVE_IN_ROOT), and
+// magic links (/proc/self/fd/N) are refused.
+const resolveHow = unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS
+
+func openHow(flags uint64) spawn.Arg {
+	b := make([]byte, unix.SizeofOpenHow)
+	binary.LittleEndian.PutUint64(b, flags)
+	binary.LittleEndian.PutUint64(b[16:], resolveHow)
+	return spawn.Bytes(b)
+}
+
+func mountAttr(set, clr uint64) spawn.Arg {
+	b := make([]byte, unix.MOUNT_ATTR_SIZE_VER0)
+	binary.LittleEndian.PutUint64(b, set)
+	binary.LittleEndian.PutUint64(b[8:], clr)
+	return spawn.Bytes(b)
+}
+
+// mountPoint creates dst (a directory, or a file for dir false) and its
+// missing parents inside the new root, one component at a time, each
+// created relative to its parent opened inside the root, never through a
+// path the host resolves; then opens it (O_PATH). Creation failures are
+// not errors (it may exist, or sit in a read-only tree); a mount point
+// that cannot be opened is.
+func (b *builder) mountPoint(dst string, dir bool) spawn.FD {
+	comps := strings.Split(strings.TrimPrefix(dst, "/"), "/")
+	parent := b.root
+	for i, c := range comps {
+		if i == len(comps)-1 && !dir {
+			b.createFile(parent, c)
+		} else {
+			b.p.Try(unix.SYS_MKDIRAT, parent.Arg(), spawn.Str(c), spawn.Int(0o755))
+		}
+		if i == len(comps)-1 {
+			break
+		}
+		next := b.p.Open(unix.SYS_OPENAT2, b.root.Arg(), spawn.Str(strings.Join(comps[:i+1], "/")), openHow(unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC), spawn.Int(unix.SizeofOpenHow))
+		if parent != b.root {
+			b.p.Close(parent)
+		}
+		parent = next
+	}
+	if parent != b.root {
+		b.p.Close(parent)
+	}
+	flags := uint64(unix.O_PATH | unix.O_CLOEXEC)
+	if dir {
+		flags |= unix.O_DIRECTORY
+	}
+	return b.p.Open(unix.SYS_OPENAT2, b.root.Arg(), spawn.Str(strings.TrimPrefix(dst, "/")), openHow(flags), spawn.Int(unix.SizeofOpenHow))
+}
+
+// createFile creates an empty file name in dir unless something is there
+// (O_EXCL with O_NOFOLLOW: an existing symlink is not followed).
+func (b *builder) createFile(dir spawn.FD, name string) {
+	f, end := b.p.OpenIf(unix.SYS_OPENAT, dir.Arg(), spawn.Str(name), spawn.Int(unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC), spawn.Int(0o644))
+	b.p.Close(f)
+	end()
+}
+
+// maskPaths covers each path that exists: a directory with an empty
+// read-only tmpfs, anything else with /dev/null. Whether a path is a
+// directory is read from the host (its /proc is the same kernel's); a path
+// the host lacks is skipped, one the sandbox lacks is skipped by the child.
+func (b *builder) maskPaths(paths []string) {
+	for _, p := range paths {
+		st, err := os.Lstat(p)
+		if err != nil || !path.IsAbs(p) {
+			continue
+		}
+		b.p.Step("mask", p)
+		t, end := b.p.OpenIf(unix.SYS_OPENAT2, b.root.Arg(), spawn.Str(strings.TrimPrefix(path.Clean(p), "/")), openHow(unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC), spawn.Int(unix.SizeofOpenHow))
+		var s spawn.FD
+		if st.IsDir() {
+			s = b.fsmount("tmpfs", "tmpfs", []string{"size=0"}, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+		} else {
+			s = b.p.Open(unix.SYS_OPEN_TREE, spawn.Int(unix.AT_FDCWD), spawn.Str(os.DevNull), spawn.Int(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC))
+		}
+		b.p.Call(unix.SYS_MOVE_MOUNT, s.Arg(), spawn.Str(""), t.Arg(), spawn.Str(""), spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH))
+		b.p.Close(s)
+		b.p.Close(t)
+		end()
+	}
+}
+
+// readonlyPaths binds each existing path onto itself, read-only.
+func (b *builder) readonlyPaths(paths []string) {
+	attr := mountAttr(unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC, 0)
+	for _, p := range paths {
+		if !path.IsAbs(p) {
+			continue
+		}
+		b.p.Step("make read-only", p)
+		t, end := b.p.OpenIf(unix.SYS_OPENAT2, b.root.Arg(), spawn.Str(strings.TrimPrefix(path.Clean(p), "/")), openHow(unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC), spawn.Int(unix.SizeofOpenHow))
+		s := b.p.Open(unix.SYS_OPEN_TREE, t.Arg(), spawn.Str(""), spawn.Int(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH|unix.AT_RECURSIVE))
+		b.p.Call(unix.SYS_MOUNT_SETATTR, s.Arg(), spawn.Str(""), spawn.Int(unix.AT_EMPTY_PATH|unix.AT_RECURSIVE), attr, spawn.Int(unix.MOUNT_ATTR_SIZE_VER0))
+		b.p.Call(unix.SYS_MOVE_MOUNT, s.Arg(), spawn.Str(""), t.Arg(), spawn.Str(""), spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH))
+		b.p.Close(s)
+		b.p.Close(t)
+		end()
+	}
+}
+
+// devNodes are bound from the host's /dev: a user namespace cannot mknod
+// (and its tmpfs is nodev), a bind of the host's node works in both.
+var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
+
+// devLinks are the symlinks of a minimal /dev (runc's default set).
+var devLinks = [][2]string{
+	{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+	{"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"},
+}
+
+// devices fills the spec's /dev tmpfs.
+func (b *builder) devices() {
+	b.p.Step("open", "/dev")
+	dev := b.p.Open(unix.SYS_OPENAT2, b.root.Arg(), spawn.Str("dev"), openHow(unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC), spawn.Int(unix.SizeofOpenHow))
+	attr := mountAttr(unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC, 0)
+	for _, name := range devNodes {
+		b.p.Step("bind device", "/dev/"+name)
+		b.createFile(dev, name)
+		s := b.p.Open(unix.SYS_OPEN_TREE, spawn.Int(unix.AT_FDCWD), spawn.Str("/dev/"+name), spawn.Int(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC))
+		b.p.Call(unix.SYS_MOUNT_SETATTR, s.Arg(), spawn.Str(""), spawn.Int(unix.AT_EMPTY_PATH), attr, spawn.Int(unix.MOUNT_ATTR_SIZE_VER0))
+		b.p.Call(unix.SYS_MOVE_MOUNT, s.Arg(), spawn.Str(""), dev.Arg(), spawn.Str(name), spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH))
+		b.p.Close(s)
+	}
+	for _, l := range devLinks {
+		b.p.Step("symlink", "/dev/"+l[1])
+		b.p.Call(unix.SYS_SYMLINKAT, spawn.Str(l[0]), dev.Arg(), spawn.Str(l[1]))
+	}
+	b.p.Close(dev)
+}
+
+// pivot makes the new root the root: pivot_root(".", ".") stacks the old
+// root on the new one, and a lazy unmount of "." detaches it
+// (pivot_root(2), "NOTES").
+func (b *builder) pivot() {
+	b.p.Step("pivot_root to", b.rootName())
+	b.p.Call(unix.SYS_FCHDIR, b.root.Arg())
+	b.p.Call(unix.SYS_PIVOT_ROOT, spawn.Str("."), spawn.Str("."))
+	b.p.Call(unix.SYS_UMOUNT2, spawn.Str("."), spawn.Int(unix.MNT_DETACH))
+	b.p.Call(unix.SYS_CHDIR, spawn.Str("/"))
+}
+
+// loopback sets IFF_UP on lo (SIOCSIFFLAGS; struct ifreq is 40 bytes, the
+// name then the flags).
+func (b *builder) loopback() {
+	b.p.Step("bring up", "lo")
+	s := b.p.Open(unix.SYS_SOCKET, spawn.Int(unix.AF_INET), spawn.Int(unix.SOCK_DGRAM|unix.SOCK_CLOEXEC), spawn.Int(0))
+	ifr := make([]byte, 40)
+	copy(ifr, "lo")
+	binary.LittleEndian.PutUint16(ifr[16:], unix.IFF_UP)
+	b.p.Call(unix.SYS_IOCTL, s.Arg(), spawn.Int(unix.SIOCSIFFLAGS), spawn.Bytes(ifr))
+	b.p.Close(s)
+}
+
+// terminal opens a pty in the sandbox's devpts, makes the peer (opened
+// from the master, TIOCGPTPEER, Linux 4.13, never by path) fds 0-2, and
+// sends the master over the console socket.
+func (b *builder) terminal(console int) {
+	b.p.Step("open terminal", "/dev/pts/ptmx")
+	m := b.p.Open(unix.SYS_OPENAT, spawn.Int(unix.AT_FDCWD), spawn.Str("/dev/pts/ptmx"), spawn.Int(unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC), spawn.Int(0))
+	b.p.Call(unix.SYS_IOCTL, m.Arg(), spawn.Int(unix.TIOCSPTLCK), spawn.Bytes(make([]byte, 4)))
+	peer := b.p.Open(unix.SYS_IOCTL, m.Arg(), spawn.Int(unix.TIOCGPTPEER), spawn.Int(unix.O_RDWR|unix.O_NOCTTY))
+	for fd := 0; fd < 3; fd++ {
+		b.p.CallNonneg(unix.SYS_DUP3, peer.Arg(), spawn.Int(fd), spawn.Int(0))
+	}
+	b.p.Close(peer)
+	b.p.Step("send terminal to", "console socket")
+	b.p.CallNonneg(unix.SYS_SENDMSG, spawn.Int(console), b.rightsMsg(m), spawn.Int(unix.MSG_NOSIGNAL))
+	b.p.Close(m)
+	b.p.Call(unix.SYS_CLOSE, spawn.Int(console))
+}
+
+// rightsMsg is a struct msghdr carrying one byte and fd as SCM_RIGHTS.
+func (b *builder) rightsMsg(fd spawn.FD) spawn.Arg {
+	le := binary.LittleEndian
+	data := spawn.Bytes([]byte{0})
+	iovb := make([]byte, 16) // struct iovec
+	le.PutUint64(iovb[8:], 1)
+	iov := spawn.Bytes(iovb)
+	iov.SetPointer(0, data)
+	cm := make([]byte, unix.CmsgSpace(4))
+	le.PutUint64(cm, uint64(unix.CmsgLen(4)))
+	le.PutUint32(cm[8:], unix.SOL_SOCKET)
+	le.PutUint32(cm[12:], unix.SCM_RIGHTS)
+	cmsg := spawn.Bytes(cm)
+	b.p.StoreFD(fd, cmsg, unix.CmsgLen(0))
+	hdr := make([]byte, unix.SizeofMsghdr)
+	le.PutUint64(hdr[24:], 1)
+	le.PutUint64(hdr[40:], uint64(len(cm)))
+	msg := spawn.Bytes(hdr)
+	msg.SetPointer(16, iov)
+	msg.SetPointer(32, cmsg)
+	return msg
+}
