@@ -5,10 +5,11 @@ GOFILES   := $(shell find . -name '*.go' -not -path './bin/*')
 CROSS_ENV := GOOS=freebsd GOARCH=amd64 CGO_ENABLED=0
 BENCH_COUNT ?= 6
 
-.PHONY: help deps build demo test vet cross bench clean
+.PHONY: help deps build demo rootfs test vet cross bench bench-spawn bench-runtimes clean
 
 help:
-	@echo "make demo   build bin/sbx and run its main job on the built-in example"
+	@echo "make demo   build bin/sbx and run examples/hello.json in a sandbox"
+	@echo "make rootfs a BusyBox root filesystem in bin/rootfs (examples/busybox.json)"
 	@echo "make test   the whole test suite (what CI runs)"
 	@echo "make bench  benchmarks, with medians and ratios"
 	@echo "make cross  FreeBSD vet and build"
@@ -32,7 +33,10 @@ $(BIN): $(GOFILES) go.mod go.sum $(wildcard spawn/*.c spawn/*.h)
 	$(GO) build -o $(BIN) ./cmd/sbx
 
 demo: build
-	./$(BIN) demo
+	./$(BIN) run examples/hello.json
+
+rootfs:
+	tests/busybox-rootfs.sh bin/rootfs
 
 vet: deps
 	@unformatted=$$(gofmt -l $(GOFILES)); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi
@@ -45,11 +49,20 @@ cross:
 test: build vet cross
 	$(GO) test -race -count=1 ./...
 
-# bench prints each benchmark's median ns/op over BENCH_COUNT runs, then
-# the ratios the spawn issue sets targets for.
-bench: deps
+# bench: spawn's own benchmark (medians of BENCH_COUNT runs and the ratios
+# the spawn issue sets targets for), then /bin/true from one BusyBox rootfs
+# under sbx, bubblewrap, crun and runc, alternating, BENCH_ROUNDS rounds
+# (needs root: tests/bench/runtimes.sh).
+BENCH_ROUNDS ?= 200
+bench: bench-spawn bench-runtimes
+
+bench-spawn: deps
+	@mkdir -p bin
 	$(GO) test ./spawn -run '^$$' -bench BenchmarkStart -benchtime 100x -count $(BENCH_COUNT) | tee bin/bench-spawn.txt
 	@awk -f tests/bench/median.awk bin/bench-spawn.txt
+
+bench-runtimes: build
+	SBX=$(BIN) tests/bench/runtimes.sh -n $(BENCH_ROUNDS)
 
 clean:
 	rm -rf bin

@@ -34,3 +34,10 @@ func canonicalCapability(name string) string {
 func knownCapability(canonical string) bool {
 	return slices.Contains(linuxCapabilities, canonical)
 }
+
+// CapabilityNumber is the Linux number of a capability written as Load
+// accepts it ("CAP_NET_RAW" or "net_raw"); false when Linux has none.
+func CapabilityNumber(name string) (int, bool) {
+	n := slices.Index(linuxCapabilities, canonicalCapability(name))
+	return n, n >= 0
+}

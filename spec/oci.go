@@ -151,8 +151,9 @@ func (s *Sandbox) hostname() string {
 }
 
 // ociMounts are /proc, a minimal /dev as runc's default config.json has
-// it (without devpts's gid=5, which a user namespace may not map), /tmp
-// for a tmpfs root that declares none, then the declared mounts.
+// it (without devpts's gid=5, which a user namespace may not map), a
+// private writable /tmp for a read-only root that declares none, then the
+// declared mounts.
 func (s *Sandbox) ociMounts() []specs.Mount {
 	mounts := []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc"},
@@ -163,7 +164,7 @@ func (s *Sandbox) ociMounts() []specs.Mount {
 		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm",
 			Options: []string{"nosuid", "nodev", "noexec", "mode=1777", "size=65536k"}},
 	}
-	if s.Root == nil && !s.declares("/tmp") {
+	if (s.Root == nil || !s.Root.Writable) && !s.declares("/tmp") {
 		mounts = append(mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs",
 			Options: []string{"nosuid", "nodev", "mode=1777"}})
 	}
@@ -188,7 +189,7 @@ func (s *Sandbox) ociMount(m Mount) specs.Mount {
 	if m.kind() == "bind" {
 		return specs.Mount{
 			Destination: path.Clean(m.Destination), Type: "bind", Source: s.resolve(m.Source),
-			Options: []string{"rbind", rw(m.Writable), "nosuid", "nodev"},
+			Options: []string{"rbind", rw(m.Writable), "rnosuid", "rnodev"},
 		}
 	}
 	opts := []string{"nosuid", "nodev"}
@@ -204,11 +205,13 @@ func (s *Sandbox) ociMount(m Mount) specs.Mount {
 	return specs.Mount{Destination: path.Clean(m.Destination), Type: "tmpfs", Source: "tmpfs", Options: opts}
 }
 
+// rw is the read-only option of a recursive bind: "rro" makes every mount
+// under it read-only too (mount_setattr AT_RECURSIVE), as a sandbox needs.
 func rw(writable bool) string {
 	if writable {
 		return "rw"
 	}
-	return "ro"
+	return "rro"
 }
 
 // namespaces lists every namespace the spec does not share. OCI shares

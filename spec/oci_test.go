@@ -112,7 +112,7 @@ func TestOCIDesignExample(t *testing.T) {
 	same(t, "OCI().Root", oci.Root, &specs.Root{Path: "/", Readonly: true})
 	same(t, "OCI().Hostname", oci.Hostname, "sbx")
 	same(t, "OCI().Mounts", oci.Mounts, append(slices.Clone(defaultMounts),
-		specs.Mount{Destination: "/src", Type: "bind", Source: dir, Options: []string{"rbind", "rw", "nosuid", "nodev"}},
+		specs.Mount{Destination: "/src", Type: "bind", Source: dir, Options: []string{"rbind", "rw", "rnosuid", "rnodev"}},
 		specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "size=268435456", "ro"}},
 	))
 	l := oci.Linux
@@ -228,12 +228,12 @@ func TestOCIMounts(t *testing.T) {
 		{`{"type": "tmpfs", "destination": "/cache/"}`,
 			specs.Mount{Destination: "/cache", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "ro"}}},
 		{`{"source": "src", "destination": "/src"}`,
-			specs.Mount{Destination: "/src", Type: "bind", Source: filepath.Join(dir, "src"), Options: []string{"rbind", "ro", "nosuid", "nodev"}}},
+			specs.Mount{Destination: "/src", Type: "bind", Source: filepath.Join(dir, "src"), Options: []string{"rbind", "rro", "rnosuid", "rnodev"}}},
 		{`{"type": "bind", "source": "` + dir + `/src/../file.txt", "destination": "/f", "writable": true}`,
-			specs.Mount{Destination: "/f", Type: "bind", Source: filepath.Join(dir, "file.txt"), Options: []string{"rbind", "rw", "nosuid", "nodev"}}},
+			specs.Mount{Destination: "/f", Type: "bind", Source: filepath.Join(dir, "file.txt"), Options: []string{"rbind", "rw", "rnosuid", "rnodev"}}},
 	}
 	for _, tt := range tests {
-		spec := withArgs(`"root": {"path": "src"}, "mounts": [` + tt.mount + `]`)
+		spec := withArgs(`"root": {"path": "src", "writable": true}, "mounts": [` + tt.mount + `]`)
 		oci, _ := convert(t, dir, spec)
 		same(t, "OCI("+tt.mount+").Mounts", oci.Mounts, append(slices.Clone(defaultMounts), tt.want))
 	}
@@ -326,4 +326,11 @@ func TestRoundTrip(t *testing.T) {
 	back.file = s.file
 	s.Capabilities = nil // the example's [] marshals to nothing
 	same(t, "Parse(json.Marshal(Load()))", back, s)
+}
+
+func TestOCIReadonlyRootGetsTmp(t *testing.T) {
+	dir := testDir(t)
+	oci, _ := convert(t, dir, withArgs(`"root": {"path": "src"}`))
+	same(t, "OCI().Mounts", oci.Mounts, append(slices.Clone(defaultMounts),
+		specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}}))
 }

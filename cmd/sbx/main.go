@@ -33,7 +33,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Reader:    stdin,
 		Writer:    stdout,
 		ErrWriter: stderr,
-		Commands:  []*cli.Command{demoCommand()},
+		Commands:  []*cli.Command{runCommand()},
 		// sbx prints its own errors, one line each.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"sbx.dev/sbx/runtime"
+	"sbx.dev/sbx/spec"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "run the sandbox a spec file describes",
+		ArgsUsage: "SPEC.json",
+		Description: `Runs the process of a sandbox spec (see README.md) in a sandbox that shares
+nothing with the caller unless the spec says so, and exits with its status:
+its exit code, 128+N when signal N killed it, 124 when limits.timeout expired,
+125 when sbx failed, 126 when the command cannot be executed, 127 when it is
+not found.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "report", Usage: "write how the run ended, as JSON, to `FILE`"},
+		},
+		Action: runSandbox,
+	}
+}
+
+func runSandbox(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return fmt.Errorf("run: want one spec file, got %d arguments", c.NArg())
+	}
+	path := c.Args().First()
+	if !strings.HasSuffix(path, ".json") {
+		return fmt.Errorf("run: %s: the OCI run verb is not implemented yet; a sandbox spec must be a .json file", path)
+	}
+	sb, err := spec.Load(path)
+	if err != nil {
+		return err
+	}
+	oci, policy, err := sb.OCI(spec.HostIDs{UID: uint32(os.Getuid()), GID: uint32(os.Getgid())})
+	if err != nil {
+		return err
+	}
+	s := &runtime.Sandbox{Spec: oci, Policy: policy, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	res, err := s.Run()
+	if err != nil {
+		var se *runtime.StartError
+		if errors.As(err, &se) && se.Code != runtime.ExitFailed {
+			fmt.Fprintf(c.App.ErrWriter, "sbx: %v\n", err)
+			return writeReport(c.String("report"), &runtime.Result{ExitCode: se.Code}, se.Code)
+		}
+		return err
+	}
+	return writeReport(c.String("report"), res, res.Status())
+}
+
+// writeReport writes res to file (unless ""), then ends with status.
+func writeReport(file string, res *runtime.Result, status int) error {
+	if file != "" {
+		b, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(file, append(b, '\n'), 0o644); err != nil {
+			return fmt.Errorf("writing the report: %w", err)
+		}
+	}
+	if status == 0 {
+		return nil
+	}
+	return exitError{status}
+}

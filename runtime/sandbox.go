@@ -1,0 +1,70 @@
+// Package runtime runs sandboxes and (later) OCI containers on the
+// platform's backend: on Linux a spawn.Cmd built from an OCI spec
+// (namespaces, the filesystem plan of package namespaces, capabilities,
+// seccomp, rlimits), a cgroup for its limits, and a supervisor that
+// forwards signals, enforces the timeout, proxies the terminal and makes
+// sure nothing the sandbox started outlives it.
+package runtime
+
+import (
+	"os"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"sbx.dev/sbx/spec"
+)
+
+// Sandbox is one sandboxed run: an OCI spec and sbx's policy for it (from
+// spec.Sandbox.OCI), and the streams to connect.
+type Sandbox struct {
+	Spec   *specs.Spec
+	Policy *spec.Policy
+	// Stdin, Stdout and Stderr are given to the process as they are (nil
+	// means /dev/null); with a terminal, sbx copies between them and the
+	// terminal instead.
+	Stdin, Stdout, Stderr *os.File
+	// Grace is how long the process has between SIGTERM and SIGKILL when
+	// the timeout expires; 0 means 2 seconds.
+	Grace time.Duration
+}
+
+// Result is how a sandbox run ended; its JSON is `sbx run --report`.
+type Result struct {
+	ExitCode        int     `json:"exitCode"`
+	Signal          int     `json:"signal"`
+	TimedOut        bool    `json:"timedOut"`
+	OOMKilled       bool    `json:"oomKilled"`
+	WallSeconds     float64 `json:"wallSeconds"`
+	UserSeconds     float64 `json:"userSeconds"`
+	SystemSeconds   float64 `json:"systemSeconds"`
+	PeakMemoryBytes int64   `json:"peakMemoryBytes"`
+}
+
+// Exit codes of `sbx run` besides the process's own (DESIGN.md).
+const (
+	ExitTimeout     = 124
+	ExitFailed      = 125
+	ExitCannotExec  = 126
+	ExitNotFound    = 127
+	defaultGrace    = 2 * time.Second
+	signalExitShift = 128
+)
+
+// StartError is a failure to start the process: Code is 126 (it cannot be
+// executed), 127 (not found) or 125 (anything else: sbx or the host).
+type StartError struct {
+	Code int
+	Err  error
+}
+
+func (e *StartError) Error() string { return e.Err.Error() }
+func (e *StartError) Unwrap() error { return e.Err }
+
+// Status is the exit status `sbx run` returns for res.
+func (res *Result) Status() int {
+	if res.TimedOut {
+		return ExitTimeout
+	}
+	return res.ExitCode
+}
