@@ -22,9 +22,8 @@ import (
 type cmdOptions struct {
 	// skeletonRoot: see namespaces.Options.SkeletonRoot.
 	skeletonRoot bool
-	// seccomp is "default" (sbx's profile), "unconfined", or "" for the
-	// spec's own Linux.Seccomp.
-	seccomp string
+	// seccomp is the compiled filter (compileSeccomp), nil for none.
+	seccomp *seccomp.Filter
 	// console is the child's end of the terminal socket; nil for none.
 	console *os.File
 	// cgroup is the sandbox's cgroup, nil for none.
@@ -99,8 +98,12 @@ func command(s *specs.Spec, o cmdOptions) (*spawn.Cmd, error) {
 	if lx.Rlimits, err = rlimits(s.Process.Rlimits); err != nil {
 		return nil, err
 	}
-	if err := setSeccomp(lx, s.Linux.Seccomp, o.seccomp); err != nil {
-		return nil, err
+	if f := o.seccomp; f != nil {
+		lx.Seccomp = make([]spawn.SockFilter, len(f.Program))
+		for i, in := range f.Program {
+			lx.Seccomp[i] = spawn.SockFilter{Code: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K}
+		}
+		lx.SeccompFlags = f.Flags
 	}
 	return cmd, nil
 }
@@ -177,32 +180,27 @@ func rlimits(rs []specs.POSIXRlimit) ([]spawn.Rlimit, error) {
 	return out, nil
 }
 
-// setSeccomp compiles the filter: sbx's default profile, none
-// ("unconfined"), or the spec's (policy "").
-func setSeccomp(lx *spawn.Linux, profile *specs.LinuxSeccomp, policy string) error {
+// compileSeccomp compiles the filter: sbx's default profile, none
+// ("unconfined": nil), or the spec's (policy "").
+func compileSeccomp(profile *specs.LinuxSeccomp, policy string) (*seccomp.Filter, error) {
 	switch policy {
 	case "unconfined":
-		return nil
+		return nil, nil
 	case "default":
 		profile = seccomp.Default()
 	case "":
 		if profile == nil {
-			return nil
+			return nil, nil
 		}
 	default:
-		return fmt.Errorf("seccomp: unknown policy %q", policy)
+		return nil, fmt.Errorf("seccomp: unknown policy %q", policy)
 	}
 	f, err := seccomp.Compile(profile)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if f.ListenerPath != "" || f.Flags&unix.SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 {
-		return errors.New("seccomp: SCMP_ACT_NOTIFY (a user-space listener) is not supported yet")
+		return nil, errors.New("seccomp: SCMP_ACT_NOTIFY (a user-space listener) is not supported yet")
 	}
-	lx.Seccomp = make([]spawn.SockFilter, len(f.Program))
-	for i, in := range f.Program {
-		lx.Seccomp[i] = spawn.SockFilter{Code: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K}
-	}
-	lx.SeccompFlags = f.Flags
-	return nil
+	return f, nil
 }

@@ -69,7 +69,7 @@ func (sb *Sandbox) start() (*running, error) {
 		}
 	}()
 	var err error
-	o := cmdOptions{skeletonRoot: true, seccomp: sb.Policy.Seccomp}
+	o := cmdOptions{skeletonRoot: true}
 	var console *os.File
 	if sb.Spec.Process.Terminal {
 		var peer *os.File
@@ -86,6 +86,9 @@ func (sb *Sandbox) start() (*running, error) {
 	if r.cg != nil {
 		r.undo = append(r.undo, func() { r.cg.Delete() })
 		o.cgroup = r.cg
+	}
+	if o.seccomp, err = compileSeccomp(sb.Spec.Linux.Seccomp, sb.Policy.Seccomp); err != nil {
+		return nil, &StartError{ExitFailed, err}
 	}
 	cmd, err := command(sb.Spec, o)
 	if err != nil {
