@@ -326,6 +326,9 @@ func cloneError(errno syscall.Errno, ns uintptr) error {
 	if errno == syscall.EPERM && ns&unix.CLONE_NEWUSER != 0 {
 		return &Error{Op: "clone3", Err: fmt.Errorf("%w (are unprivileged user namespaces disabled? see sysctl kernel.unprivileged_userns_clone, user.max_user_namespaces and AppArmor's kernel.apparmor_restrict_unprivileged_userns)", errno)}
 	}
+	if errno == syscall.EPERM && ns != 0 {
+		return &Error{Op: "clone3", Err: fmt.Errorf("%w (creating namespaces without a new user namespace needs CAP_SYS_ADMIN)", errno)}
+	}
 	return &Error{Op: "clone3", Err: errno}
 }
 

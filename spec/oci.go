@@ -150,13 +150,20 @@ func (s *Sandbox) hostname() string {
 	return "sbx"
 }
 
-// ociMounts are /proc, a minimal /dev as runc's default config.json has
+// ociMounts are /proc (the host's, bound, when the pid namespace is
+// shared), a minimal /dev as runc's default config.json has
 // it (without devpts's gid=5, which a user namespace may not map), a
 // private writable /tmp for a read-only root that declares none, then the
 // declared mounts.
 func (s *Sandbox) ociMounts() []specs.Mount {
+	proc := specs.Mount{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "nodev", "noexec"}}
+	if s.Share.PID {
+		// A fresh procfs for a pid namespace needs CAP_SYS_ADMIN in the
+		// user namespace that owns it, the host's: bind the host's.
+		proc = specs.Mount{Destination: "/proc", Type: "bind", Source: "/proc", Options: []string{"rbind", "rnosuid", "rnodev", "rnoexec"}}
+	}
 	mounts := []specs.Mount{
-		{Destination: "/proc", Type: "proc", Source: "proc"},
+		proc,
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs",
 			Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
 		{Destination: "/dev/pts", Type: "devpts", Source: "devpts",

@@ -39,7 +39,7 @@ const designExample = `{
 
 // defaultMounts are the mounts every sandbox gets first.
 var defaultMounts = []specs.Mount{
-	{Destination: "/proc", Type: "proc", Source: "proc"},
+	{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "nodev", "noexec"}},
 	{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
 	{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
 	{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "nodev", "noexec", "mode=1777", "size=65536k"}},
@@ -333,4 +333,10 @@ func TestOCIReadonlyRootGetsTmp(t *testing.T) {
 	oci, _ := convert(t, dir, withArgs(`"root": {"path": "src"}`))
 	same(t, "OCI().Mounts", oci.Mounts, append(slices.Clone(defaultMounts),
 		specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}}))
+}
+
+func TestOCISharedPIDBindsProc(t *testing.T) {
+	oci, _ := convert(t, t.TempDir(), withArgs(`"share": {"pid": true}`))
+	want := specs.Mount{Destination: "/proc", Type: "bind", Source: "/proc", Options: []string{"rbind", "rnosuid", "rnodev", "rnoexec"}}
+	same(t, "OCI().Mounts[0]", oci.Mounts[0], want)
 }
