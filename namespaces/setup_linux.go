@@ -66,6 +66,24 @@ type builder struct {
 	p    *spawn.Program
 	spec *specs.Spec
 	root spawn.FD // the new root mount, attached over "/" until pivot_root
+	// host is the host's root directory, opened before the new root
+	// covers it: every bind source is opened relative to it, so that no
+	// lookup can land on the new root stacked over "/".
+	host spawn.FD
+}
+
+// hostPath is path relative to b.host.
+func hostPath(path string) spawn.Arg {
+	return spawn.Str(strings.TrimPrefix(filepath.Clean(path), "/"))
+}
+
+// cloneHost clones the host's tree at path (open_tree OPEN_TREE_CLONE)
+// with extra flags (AT_RECURSIVE, AT_SYMLINK_NOFOLLOW).
+func (b *builder) cloneHost(path string, flags int) spawn.FD {
+	if filepath.Clean(path) == "/" {
+		flags |= unix.AT_EMPTY_PATH
+	}
+	return b.p.Open(unix.SYS_OPEN_TREE, b.host.Arg(), hostPath(path), spawn.Int(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|flags))
 }
 
 func (b *builder) plan(o Options) error {
@@ -75,6 +93,8 @@ func (b *builder) plan(o Options) error {
 	}
 	b.p.Step("make mounts slaves of the host's", "/")
 	b.p.Call(unix.SYS_MOUNT, spawn.Str("none"), spawn.Str("/"), spawn.Int(0), spawn.Int(unix.MS_REC|unix.MS_SLAVE), spawn.Int(0))
+	b.p.Step("open", "/")
+	b.host = b.p.Open(unix.SYS_OPENAT, spawn.Int(unix.AT_FDCWD), spawn.Str("/"), spawn.Int(unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC), spawn.Int(0))
 	if err := b.newRoot(o.SkeletonRoot); err != nil {
 		return err
 	}
@@ -90,6 +110,7 @@ func (b *builder) plan(o Options) error {
 	if b.mountsTmpfs("/dev") {
 		b.devices()
 	}
+	b.p.Close(b.host)
 	b.pivot()
 	if b.spec.Root.Readonly {
 		b.p.Step("make root read-only", b.rootName())
@@ -128,7 +149,8 @@ func (b *builder) newRoot(skeleton bool) error {
 		b.root = b.fsmount("tmpfs", "tmpfs", []string{"mode=0755"}, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
 	default:
 		b.p.Step("bind root", r.Path)
-		b.root = b.p.Open(unix.SYS_OPEN_TREE, spawn.Int(unix.AT_FDCWD), spawn.Str(r.Path), spawn.Int(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE))
+		b.root = b.cloneHost(r.Path, unix.AT_RECURSIVE)
+		b.p.Call(unix.SYS_MOUNT_SETATTR, b.root.Arg(), spawn.Str(""), spawn.Int(unix.AT_EMPTY_PATH|unix.AT_RECURSIVE), mountAttr(unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, 0), spawn.Int(unix.MOUNT_ATTR_SIZE_VER0))
 	}
 	b.p.Step("attach new root", b.rootName())
 	b.p.Call(unix.SYS_MOVE_MOUNT, b.root.Arg(), spawn.Str(""), spawn.Int(unix.AT_FDCWD), spawn.Str("/"), spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH))
@@ -177,7 +199,9 @@ func (b *builder) skeleton(dir string) error {
 			continue // sockets, fifos and devices at the top level stay out
 		}
 		b.p.Step("bind root entry", src)
-		s := b.p.Open(unix.SYS_OPEN_TREE, spawn.Int(unix.AT_FDCWD), spawn.Str(src), spawn.Int(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE))
+		// Not following a symlink: one swapped in since ReadDir makes
+		// the move onto a directory fail instead of binding its target.
+		s := b.cloneHost(src, unix.AT_RECURSIVE|unix.AT_SYMLINK_NOFOLLOW)
 		b.p.Call(unix.SYS_MOUNT_SETATTR, s.Arg(), spawn.Str(""), spawn.Int(unix.AT_EMPTY_PATH|unix.AT_RECURSIVE), attr, spawn.Int(unix.MOUNT_ATTR_SIZE_VER0))
 		b.p.Call(unix.SYS_MOVE_MOUNT, s.Arg(), spawn.Str(""), b.root.Arg(), spawn.Str(name), spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH))
 		b.p.Close(s)
@@ -245,6 +269,9 @@ func (b *builder) bind(src, dst string, o *mountOptions) error {
 	if !filepath.IsAbs(src) {
 		return fmt.Errorf("bind source %q is not absolute", src)
 	}
+	if filepath.Clean(src) == "/" {
+		return errors.New(`binding the host's "/" is not supported; use it as the root instead`)
+	}
 	st, err := os.Stat(src)
 	if err != nil {
 		return fmt.Errorf("bind source: %w", err)
@@ -256,7 +283,7 @@ func (b *builder) bind(src, dst string, o *mountOptions) error {
 	if o.recursive {
 		flags |= unix.AT_RECURSIVE
 	}
-	s := b.p.Open(unix.SYS_OPEN_TREE, spawn.Int(unix.AT_FDCWD), spawn.Str(src), spawn.Int(flags))
+	s := b.p.Open(unix.SYS_OPEN_TREE, b.host.Arg(), hostPath(src), spawn.Int(flags))
 	if o.rset|o.rclr != 0 {
 		b.p.Call(unix.SYS_MOUNT_SETATTR, s.Arg(), spawn.Str(""), spawn.Int(unix.AT_EMPTY_PATH|unix.AT_RECURSIVE), mountAttr(o.rset, o.rclr), spawn.Int(unix.MOUNT_ATTR_SIZE_VER0))
 	}
@@ -376,7 +403,7 @@ func (b *builder) maskPaths(paths []string) {
 		if st.IsDir() {
 			s = b.fsmount("tmpfs", "tmpfs", []string{"size=0"}, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
 		} else {
-			s = b.p.Open(unix.SYS_OPEN_TREE, spawn.Int(unix.AT_FDCWD), spawn.Str(os.DevNull), spawn.Int(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC))
+			s = b.cloneHost(os.DevNull, 0)
 		}
 		b.p.Call(unix.SYS_MOVE_MOUNT, s.Arg(), spawn.Str(""), t.Arg(), spawn.Str(""), spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH))
 		b.p.Close(s)
@@ -421,7 +448,7 @@ func (b *builder) devices() {
 	for _, name := range devNodes {
 		b.p.Step("bind device", "/dev/"+name)
 		b.createFile(dev, name)
-		s := b.p.Open(unix.SYS_OPEN_TREE, spawn.Int(unix.AT_FDCWD), spawn.Str("/dev/"+name), spawn.Int(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC))
+		s := b.cloneHost("/dev/"+name, 0)
 		b.p.Call(unix.SYS_MOUNT_SETATTR, s.Arg(), spawn.Str(""), spawn.Int(unix.AT_EMPTY_PATH), attr, spawn.Int(unix.MOUNT_ATTR_SIZE_VER0))
 		b.p.Call(unix.SYS_MOVE_MOUNT, s.Arg(), spawn.Str(""), dev.Arg(), spawn.Str(name), spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH))
 		b.p.Close(s)

@@ -152,3 +152,11 @@ func TestLoopbackUp(t *testing.T) {
 		t.Errorf("lo in the sandbox = %q, want UP", out)
 	}
 }
+
+func TestBindHostRootRefused(t *testing.T) {
+	_, err := Setup(&specs.Spec{Root: &specs.Root{Readonly: true}, Linux: &specs.Linux{},
+		Mounts: []specs.Mount{{Destination: "/host", Type: "bind", Source: "/", Options: []string{"rbind"}}}}, Options{ConsoleFD: -1})
+	if err == nil || !strings.Contains(err.Error(), `binding the host's "/" is not supported`) {
+		t.Errorf("Setup(bind / on /host) = %v, want it refused", err)
+	}
+}

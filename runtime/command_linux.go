@@ -47,7 +47,9 @@ func command(s *specs.Spec, o cmdOptions) (*spawn.Cmd, error) {
 	if s.Linux == nil {
 		return nil, errors.New("spec has no linux section")
 	}
-	lx := &spawn.Linux{NoNewPrivs: s.Process.NoNewPrivileges, Hostname: s.Hostname, Pdeathsig: syscall.SIGKILL}
+	// A session of its own: the process must not signal sbx's process
+	// group with kill(0, …), nor open sbx's controlling terminal.
+	lx := &spawn.Linux{NoNewPrivs: s.Process.NoNewPrivileges, Hostname: s.Hostname, Pdeathsig: syscall.SIGKILL, Setsid: true}
 	for _, ns := range s.Linux.Namespaces {
 		f, ok := nsFlags[ns.Type]
 		if !ok {
@@ -85,7 +87,7 @@ func command(s *specs.Spec, o cmdOptions) (*spawn.Cmd, error) {
 	if o.console != nil {
 		cmd.ExtraFiles = []*os.File{o.console}
 		setup.ConsoleFD = 3
-		lx.Setsid, lx.Setctty, lx.Ctty = true, true, 0
+		lx.Setctty, lx.Ctty = true, 0
 	}
 	prog, err := namespaces.Setup(s, setup)
 	if err != nil {

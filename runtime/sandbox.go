@@ -31,14 +31,17 @@ type Sandbox struct {
 
 // Result is how a sandbox run ended; its JSON is `sbx run --report`.
 type Result struct {
-	ExitCode        int     `json:"exitCode"`
-	Signal          int     `json:"signal"`
-	TimedOut        bool    `json:"timedOut"`
-	OOMKilled       bool    `json:"oomKilled"`
-	WallSeconds     float64 `json:"wallSeconds"`
-	UserSeconds     float64 `json:"userSeconds"`
-	SystemSeconds   float64 `json:"systemSeconds"`
-	PeakMemoryBytes int64   `json:"peakMemoryBytes"`
+	ExitCode      int     `json:"exitCode"`
+	Signal        int     `json:"signal"`
+	TimedOut      bool    `json:"timedOut"`
+	OOMKilled     bool    `json:"oomKilled"`
+	WallSeconds   float64 `json:"wallSeconds"`
+	UserSeconds   float64 `json:"userSeconds"`
+	SystemSeconds float64 `json:"systemSeconds"`
+	// PeakMemoryBytes is the sandbox cgroup's peak; 0 without a cgroup
+	// (no limits): the process's own max RSS would count the memory it
+	// shared with sbx until exec.
+	PeakMemoryBytes int64 `json:"peakMemoryBytes"`
 }
 
 // Exit codes of `sbx run` besides the process's own (DESIGN.md).

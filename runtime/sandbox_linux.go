@@ -95,6 +95,9 @@ func (sb *Sandbox) start() (*running, error) {
 		return nil, &StartError{ExitFailed, err}
 	}
 	if !sb.Spec.Process.Terminal {
+		if err := checkStdio(sb.Stdin, sb.Stdout, sb.Stderr); err != nil {
+			return nil, &StartError{ExitFailed, err}
+		}
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = sb.Stdin, sb.Stdout, sb.Stderr
 	}
 	cmd.Adoptable = true // sbx's own child: no keeper needed, a CLI has no stray waitpid(-1)
@@ -133,6 +136,28 @@ func sharesPID(s *specs.Spec) bool {
 		}
 	}
 	return true
+}
+
+// checkStdio refuses to pass a directory or an O_PATH fd as stdio: the
+// process could reach every host file under it through /proc/self/fd.
+func checkStdio(files ...*os.File) error {
+	for i, f := range files {
+		if f == nil {
+			continue
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+			return fmt.Errorf("fd %d: %w", i, err)
+		}
+		fl, err := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0)
+		if err != nil {
+			return fmt.Errorf("fd %d: %w", i, err)
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR || fl&unix.O_PATH != 0 {
+			return fmt.Errorf("fd %d is a directory or an O_PATH descriptor: the sandbox would reach the host's files through it", i)
+		}
+	}
+	return nil
 }
 
 // startError classifies a start failure: exec's ENOENT is 127, its other
@@ -181,6 +206,9 @@ func (r *running) supervise(sigs <-chan os.Signal, timeout, grace time.Duration)
 // grace.
 func (r *running) stop(grace time.Duration, done <-chan struct{}) {
 	r.proc.Signal(unix.SIGTERM)
+	if !handles(r.proc.Pid(), unix.SIGTERM) {
+		grace = 0 // dropped by the kernel: nothing to wait for
+	}
 	select {
 	case <-done:
 	case <-time.After(grace):
@@ -247,13 +275,12 @@ func handles(pid int, sig syscall.Signal) bool {
 
 func (r *running) result(st *spawn.State, timedOut bool) *Result {
 	res := &Result{
-		ExitCode:        st.ExitCode(),
-		Signal:          int(st.Signal()),
-		TimedOut:        timedOut,
-		WallSeconds:     time.Since(r.started).Seconds(),
-		UserSeconds:     st.UserTime().Seconds(),
-		SystemSeconds:   st.SystemTime().Seconds(),
-		PeakMemoryBytes: st.MaxRSS(),
+		ExitCode:      st.ExitCode(),
+		Signal:        int(st.Signal()),
+		TimedOut:      timedOut,
+		WallSeconds:   time.Since(r.started).Seconds(),
+		UserSeconds:   st.UserTime().Seconds(),
+		SystemSeconds: st.SystemTime().Seconds(),
 	}
 	if st.Signal() != 0 {
 		res.ExitCode = signalExitShift + int(st.Signal())
@@ -261,9 +288,7 @@ func (r *running) result(st *spawn.State, timedOut bool) *Result {
 	if r.cg != nil {
 		if cs, err := r.cg.Stats(); err == nil {
 			res.OOMKilled = cs.OOMKilled
-			if peak := int64(cs.PeakMemoryBytes); peak > res.PeakMemoryBytes {
-				res.PeakMemoryBytes = peak
-			}
+			res.PeakMemoryBytes = int64(cs.PeakMemoryBytes)
 		}
 	}
 	return res

@@ -140,6 +140,29 @@ func (s *starter) planSync() {
 		st := p.newStep("wait for parent", "")
 		p.callEq(st, 1, unix.SYS_READ, lit(s.syncR.Fd()), p.bytes(make([]byte, 8)), lit(1))
 	}
+	s.planNamespaceRoot()
+}
+
+// planNamespaceRoot makes the child root of its new user namespace, when
+// the maps give the namespace a root, before anything else: the caller's
+// own ids may not be mapped at all (a subuid range), and files the setup
+// creates would then fail with EOVERFLOW.
+func (s *starter) planNamespaceRoot() {
+	if s.lx.Namespaces&unix.CLONE_NEWUSER == 0 || !mapsZero(s.lx.UIDMappings) || !mapsZero(s.lx.GIDMappings) {
+		return
+	}
+	p := &s.plan
+	p.call(p.newStep("setresgid", "0 in the new user namespace"), unix.SYS_SETRESGID, lit(0), lit(0), lit(0))
+	p.call(p.newStep("setresuid", "0 in the new user namespace"), unix.SYS_SETRESUID, lit(0), lit(0), lit(0))
+}
+
+func mapsZero(m []IDMap) bool {
+	for _, e := range m {
+		if e.ContainerID == 0 && e.Size > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *starter) planIdentity() {

@@ -194,3 +194,16 @@ func TestSeccompFilter(t *testing.T) {
 		t.Error("mkdir succeeded under a filter denying it")
 	}
 }
+
+// TestNamespaceRootFirst maps a range that leaves out the caller's own
+// ids: the child must become the namespace's root before anything else.
+func TestNamespaceRootFirst(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root: maps a uid range other than the caller's")
+	}
+	m := []IDMap{{ContainerID: 0, HostID: 100000, Size: 10}}
+	out, st := shell(t, "id -u; id -g", &Linux{Namespaces: NewUser, UIDMappings: m, GIDMappings: m})
+	if st.ExitCode() != 0 || out != "0\n0\n" {
+		t.Errorf("ids in the child = %q (%v), want 0 and 0 (not the overflow id of an unmapped caller)", out, st)
+	}
+}

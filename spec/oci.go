@@ -2,7 +2,9 @@ package spec
 
 import (
 	"math"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -175,10 +177,30 @@ func (s *Sandbox) ociMounts() []specs.Mount {
 		mounts = append(mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs",
 			Options: []string{"nosuid", "nodev", "mode=1777"}})
 	}
+	mounts = append(mounts, s.hostCovers()...)
 	for _, m := range s.Mounts {
 		mounts = append(mounts, s.ociMount(m))
 	}
 	return mounts
+}
+
+// hostCovers hide a writable root's /sys and /run under empty read-only
+// tmpfs mounts: the host's sysfs would be writable to a sandbox root
+// that maps to the host's, and /run holds the host's service sockets. (A
+// read-only root leaves them out altogether.)
+func (s *Sandbox) hostCovers() []specs.Mount {
+	if s.Root == nil || !s.Root.Writable {
+		return nil
+	}
+	var out []specs.Mount
+	for _, dir := range []string{"/sys", "/run"} {
+		if st, err := os.Stat(filepath.Join(s.resolve(s.Root.Path), dir)); err != nil || !st.IsDir() || s.declares(dir) {
+			continue
+		}
+		out = append(out, specs.Mount{Destination: dir, Type: "tmpfs", Source: "tmpfs",
+			Options: []string{"nosuid", "nodev", "noexec", "ro", "mode=755"}})
+	}
+	return out
 }
 
 func (s *Sandbox) declares(dst string) bool {

@@ -1028,8 +1028,11 @@ func testReport(t *testing.T, r *runner) {
 		t.Errorf("report userSeconds+systemSeconds = %.3f, want at least the probe's own %.3f",
 			cpu, probe["cpuSeconds"])
 	}
-	if p := *rep.PeakMemoryBytes; p < 1<<20 || p > 1<<30 {
-		t.Errorf("report peakMemoryBytes = %.0f, want between 1MiB and 1GiB for the probe", p)
+	// Without limits there is no cgroup, and the process's own max RSS
+	// counts the memory it shared with sbx until exec: sbx reports 0,
+	// unknown (the memory-limit test checks the peak with a cgroup).
+	if p := *rep.PeakMemoryBytes; p != 0 {
+		t.Errorf("report peakMemoryBytes = %.0f without a cgroup, want 0 (unknown)", p)
 	}
 }
 

@@ -30,7 +30,18 @@ not found.`,
 	}
 }
 
+// runSandbox is `sbx run`; every failure of sbx itself is exit 125, and
+// written to the report too.
 func runSandbox(c *cli.Context) error {
+	err := runSpec(c)
+	var ee exitError
+	if err != nil && !errors.As(err, &ee) && c.String("report") != "" {
+		writeReport(c.String("report"), &runtime.Result{ExitCode: runtime.ExitFailed}, runtime.ExitFailed)
+	}
+	return err
+}
+
+func runSpec(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return fmt.Errorf("run: want one spec file, got %d arguments", c.NArg())
 	}
