@@ -107,14 +107,14 @@ func (b *builder) plan(o Options) error {
 		b.maskPaths(b.spec.Linux.MaskedPaths)
 		b.readonlyPaths(b.spec.Linux.ReadonlyPaths)
 	}
-	if b.mountsTmpfs("/dev") {
+	if m := b.mountAt("/dev"); m != nil && m.Type == "tmpfs" {
 		b.devices()
 	}
 	b.p.Close(b.host)
 	b.pivot()
 	if b.spec.Root.Readonly {
 		b.p.Step("make root read-only", b.rootName())
-		b.p.Call(unix.SYS_MOUNT_SETATTR, b.root.Arg(), spawn.Str(""), spawn.Int(unix.AT_EMPTY_PATH), mountAttr(unix.MOUNT_ATTR_RDONLY, 0), spawn.Int(unix.MOUNT_ATTR_SIZE_VER0))
+		b.setAttr(b.root, false, mountAttr(unix.MOUNT_ATTR_RDONLY, 0))
 	}
 	b.p.Close(b.root)
 	if o.Loopback {
@@ -150,7 +150,7 @@ func (b *builder) newRoot(skeleton bool) error {
 	default:
 		b.p.Step("bind root", r.Path)
 		b.root = b.cloneHost(r.Path, unix.AT_RECURSIVE)
-		b.p.Call(unix.SYS_MOUNT_SETATTR, b.root.Arg(), spawn.Str(""), spawn.Int(unix.AT_EMPTY_PATH|unix.AT_RECURSIVE), mountAttr(unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, 0), spawn.Int(unix.MOUNT_ATTR_SIZE_VER0))
+		b.setAttr(b.root, true, mountAttr(unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, 0))
 	}
 	b.p.Step("attach new root", b.rootName())
 	b.p.Call(unix.SYS_MOVE_MOUNT, b.root.Arg(), spawn.Str(""), spawn.Int(unix.AT_FDCWD), spawn.Str("/"), spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH))
@@ -174,7 +174,7 @@ func (b *builder) skeleton(dir string) error {
 	attr := mountAttr(unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, 0)
 	for _, e := range entries {
 		name := e.Name()
-		if slices.Contains(skeletonSkip, name) || b.mounts("/"+name) {
+		if slices.Contains(skeletonSkip, name) || b.mountAt("/"+name) != nil {
 			b.p.Step("create mount point", "/"+name)
 			b.p.Call(unix.SYS_MKDIRAT, b.root.Arg(), spawn.Str(name), spawn.Int(0o755))
 			continue
@@ -202,30 +202,21 @@ func (b *builder) skeleton(dir string) error {
 		// Not following a symlink: one swapped in since ReadDir makes
 		// the move onto a directory fail instead of binding its target.
 		s := b.cloneHost(src, unix.AT_RECURSIVE|unix.AT_SYMLINK_NOFOLLOW)
-		b.p.Call(unix.SYS_MOUNT_SETATTR, s.Arg(), spawn.Str(""), spawn.Int(unix.AT_EMPTY_PATH|unix.AT_RECURSIVE), attr, spawn.Int(unix.MOUNT_ATTR_SIZE_VER0))
-		b.p.Call(unix.SYS_MOVE_MOUNT, s.Arg(), spawn.Str(""), b.root.Arg(), spawn.Str(name), spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH))
+		b.setAttr(s, true, attr)
+		b.moveInto(s, b.root, name)
 		b.p.Close(s)
 	}
 	return nil
 }
 
-// mounts reports whether a spec mount has destination dst.
-func (b *builder) mounts(dst string) bool {
-	for _, m := range b.spec.Mounts {
+// mountAt is the spec's mount with destination dst, nil when none.
+func (b *builder) mountAt(dst string) *specs.Mount {
+	for i, m := range b.spec.Mounts {
 		if path.Clean(m.Destination) == dst {
-			return true
+			return &b.spec.Mounts[i]
 		}
 	}
-	return false
-}
-
-func (b *builder) mountsTmpfs(dst string) bool {
-	for _, m := range b.spec.Mounts {
-		if path.Clean(m.Destination) == dst && m.Type == "tmpfs" {
-			return true
-		}
-	}
-	return false
+	return nil
 }
 
 // mount plans one spec mount: a bind (open_tree) or a new filesystem
@@ -256,7 +247,7 @@ func (b *builder) mount(m specs.Mount) error {
 	t := b.mountPoint(dst, true)
 	b.p.Step("mount "+m.Type, dst)
 	fsm := b.fsmount(m.Type, m.Source, o.data, o.set)
-	b.p.Call(unix.SYS_MOVE_MOUNT, fsm.Arg(), spawn.Str(""), t.Arg(), spawn.Str(""), spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH))
+	b.moveOnto(fsm, t)
 	b.p.Close(fsm)
 	b.p.Close(t)
 	return nil
@@ -279,27 +270,23 @@ func (b *builder) bind(src, dst string, o *mountOptions) error {
 	b.p.Step("create mount point", dst)
 	t := b.mountPoint(dst, st.IsDir())
 	b.p.Step("bind "+src+" on", dst)
-	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC
+	flags := 0
 	if o.recursive {
-		flags |= unix.AT_RECURSIVE
+		flags = unix.AT_RECURSIVE
 	}
-	s := b.p.Open(unix.SYS_OPEN_TREE, b.host.Arg(), hostPath(src), spawn.Int(flags))
+	s := b.cloneHost(src, flags)
 	if o.rset|o.rclr != 0 {
-		b.p.Call(unix.SYS_MOUNT_SETATTR, s.Arg(), spawn.Str(""), spawn.Int(unix.AT_EMPTY_PATH|unix.AT_RECURSIVE), mountAttr(o.rset, o.rclr), spawn.Int(unix.MOUNT_ATTR_SIZE_VER0))
+		b.setAttr(s, true, mountAttr(o.rset, o.rclr))
 	}
 	if o.set|o.clr != 0 {
-		b.p.Call(unix.SYS_MOUNT_SETATTR, s.Arg(), spawn.Str(""), spawn.Int(unix.AT_EMPTY_PATH), mountAttr(o.set, o.clr), spawn.Int(unix.MOUNT_ATTR_SIZE_VER0))
+		b.setAttr(s, false, mountAttr(o.set, o.clr))
 	}
-	b.p.Call(unix.SYS_MOVE_MOUNT, s.Arg(), spawn.Str(""), t.Arg(), spawn.Str(""), spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH))
+	b.moveOnto(s, t)
 	if o.propagation != 0 {
 		// Once attached: a detached mount has no peers to change.
 		attr := make([]byte, unix.MOUNT_ATTR_SIZE_VER0)
 		binary.LittleEndian.PutUint64(attr[16:], o.propagation)
-		how := unix.AT_EMPTY_PATH
-		if o.propRecursive {
-			how |= unix.AT_RECURSIVE
-		}
-		b.p.Call(unix.SYS_MOUNT_SETATTR, s.Arg(), spawn.Str(""), spawn.Int(how), spawn.Bytes(attr), spawn.Int(unix.MOUNT_ATTR_SIZE_VER0))
+		b.setAttr(s, o.propRecursive, spawn.Bytes(attr))
 	}
 	b.p.Close(s)
 	b.p.Close(t)
@@ -324,6 +311,27 @@ func (b *builder) fsmount(typ, source string, data []string, attrs uint64) spawn
 	m := b.p.Open(unix.SYS_FSMOUNT, fsfd.Arg(), spawn.Int(unix.FSMOUNT_CLOEXEC), spawn.Int(attrs))
 	b.p.Close(fsfd)
 	return m
+}
+
+// setAttr changes the attributes of mount m (mount_setattr(2)), and of
+// every mount under it when recursive.
+func (b *builder) setAttr(m spawn.FD, recursive bool, attr spawn.Arg) {
+	flags := unix.AT_EMPTY_PATH
+	if recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	b.p.Call(unix.SYS_MOUNT_SETATTR, m.Arg(), spawn.Str(""), spawn.Int(flags), attr, spawn.Int(unix.MOUNT_ATTR_SIZE_VER0))
+}
+
+// moveOnto attaches mount m on the mount point t (both fds).
+func (b *builder) moveOnto(m, t spawn.FD) {
+	b.p.Call(unix.SYS_MOVE_MOUNT, m.Arg(), spawn.Str(""), t.Arg(), spawn.Str(""), spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH))
+}
+
+// moveInto attaches mount m on name, an entry of directory dir that sbx
+// itself created in a tmpfs it mounted (so a name, not a path to resolve).
+func (b *builder) moveInto(m, dir spawn.FD, name string) {
+	b.p.Call(unix.SYS_MOVE_MOUNT, m.Arg(), spawn.Str(""), dir.Arg(), spawn.Str(name), spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH))
 }
 
 // resolveHow opens a path inside the new root: symlinks and ".." are
@@ -405,7 +413,7 @@ func (b *builder) maskPaths(paths []string) {
 		} else {
 			s = b.cloneHost(os.DevNull, 0)
 		}
-		b.p.Call(unix.SYS_MOVE_MOUNT, s.Arg(), spawn.Str(""), t.Arg(), spawn.Str(""), spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH))
+		b.moveOnto(s, t)
 		b.p.Close(s)
 		b.p.Close(t)
 		end()
@@ -422,8 +430,8 @@ func (b *builder) readonlyPaths(paths []string) {
 		b.p.Step("make read-only", p)
 		t, end := b.p.OpenIf(unix.SYS_OPENAT2, b.root.Arg(), spawn.Str(strings.TrimPrefix(path.Clean(p), "/")), openHow(unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC), spawn.Int(unix.SizeofOpenHow))
 		s := b.p.Open(unix.SYS_OPEN_TREE, t.Arg(), spawn.Str(""), spawn.Int(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH|unix.AT_RECURSIVE))
-		b.p.Call(unix.SYS_MOUNT_SETATTR, s.Arg(), spawn.Str(""), spawn.Int(unix.AT_EMPTY_PATH|unix.AT_RECURSIVE), attr, spawn.Int(unix.MOUNT_ATTR_SIZE_VER0))
-		b.p.Call(unix.SYS_MOVE_MOUNT, s.Arg(), spawn.Str(""), t.Arg(), spawn.Str(""), spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH))
+		b.setAttr(s, true, attr)
+		b.moveOnto(s, t)
 		b.p.Close(s)
 		b.p.Close(t)
 		end()
@@ -449,8 +457,8 @@ func (b *builder) devices() {
 		b.p.Step("bind device", "/dev/"+name)
 		b.createFile(dev, name)
 		s := b.cloneHost("/dev/"+name, 0)
-		b.p.Call(unix.SYS_MOUNT_SETATTR, s.Arg(), spawn.Str(""), spawn.Int(unix.AT_EMPTY_PATH), attr, spawn.Int(unix.MOUNT_ATTR_SIZE_VER0))
-		b.p.Call(unix.SYS_MOVE_MOUNT, s.Arg(), spawn.Str(""), dev.Arg(), spawn.Str(name), spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH))
+		b.setAttr(s, false, attr)
+		b.moveInto(s, dev, name)
 		b.p.Close(s)
 	}
 	for _, l := range devLinks {

@@ -3,6 +3,7 @@ package spawn
 import (
 	"encoding/binary"
 	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -58,7 +59,7 @@ func (s *starter) planRlimits() {
 		lim := make([]byte, 16)
 		binary.LittleEndian.PutUint64(lim, r.Cur)
 		binary.LittleEndian.PutUint64(lim[8:], r.Max)
-		st := p.newStep("setrlimit", rlimitName(r.Resource))
+		st := p.newStep("setrlimit", "resource "+strconv.Itoa(r.Resource))
 		p.call(st, unix.SYS_PRLIMIT64, lit(0), lit(r.Resource), p.bytes(lim), lit(0))
 	}
 }

@@ -2,7 +2,6 @@ package spawn
 
 import (
 	"encoding/binary"
-	"strconv"
 	"strings"
 	"unsafe"
 
@@ -21,9 +20,6 @@ type plan struct {
 	steps  []step // steps[op.step] describes the op for error messages
 	errfd  int
 }
-
-// step names a planned operation for the error Start returns.
-type step struct{ op, path string }
 
 // arg is one system call argument: a literal, an arena offset or a slot.
 type arg struct {
@@ -174,7 +170,7 @@ func (p *plan) encode(base uintptr, failcode int) []byte {
 // program appends a Program's calls. Its FDs are the plan's slots; its
 // Bytes go to the arena.
 func (p *plan) program(prog *Program) {
-	named := map[progStep]int32{}
+	named := map[step]int32{}
 	placed := map[*blob]arg{}
 	var place func(b *blob) arg
 	place = func(b *blob) arg {
@@ -271,20 +267,4 @@ func (p *plan) resetSignals() {
 		}
 		p.call(st, unix.SYS_RT_SIGACTION, lit(sig), dfl, lit(0), lit(sigsetSize))
 	}
-}
-
-var rlimitNames = map[int]string{
-	unix.RLIMIT_AS: "RLIMIT_AS", unix.RLIMIT_CORE: "RLIMIT_CORE", unix.RLIMIT_CPU: "RLIMIT_CPU",
-	unix.RLIMIT_DATA: "RLIMIT_DATA", unix.RLIMIT_FSIZE: "RLIMIT_FSIZE", unix.RLIMIT_LOCKS: "RLIMIT_LOCKS",
-	unix.RLIMIT_MEMLOCK: "RLIMIT_MEMLOCK", unix.RLIMIT_MSGQUEUE: "RLIMIT_MSGQUEUE", unix.RLIMIT_NICE: "RLIMIT_NICE",
-	unix.RLIMIT_NOFILE: "RLIMIT_NOFILE", unix.RLIMIT_NPROC: "RLIMIT_NPROC", unix.RLIMIT_RSS: "RLIMIT_RSS",
-	unix.RLIMIT_RTPRIO: "RLIMIT_RTPRIO", unix.RLIMIT_RTTIME: "RLIMIT_RTTIME", unix.RLIMIT_SIGPENDING: "RLIMIT_SIGPENDING",
-	unix.RLIMIT_STACK: "RLIMIT_STACK",
-}
-
-func rlimitName(r int) string {
-	if n, ok := rlimitNames[r]; ok {
-		return n
-	}
-	return "resource " + strconv.Itoa(r)
 }

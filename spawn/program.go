@@ -19,15 +19,15 @@ import (
 // a Program opens must be close-on-exec or closed by it.
 type Program struct {
 	calls []progCall
-	cur   progStep
+	cur   step
 	held  [maxProgFDs]bool
 	err   error
 }
 
 const maxProgFDs = 15
 
-// progStep names the calls that follow a Step, for errors.
-type progStep struct{ op, path string }
+// step names a planned operation, for the error Start returns.
+type step struct{ op, path string }
 
 type progMode uint8
 
@@ -47,7 +47,7 @@ type progCall struct {
 	out  FD  // modeFD/modeIf: the slot written
 	skip int // modeIf: calls to skip when it fails
 	off  int // modeStore: byte offset into args[1]
-	step progStep
+	step step
 }
 
 // An Arg is one argument of a planned system call.
@@ -112,7 +112,7 @@ func (f FD) Arg() Arg { return Arg{kind: argFD, fd: f} }
 
 // Step names the calls that follow, for the error a failure returns: op
 // like "mount proc", path its object.
-func (p *Program) Step(op, path string) { p.cur = progStep{op, path} }
+func (p *Program) Step(op, path string) { p.cur = step{op, path} }
 
 // Call adds a system call that must return 0.
 func (p *Program) Call(nr uintptr, args ...Arg) { p.add(nr, args, modeZero) }
@@ -148,9 +148,7 @@ func (p *Program) OpenIf(nr uintptr, args ...Arg) (f FD, end func()) {
 // Close adds close(2) of f and releases its slot.
 func (p *Program) Close(f FD) {
 	p.add(closeNr, []Arg{f.Arg()}, modeZero)
-	if f.slot >= 0 && int(f.slot) < maxProgFDs {
-		p.held[f.slot] = false
-	}
+	p.held[f.slot] = false
 }
 
 // StoreFD writes f's number, as a 32-bit integer, at byte off of dst, an
