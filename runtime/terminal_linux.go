@@ -16,12 +16,11 @@ import (
 // one) in raw mode meanwhile, so that the sandbox's line discipline is the
 // only one.
 type terminal struct {
-	master   *os.File
-	stdinFd  int
-	outer    *os.File // where the window size comes from
-	saved    *term.State
-	copied   chan struct{} // closed when the output copy ends
-	restored bool
+	master  *os.File
+	stdinFd int
+	outer   *os.File // where the window size comes from
+	saved   *term.State
+	copied  chan struct{} // closed when the output copy ends
 }
 
 // openTerminal receives the master over console (one SCM_RIGHTS message,
@@ -76,11 +75,9 @@ func (t *terminal) drain() {
 	}
 }
 
+// restore puts sbx's terminal back and closes the master; it runs once,
+// from the sandbox's cleanup stack.
 func (t *terminal) restore() {
-	if t.restored {
-		return
-	}
-	t.restored = true
 	if t.saved != nil {
 		term.Restore(t.stdinFd, t.saved)
 	}

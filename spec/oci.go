@@ -22,14 +22,6 @@ type Policy struct {
 	// filter), or "" when the spec named a profile file, which the OCI
 	// spec then carries in Linux.Seccomp.
 	Seccomp string
-	// ShareNetwork is share.network. When false the OCI spec has a network
-	// namespace, and the engine brings its loopback up: a new network
-	// namespace has only lo, and down (network_namespaces(7)).
-	ShareNetwork bool
-	// RootTmpfs means the spec has no root: the engine mounts an empty
-	// tmpfs as the root (Root.Path is ""), creates the mount points in it,
-	// and remounts it read-only (Root.Readonly) before running the process.
-	RootTmpfs bool
 }
 
 // CPU bandwidth period: 100ms, the kernel default (cpu.max).
@@ -79,12 +71,7 @@ func (s *Sandbox) OCI(host HostIDs) (*specs.Spec, *Policy, error) {
 }
 
 func (s *Sandbox) policy() *Policy {
-	p := &Policy{
-		Timeout:      time.Duration(s.Limits.Timeout),
-		Seccomp:      s.Seccomp,
-		ShareNetwork: s.Share.Network,
-		RootTmpfs:    s.Root == nil,
-	}
+	p := &Policy{Timeout: time.Duration(s.Limits.Timeout), Seccomp: s.Seccomp}
 	switch {
 	case p.Seccomp == "":
 		p.Seccomp = "default"
@@ -132,8 +119,8 @@ func (s *Sandbox) ociProcess() *specs.Process {
 	return proc
 }
 
-// ociRoot is the root directory, or Path "" for an empty tmpfs root
-// (Policy.RootTmpfs), which is read-only too.
+// ociRoot is the root directory, or Path "" for an empty tmpfs root,
+// which is read-only too.
 func (s *Sandbox) ociRoot() *specs.Root {
 	if s.Root == nil {
 		return &specs.Root{Path: "", Readonly: true}

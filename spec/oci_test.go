@@ -146,7 +146,7 @@ func TestOCIDefaults(t *testing.T) {
 	same(t, "OCI().Linux.Namespaces", oci.Linux.Namespaces, allNamespaces)
 	same(t, "OCI().Linux.UIDMappings", oci.Linux.UIDMappings, []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}})
 	same(t, "OCI().Linux.Resources", oci.Linux.Resources, (*specs.LinuxResources)(nil))
-	same(t, "OCI() policy", pol, &Policy{Seccomp: "default", RootTmpfs: true})
+	same(t, "OCI() policy", pol, &Policy{Seccomp: "default"})
 }
 
 func TestOCIShare(t *testing.T) {
@@ -164,7 +164,7 @@ func TestOCIShare(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.share, func(t *testing.T) {
-			oci, pol := convert(t, t.TempDir(), withArgs(`"share": {"`+tt.share+`": true}`))
+			oci, _ := convert(t, t.TempDir(), withArgs(`"share": {"`+tt.share+`": true}`))
 			var want []specs.LinuxNamespace
 			for _, ns := range allNamespaces {
 				if ns.Type != tt.drop {
@@ -172,9 +172,6 @@ func TestOCIShare(t *testing.T) {
 				}
 			}
 			same(t, "OCI().Linux.Namespaces", oci.Linux.Namespaces, want)
-			if got, want := pol.ShareNetwork, tt.share == "network"; got != want {
-				t.Errorf("OCI() policy ShareNetwork = %v, want %v", got, want)
-			}
 			if got, want := oci.Linux.UIDMappings == nil, tt.share == "user"; got != want {
 				t.Errorf("OCI().Linux.UIDMappings = %v, want nil: %v", oci.Linux.UIDMappings, want)
 			}
