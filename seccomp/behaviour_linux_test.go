@@ -79,17 +79,8 @@ func TestDefaultProfileBehaviour(t *testing.T) {
 		"socket(AF_INET6)": 0, "socket(AF_NETLINK)": 0, "exec /bin/true": 0,
 		"exec /bin/sh": 0,
 	}
-	confined := mustHelper(t, "default")
 	unconfined := mustHelper(t, "unconfined")
 	for name, w := range want {
-		got, ok := confined[name]
-		if !ok {
-			t.Errorf("probe %s did not run", name)
-			continue
-		}
-		if got != w {
-			t.Errorf("%s under Default() = %s, want %s", name, errnoName(got), errnoName(w))
-		}
 		base := unconfined[name]
 		switch {
 		case w == 0 || w == enotty:
@@ -101,8 +92,22 @@ func TestDefaultProfileBehaviour(t *testing.T) {
 			t.Logf("%s fails with %s even without a filter on this host", name, errnoName(base))
 		}
 	}
-	if len(confined) != len(want) {
-		t.Errorf("helper ran %d probes, want %d", len(confined), len(want))
+	// "default" installs the precompiled DefaultFilter(), "compiled-default"
+	// what libseccomp compiles from Default() here.
+	for _, mode := range []string{"default", "compiled-default"} {
+		t.Run(mode, func(t *testing.T) {
+			confined := mustHelper(t, mode)
+			for name, w := range want {
+				if got, ok := confined[name]; !ok {
+					t.Errorf("probe %s did not run", name)
+				} else if got != w {
+					t.Errorf("%s under %s = %s, want %s", name, mode, errnoName(got), errnoName(w))
+				}
+			}
+			if len(confined) != len(want) {
+				t.Errorf("helper ran %d probes, want %d", len(confined), len(want))
+			}
+		})
 	}
 }
 
@@ -126,6 +131,23 @@ func TestCustomProfileBehaviour(t *testing.T) {
 	}
 }
 
+func TestActionsBehaviour(t *testing.T) {
+	requireSeccomp(t)
+	want := map[string]int{
+		"getppid":             int(unix.ENOSYS), // SCMP_ACT_TRACE without a tracer (seccomp(2))
+		"getpgid(0)":          0,                // SCMP_ACT_LOG runs the call
+		"getsid(nonexistent)": 0,                // errnoRet 0: not run, "succeeds"
+		"fchdir(-1)":          maxErrno,
+		"sched_yield":         int(unix.EXDEV),
+	}
+	got := mustHelper(t, "actions")
+	for name, w := range want {
+		if g, ok := got[name]; !ok || g != w {
+			t.Errorf("%s under actionsProfile() = %s (ran: %v), want %s", name, errnoName(g), ok, errnoName(w))
+		}
+	}
+}
+
 func TestKillProcessAction(t *testing.T) {
 	requireSeccomp(t)
 	_, err := helper(t, "kill")
@@ -139,7 +161,8 @@ func TestKillProcessAction(t *testing.T) {
 	}
 }
 
-// TestDefaultProfileRunsPrograms runs ordinary programs under Default().
+// TestDefaultProfileRunsPrograms runs ordinary programs under
+// DefaultFilter().
 func TestDefaultProfileRunsPrograms(t *testing.T) {
 	requireSeccomp(t)
 	dir := t.TempDir()

@@ -35,11 +35,18 @@ type Filter struct {
 // architectures s lists. It only builds the program: nothing is loaded into
 // the calling process. Errors caused by s wrap ErrInvalidProfile.
 func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
+	return compile(s, libseccomp.ArchNative)
+}
+
+// compile is Compile for the machine whose architecture is native
+// (libseccomp.ArchNative: this one). The generator of the precompiled
+// default filters uses it to build those of other machines.
+func compile(s *specs.LinuxSeccomp, native libseccomp.ScmpArch) (*Filter, error) {
 	p, err := newPlan(s)
 	if err != nil {
 		return nil, err
 	}
-	prog, err := build(p)
+	prog, err := build(p, native)
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +54,7 @@ func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 }
 
 // build runs the plan through libseccomp and returns the exported program.
-func build(p *plan) ([]unix.SockFilter, error) {
+func build(p *plan, native libseccomp.ScmpArch) ([]unix.SockFilter, error) {
 	def := scmpAction(p.defaultAction)
 	f, err := libseccomp.NewFilter(def)
 	if err != nil {
@@ -59,6 +66,9 @@ func build(p *plan) ([]unix.SockFilter, error) {
 	if err := f.SetNoNewPrivsBit(false); err != nil {
 		return nil, fmt.Errorf("clearing no_new_privs attribute: %w", err)
 	}
+	if err := setNative(f, native); err != nil {
+		return nil, err
+	}
 	if err := addArches(f, p.arches); err != nil {
 		return nil, err
 	}
@@ -68,6 +78,32 @@ func build(p *plan) ([]unix.SockFilter, error) {
 		}
 	}
 	return export(f)
+}
+
+// setNative puts arch in the place of this machine's architecture, which
+// libseccomp makes the first of every filter. The program is then the one
+// libseccomp builds on arch: the per-architecture blocks come in the same
+// order, and libseccomp translates syscall numbers from its own
+// architecture to each filter architecture by name either way (arch.c,
+// arch_syscall_translate).
+func setNative(f *libseccomp.ScmpFilter, arch libseccomp.ScmpArch) error {
+	if arch == libseccomp.ArchNative {
+		return nil
+	}
+	own, err := libseccomp.GetNativeArch()
+	if err != nil {
+		return fmt.Errorf("reading native architecture: %w", err)
+	}
+	if arch == own {
+		return nil
+	}
+	if err := f.AddArch(arch); err != nil {
+		return fmt.Errorf("adding architecture %s: %w", arch, err)
+	}
+	if err := f.RemoveArch(own); err != nil {
+		return fmt.Errorf("removing architecture %s: %w", own, err)
+	}
+	return nil
 }
 
 func addArches(f *libseccomp.ScmpFilter, arches []specs.Arch) error {

@@ -3,6 +3,7 @@ package seccomp
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -35,8 +36,10 @@ func TestCompileErrors(t *testing.T) {
 		{"notify default", &specs.LinuxSeccomp{DefaultAction: specs.ActNotify}, "defaultAction: SCMP_ACT_NOTIFY cannot be the default action"},
 		{"default errno on allow", &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, DefaultErrnoRet: uintp(1)},
 			"defaultErrnoRet: not allowed with SCMP_ACT_ALLOW"},
-		{"default errno too large", &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, DefaultErrnoRet: uintp(4096)},
-			"defaultErrnoRet: 4096 out of range 0-4095"},
+		{"default errno too large", &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, DefaultErrnoRet: uintp(4095)},
+			"defaultErrnoRet: 4095 out of range 0-4094"},
+		{"errno too large", profile(specs.LinuxSyscall{Names: []string{"read"}, Action: specs.ActErrno, ErrnoRet: uintp(4095)}),
+			"syscalls[0].errnoRet: 4095 out of range 0-4094"},
 		{"unknown arch", &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{specs.ArchX86, "SCMP_ARCH_VAX"}},
 			`architectures[1]: unknown architecture "SCMP_ARCH_VAX"`},
 		{"unknown flag", &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_FAST"}},
@@ -262,5 +265,201 @@ func TestLibseccompRefusals(t *testing.T) {
 	c2, _ := libseccomp.MakeCondition(1, libseccomp.CompareEqual, 2)
 	if err := f.AddRuleConditional(call, libseccomp.ActAllow, []libseccomp.ScmpCondition{c1, c2}); err == nil {
 		t.Errorf("AddRuleConditional(two conditions on one argument) error = nil, want a refusal")
+	}
+}
+
+// x86_64 numbers of the system calls the verdict tests use
+// (x/sys/unix zsysnum_linux_amd64.go).
+const (
+	nrRead    = 0
+	nrFchmod  = 91
+	nrFchown  = 93
+	nrGetpid  = 39
+	nrGetuid  = 102
+	nrGetgid  = 104
+	nrGeteuid = 107
+	nrGetegid = 108
+	nrGetppid = 110
+	nrGetsid  = 124
+	nrGettid  = 186
+)
+
+func x86_64Call(nr int32, args ...uint64) call {
+	c := call{arch: unix.AUDIT_ARCH_X86_64, nr: nr}
+	copy(c.args[:], args)
+	return c
+}
+
+// compileX86_64 compiles s as Compile does on an x86_64 machine, whatever
+// this one is, so that the verdict tests can use x86_64 numbers.
+func compileX86_64(t *testing.T, s *specs.LinuxSeccomp) *Filter {
+	t.Helper()
+	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
+		t.Skip("libseccomp builds filters only for architectures of this machine's byte order; the verdict tests use x86_64")
+	}
+	f, err := compile(s, libseccomp.ArchAMD64)
+	if err != nil {
+		t.Fatalf("compile(%+v) error = %v", s, err)
+	}
+	return f
+}
+
+func checkVerdicts(t *testing.T, f *Filter, tests []verdictTest) {
+	t.Helper()
+	for _, tt := range tests {
+		got, err := runFilter(f.Program, tt.call)
+		if err != nil {
+			t.Fatalf("running the filter on %s: %v", tt.name, err)
+		}
+		if got != tt.want {
+			t.Errorf("filter on %s (nr %#x, args %#x) = %s, want %s", tt.name, tt.call.nr, tt.call.args, verdictName(got), verdictName(tt.want))
+		}
+	}
+}
+
+func errnoVerdict(errno uint32) uint32 { return unix.SECCOMP_RET_ERRNO | errno }
+
+// TestCompileVerdicts runs compiled programs, checking the OCI semantics
+// of actions, errnoRet, conditions and architectures.
+func TestCompileVerdicts(t *testing.T) {
+	exdev, edom := uint32(unix.EXDEV), uint32(unix.EDOM)
+	eperm := errnoVerdict(uint32(unix.EPERM))
+	rule := func(name string, act specs.LinuxSeccompAction, errnoRet *uint, args ...specs.LinuxSeccompArg) specs.LinuxSyscall {
+		return specs.LinuxSyscall{Names: []string{name}, Action: act, ErrnoRet: errnoRet, Args: args}
+	}
+	eq := func(index uint, v uint64) specs.LinuxSeccompArg {
+		return specs.LinuxSeccompArg{Index: index, Op: specs.OpEqualTo, Value: v}
+	}
+	tests := []struct {
+		name    string
+		profile *specs.LinuxSeccomp
+		calls   []verdictTest
+	}{
+		{"every action", profile(
+			rule("getpid", specs.ActKill, nil),
+			rule("getppid", specs.ActKillProcess, nil),
+			rule("gettid", specs.ActKillThread, nil),
+			rule("getuid", specs.ActTrap, nil),
+			rule("getgid", specs.ActErrno, nil),
+			rule("geteuid", specs.ActTrace, uintp(7)),
+			rule("getegid", specs.ActLog, nil),
+			rule("getsid", specs.ActNotify, nil)), []verdictTest{
+			{"SCMP_ACT_KILL", x86_64Call(nrGetpid), unix.SECCOMP_RET_KILL_THREAD},
+			{"SCMP_ACT_KILL_PROCESS", x86_64Call(nrGetppid), unix.SECCOMP_RET_KILL_PROCESS},
+			{"SCMP_ACT_KILL_THREAD", x86_64Call(nrGettid), unix.SECCOMP_RET_KILL_THREAD},
+			{"SCMP_ACT_TRAP", x86_64Call(nrGetuid), unix.SECCOMP_RET_TRAP},
+			{"SCMP_ACT_ERRNO", x86_64Call(nrGetgid), eperm},
+			{"SCMP_ACT_TRACE", x86_64Call(nrGeteuid), unix.SECCOMP_RET_TRACE | 7},
+			{"SCMP_ACT_LOG", x86_64Call(nrGetegid), unix.SECCOMP_RET_LOG},
+			{"SCMP_ACT_NOTIFY", x86_64Call(nrGetsid), unix.SECCOMP_RET_USER_NOTIF},
+			{"default SCMP_ACT_ALLOW", x86_64Call(nrRead), unix.SECCOMP_RET_ALLOW},
+		}},
+		{"errnoRet", profile(
+			rule("fchmod", specs.ActErrno, uintp(uint(exdev))),
+			rule("fchown", specs.ActErrno, uintp(0)),
+			rule("getpid", specs.ActErrno, uintp(maxErrno)),
+			rule("getppid", specs.ActTrace, nil),
+			rule("gettid", specs.ActTrace, uintp(0xffff))), []verdictTest{
+			{"errnoRet EXDEV", x86_64Call(nrFchmod), errnoVerdict(exdev)},
+			{"errnoRet 0", x86_64Call(nrFchown), errnoVerdict(0)},
+			{"errnoRet 4094", x86_64Call(nrGetpid), errnoVerdict(maxErrno)},
+			{"SCMP_ACT_TRACE without errnoRet", x86_64Call(nrGetppid), unix.SECCOMP_RET_TRACE | uint32(unix.EPERM)},
+			{"SCMP_ACT_TRACE errnoRet 0xffff", x86_64Call(nrGettid), unix.SECCOMP_RET_TRACE | 0xffff},
+		}},
+		{"defaultErrnoRet", &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, DefaultErrnoRet: uintp(uint(edom)),
+			Syscalls: []specs.LinuxSyscall{rule("read", specs.ActAllow, nil), rule("fchmod", specs.ActErrno, nil)}}, []verdictTest{
+			{"listed", x86_64Call(nrRead), unix.SECCOMP_RET_ALLOW},
+			{"unlisted", x86_64Call(nrGetpid), errnoVerdict(edom)},
+			{"rule without errnoRet", x86_64Call(nrFchmod), eperm},
+		}},
+		{"default SCMP_ACT_ERRNO without defaultErrnoRet", &specs.LinuxSeccomp{DefaultAction: specs.ActErrno,
+			Syscalls: []specs.LinuxSyscall{rule("read", specs.ActAllow, nil), rule("fchmod", specs.ActErrno, uintp(1))}}, []verdictTest{
+			{"unlisted", x86_64Call(nrGetpid), eperm},
+			{"rule repeating the default", x86_64Call(nrFchmod), eperm},
+		}},
+		{"SCMP_ACT_KILL default", &specs.LinuxSeccomp{DefaultAction: specs.ActKill,
+			Syscalls: []specs.LinuxSyscall{rule("read", specs.ActAllow, nil), rule("fchmod", specs.ActKillThread, nil)}}, []verdictTest{
+			{"unlisted", x86_64Call(nrGetpid), unix.SECCOMP_RET_KILL_THREAD},
+			{"rule repeating the default", x86_64Call(nrFchmod), unix.SECCOMP_RET_KILL_THREAD},
+			{"listed", x86_64Call(nrRead), unix.SECCOMP_RET_ALLOW},
+		}},
+		{"unknown names", profile(specs.LinuxSyscall{Names: []string{"no_such_syscall", "fchmod", "socketcall"}, Action: specs.ActErrno}), []verdictTest{
+			{"known name of the same rule", x86_64Call(nrFchmod), eperm},
+			{"other", x86_64Call(nrRead), unix.SECCOMP_RET_ALLOW},
+		}},
+		{"conditions on several arguments are ANDed", profile(rule("fchown", specs.ActErrno, uintp(uint(exdev)), eq(1, 4242), eq(2, 4343))), []verdictTest{
+			{"both", x86_64Call(nrFchown, 3, 4242, 4343), errnoVerdict(exdev)},
+			{"first", x86_64Call(nrFchown, 3, 4242, 1), unix.SECCOMP_RET_ALLOW},
+			{"second", x86_64Call(nrFchown, 3, 1, 4343), unix.SECCOMP_RET_ALLOW},
+			{"high bits", x86_64Call(nrFchown, 3, 4242|1<<32, 4343), unix.SECCOMP_RET_ALLOW},
+		}},
+		{"conditions on one argument are ORed", profile(rule("fchown", specs.ActErrno, nil, eq(1, 4242), eq(1, 4343), eq(2, 7))), []verdictTest{
+			{"first", x86_64Call(nrFchown, 3, 4242), eperm},
+			{"second", x86_64Call(nrFchown, 3, 4343), eperm},
+			{"third", x86_64Call(nrFchown, 3, 1, 7), eperm},
+			{"none", x86_64Call(nrFchown, 3, 1, 1), unix.SECCOMP_RET_ALLOW},
+		}},
+		{"several rules for one syscall", profile(rule("fchmod", specs.ActErrno, uintp(uint(exdev)), eq(1, 0o4755)),
+			rule("fchmod", specs.ActErrno, uintp(uint(edom)), eq(1, 0o2755))), []verdictTest{
+			{"first", x86_64Call(nrFchmod, 3, 0o4755), errnoVerdict(exdev)},
+			{"second", x86_64Call(nrFchmod, 3, 0o2755), errnoVerdict(edom)},
+			{"neither", x86_64Call(nrFchmod, 3, 0o755), unix.SECCOMP_RET_ALLOW},
+		}},
+		{"native architecture only", profile(rule("read", specs.ActErrno, nil)), []verdictTest{
+			{"x86_64", x86_64Call(nrRead), eperm},
+			{"x32", x86_64Call(x32SyscallBit + nrRead), unix.SECCOMP_RET_KILL_THREAD},
+			{"i386", call{arch: unix.AUDIT_ARCH_I386, nr: 3}, unix.SECCOMP_RET_KILL_THREAD},
+		}},
+		{"architectures", &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{specs.ArchX86, specs.ArchX32},
+			Syscalls: []specs.LinuxSyscall{rule("read", specs.ActErrno, nil), rule("socketcall", specs.ActErrno, uintp(uint(exdev)))}}, []verdictTest{
+			{"x86_64", x86_64Call(nrRead), eperm},
+			{"x32", x86_64Call(x32SyscallBit + nrRead), eperm},
+			{"i386", call{arch: unix.AUDIT_ARCH_I386, nr: 3}, eperm},
+			{"i386 socketcall", call{arch: unix.AUDIT_ARCH_I386, nr: 102}, errnoVerdict(exdev)},
+			{"i386 other", call{arch: unix.AUDIT_ARCH_I386, nr: 20}, unix.SECCOMP_RET_ALLOW},
+			{"aarch64", call{arch: unix.AUDIT_ARCH_AARCH64, nr: 63}, unix.SECCOMP_RET_KILL_THREAD},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkVerdicts(t, compileX86_64(t, tt.profile), tt.calls)
+		})
+	}
+}
+
+// TestCompileOperators checks every operator on 64-bit values whose
+// halves decide differently.
+func TestCompileOperators(t *testing.T) {
+	const v = 0x1_0000_0005
+	const mask, masked = 0xff00_0000_0000_ff00, 0x1200_0000_0000_3400
+	ops := []struct {
+		op              specs.LinuxSeccompOperator
+		value, valueTwo uint64
+		holds           func(arg uint64) bool
+	}{
+		{specs.OpNotEqual, v, 0, func(a uint64) bool { return a != v }},
+		{specs.OpLessThan, v, 0, func(a uint64) bool { return a < v }},
+		{specs.OpLessEqual, v, 0, func(a uint64) bool { return a <= v }},
+		{specs.OpEqualTo, v, 0, func(a uint64) bool { return a == v }},
+		{specs.OpGreaterEqual, v, 0, func(a uint64) bool { return a >= v }},
+		{specs.OpGreaterThan, v, 0, func(a uint64) bool { return a > v }},
+		{specs.OpMaskedEqual, mask, masked, func(a uint64) bool { return a&mask == masked }},
+	}
+	args := []uint64{0, 4, 5, 6, 0xffff_ffff, v - 1, v, v + 1, 0x2_0000_0004, 0x2_0000_0005, 0x2_0000_0006,
+		^uint64(0), masked, masked | 0x00ab_cdef_1234_00ff, masked ^ 1<<56, masked ^ 1<<8, masked ^ 1<<15}
+	for _, o := range ops {
+		t.Run(string(o.op), func(t *testing.T) {
+			f := compileX86_64(t, profile(specs.LinuxSyscall{Names: []string{"fchown"}, Action: specs.ActErrno,
+				Args: []specs.LinuxSeccompArg{{Index: 2, Op: o.op, Value: o.value, ValueTwo: o.valueTwo}}}))
+			var tests []verdictTest
+			for _, a := range args {
+				want := uint32(unix.SECCOMP_RET_ALLOW)
+				if o.holds(a) {
+					want = errnoVerdict(uint32(unix.EPERM))
+				}
+				tests = append(tests, verdictTest{fmt.Sprintf("fchown(3, 0, %#x)", a), x86_64Call(nrFchown, 3, 0, a), want})
+			}
+			checkVerdicts(t, f, tests)
+		})
 	}
 }

@@ -34,19 +34,25 @@ type probe struct {
 }
 
 type helperMode struct {
-	profile func() *specs.LinuxSeccomp // nil: run unconfined
-	probes  func() ([]probe, error)
+	filter func() (*Filter, error) // nil: run unconfined
+	probes func() ([]probe, error)
 }
 
 var helperModes = map[string]helperMode{
-	"unconfined": {nil, defaultProbes},
-	"default":    {Default, defaultProbes},
-	"custom":     {customProfile, customProbes},
-	"kill":       {killProfile, killProbes},
+	"unconfined":       {nil, defaultProbes},
+	"default":          {DefaultFilter, defaultProbes},
+	"compiled-default": {compiled(Default), defaultProbes},
+	"custom":           {compiled(customProfile), customProbes},
+	"actions":          {compiled(actionsProfile), actionsProbes},
+	"kill":             {compiled(killProfile), killProbes},
+}
+
+func compiled(profile func() *specs.LinuxSeccomp) func() (*Filter, error) {
+	return func() (*Filter, error) { return Compile(profile()) }
 }
 
 // helperArgsEnv holds, for mode "exec", the JSON array of the command the
-// helper executes under Default().
+// helper executes under DefaultFilter().
 const helperArgsEnv = "SBX_SECCOMP_TEST_ARGS"
 
 func helperMain(mode string) int {
@@ -59,8 +65,11 @@ func helperMain(mode string) int {
 		return 2
 	}
 	probes, err := m.probes()
-	if err == nil && m.profile != nil {
-		err = compileAndInstall(m.profile())
+	if err == nil && m.filter != nil {
+		var f *Filter
+		if f, err = m.filter(); err == nil {
+			err = install(f)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "helper %s: %v\n", mode, err)
@@ -76,12 +85,17 @@ func helperMain(mode string) int {
 	return 0
 }
 
-// helperExec replaces the helper with a command confined by Default().
+// helperExec replaces the helper with a command confined by
+// DefaultFilter().
 func helperExec() int {
 	var args []string
 	err := json.Unmarshal([]byte(os.Getenv(helperArgsEnv)), &args)
+	var f *Filter
 	if err == nil {
-		err = compileAndInstall(Default())
+		f, err = DefaultFilter()
+	}
+	if err == nil {
+		err = install(f)
 	}
 	if err == nil {
 		err = syscall.Exec(args[0], args, os.Environ())
@@ -90,15 +104,11 @@ func helperExec() int {
 	return 2
 }
 
-// compileAndInstall confines every thread of the helper process.
+// install confines every thread of the helper process with f.
 //
 // Preconditions: only ever called in a helper process, never in the test
 // process itself.
-func compileAndInstall(s *specs.LinuxSeccomp) error {
-	f, err := Compile(s)
-	if err != nil {
-		return err
-	}
+func install(f *Filter) error {
 	runtime.LockOSThread() // prctl and seccomp must run on one thread
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
@@ -273,6 +283,36 @@ func customProbes() ([]probe, error) {
 		}},
 		{"getpriority(PRIO_PGRP, nonexistent)", func() error { return sys(unix.SYS_GETPRIORITY, unix.PRIO_PGRP, nonexistentPid) }},
 		{"getpriority(PRIO_PROCESS, self)", func() error { return sys(unix.SYS_GETPRIORITY, unix.PRIO_PROCESS, 0) }},
+	}, nil
+}
+
+// actionsProfile exercises the actions and the filter flags that the
+// other profiles do not, errnoRet at its limits and a rule naming a
+// system call libseccomp does not know.
+func actionsProfile() *specs.LinuxSeccomp {
+	zero, maxErr, exdev := uint(0), uint(maxErrno), uint(unix.EXDEV)
+	return &specs.LinuxSeccomp{
+		DefaultAction: specs.ActAllow,
+		Flags: []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog, specs.LinuxSeccompFlagSpecAllow,
+			"SECCOMP_FILTER_FLAG_TSYNC"},
+		Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"getppid"}, Action: specs.ActTrace},
+			{Names: []string{"getpgid"}, Action: specs.ActLog},
+			{Names: []string{"getsid"}, Action: specs.ActErrno, ErrnoRet: &zero},
+			{Names: []string{"fchdir"}, Action: specs.ActErrno, ErrnoRet: &maxErr},
+			{Names: []string{"no_such_syscall", "sched_yield"}, Action: specs.ActErrno, ErrnoRet: &exdev},
+		},
+	}
+}
+
+func actionsProbes() ([]probe, error) {
+	const nonexistentPid = 0x3ffffff0
+	return []probe{
+		{"getppid", func() error { return sys(unix.SYS_GETPPID) }},
+		{"getpgid(0)", func() error { return sys(unix.SYS_GETPGID, 0) }},
+		{"getsid(nonexistent)", func() error { return sys(unix.SYS_GETSID, nonexistentPid) }},
+		{"fchdir(-1)", func() error { return sys(unix.SYS_FCHDIR, ^uintptr(0)) }},
+		{"sched_yield", func() error { return sys(unix.SYS_SCHED_YIELD) }},
 	}, nil
 }
 

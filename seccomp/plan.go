@@ -30,9 +30,11 @@ const (
 	// errnoEPERM is the errno of SCMP_ACT_ERRNO and SCMP_ACT_TRACE when the
 	// profile gives none, as the runtime-spec says.
 	errnoEPERM = 1
-	// maxErrno is the largest errno the kernel returns; it clamps larger
-	// SECCOMP_RET_ERRNO data to it (kernel/seccomp.c, MAX_ERRNO).
-	maxErrno = 4095
+	// maxErrno is the largest errnoRet of SCMP_ACT_ERRNO. The kernel
+	// returns up to MAX_ERRNO, 4095 (kernel/seccomp.c), but libseccomp
+	// accepts only errnos below it (src/system.c, sys_chk_seccomp_action)
+	// and fails with a misleading EINVAL otherwise.
+	maxErrno = 4094
 	// maxArg is the highest syscall argument index seccomp can inspect.
 	maxArg = 5
 )

@@ -147,12 +147,21 @@ var ipcSyscalls = []string{
 
 // Default returns sbx's default profile for the native architecture (and
 // its 32-bit companions), as a fresh profile the caller may modify.
+// DefaultFilter returns it compiled.
 func Default() *specs.LinuxSeccomp {
+	return defaultFor(runtime.GOARCH)
+}
+
+// defaultFor returns the default profile for goarch. Only the architecture
+// list and the clone rule depend on goarch; the errno and ioctl numbers are
+// this machine's, the same on amd64 and arm64 (asm-generic), so a profile
+// for another architecture is right only between those two.
+func defaultFor(goarch string) *specs.LinuxSeccomp {
 	eperm := uint(unix.EPERM)
 	s := &specs.LinuxSeccomp{
 		DefaultAction:   specs.ActErrno,
 		DefaultErrnoRet: &eperm,
-		Architectures:   nativeArches(runtime.GOARCH),
+		Architectures:   nativeArches(goarch),
 	}
 	for _, group := range [][]string{
 		processSyscalls, credentialSyscalls, signalSyscalls, memorySyscalls,
@@ -160,7 +169,7 @@ func Default() *specs.LinuxSeccomp {
 	} {
 		s.Syscalls = append(s.Syscalls, allow(group...))
 	}
-	s.Syscalls = append(s.Syscalls, namespaceRules(runtime.GOARCH)...)
+	s.Syscalls = append(s.Syscalls, namespaceRules(goarch)...)
 	s.Syscalls = append(s.Syscalls, socketRules()...)
 	s.Syscalls = append(s.Syscalls, personalityRules()...)
 	s.Syscalls = append(s.Syscalls, allowIoctlExcept(unix.TIOCSTI, unix.TIOCLINUX)...)
