@@ -142,9 +142,9 @@ func candidates(t *testing.T, h host, name string) []string {
 		return []string{filepath.Join(h.root, path.Dir(v2), prefix+name)}
 	}
 	var dirs []string
-	for _, c := range v1Controllers {
-		if p, ok := v1[string(c)]; ok {
-			dirs = append(dirs, filepath.Join(h.root, string(c), p, prefix+name))
+	for _, c := range v1Sandbox {
+		if p, ok := v1[c]; ok {
+			dirs = append(dirs, filepath.Join(h.root, c, p, prefix+name))
 		}
 	}
 	return dirs
@@ -287,7 +287,7 @@ func TestPidsLimitStopsForkLoop(t *testing.T) {
 	if refused := keyed(t, cgroupFile(t, g, "pids.events"), "max"); refused == 0 {
 		t.Errorf("pids.events max = 0, want forks refused (EAGAIN) by the limit")
 	}
-	pids, err := g.procs()
+	pids, err := procsIn(g.dirs)
 	if err != nil || len(pids) == 0 || len(pids) >= limit {
 		t.Errorf("processes left = %v, %v, want 1 to %d sleepers", pids, err, limit-1)
 	}
@@ -373,7 +373,7 @@ wait`
 			t.Errorf("pid %d still runs after Kill", pids[i])
 		}
 	}
-	if left, err := g.procs(); err != nil || len(left) > 0 {
+	if left, err := procsIn(g.dirs); err != nil || len(left) > 0 {
 		t.Errorf("after Kill the group holds %v, %v, want nothing", left, err)
 	}
 	if err := cmd.Wait(); err == nil {
@@ -453,10 +453,10 @@ func TestPlacement(t *testing.T) {
 		}
 		return
 	}
-	for _, c := range v1Controllers {
-		if p, ok := self[string(c)]; ok {
-			if want := path.Join(p, prefix+name); v1[string(c)] != want {
-				t.Errorf("child's %s cgroup = %s, want %s", c, v1[string(c)], want)
+	for _, c := range v1Sandbox {
+		if p, ok := self[c]; ok {
+			if want := path.Join(p, prefix+name); v1[c] != want {
+				t.Errorf("child's %s cgroup = %s, want %s", c, v1[c], want)
 			}
 		}
 	}
@@ -505,7 +505,7 @@ func TestNewLeavesNothingOnError(t *testing.T) {
 		kind error
 	}{
 		{"refused by validation", mem(i64(64<<20), i64(1<<20)), ErrInvalid},
-		{"unsupported field", &specs.LinuxResources{CPU: &specs.LinuxCPU{Shares: u64(2)}}, ErrNotSupported},
+		{"not on this cgroup version", notOnMode(h), ErrNotSupported},
 		// Valid here, refused by the kernel (above max_cfs_runtime)
 		// once the group's directories exist.
 		{"refused by the kernel", &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: i64(1 << 50)}}, ErrInvalid},
@@ -521,6 +521,14 @@ func TestNewLeavesNothingOnError(t *testing.T) {
 			assertGone(t, candidates(t, h, name)...)
 		})
 	}
+}
+
+// notOnMode is a resource that h's cgroup version cannot apply.
+func notOnMode(h host) *specs.LinuxResources {
+	if h.mode == modeV1 {
+		return &specs.LinuxResources{Unified: map[string]string{"memory.high": "1"}}
+	}
+	return &specs.LinuxResources{Network: &specs.LinuxNetwork{ClassID: u32(1)}}
 }
 
 func TestBadName(t *testing.T) {
@@ -604,7 +612,7 @@ func TestV2(t *testing.T) {
 		if !exited(fd, time.Second) {
 			t.Errorf("shell survived Kill")
 		}
-		if left, _ := g.procs(); len(left) > 0 {
+		if left, _ := procsIn(g.dirs); len(left) > 0 {
 			t.Errorf("after Kill the group holds %v", left)
 		}
 	})
@@ -637,11 +645,11 @@ func TestV2(t *testing.T) {
 func waitProcs(t *testing.T, g *Group, n int) {
 	t.Helper()
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if pids, _ := g.procs(); len(pids) == n {
+		if pids, _ := procsIn(g.dirs); len(pids) == n {
 			return
 		}
 	}
-	pids, _ := g.procs()
+	pids, _ := procsIn(g.dirs)
 	t.Fatalf("group holds %v, want %d processes", pids, n)
 }
 

@@ -10,7 +10,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// Group is one sandbox's cgroup; only Linux has them.
+// Group is one sandbox's or container's cgroup; only Linux has them.
 type Group struct{}
 
 var errNoCgroups = &Error{Op: "creating", Kind: ErrNotSupported,
@@ -19,11 +19,26 @@ var errNoCgroups = &Error{Op: "creating", Kind: ErrNotSupported,
 // New fails with ErrNotSupported: only Linux has cgroups.
 func New(name string, r *specs.LinuxResources) (*Group, error) { return nil, errNoCgroups }
 
+// NewAt fails with ErrNotSupported.
+func NewAt(path string, r *specs.LinuxResources) (*Group, error) { return nil, errNoCgroups }
+
+// Load fails with ErrNotSupported.
+func Load(ref Ref) (*Group, error) { return nil, errNoCgroups }
+
+// Ref is empty.
+func (g *Group) Ref() Ref { return Ref{} }
+
 // Mode is "".
 func (g *Group) Mode() string { return "" }
 
 // Dir is nil.
 func (g *Group) Dir() *os.File { return nil }
+
+// TaskFiles returns nothing.
+func (g *Group) TaskFiles() ([]*os.File, error) { return nil, nil }
+
+// MountDirs is nil.
+func (g *Group) MountDirs() map[string]string { return nil }
 
 // Add fails with ErrNotSupported.
 func (g *Group) Add(pid int) error { return errNoCgroups }
@@ -33,6 +48,24 @@ func (g *Group) Kill() error { return errNoCgroups }
 
 // Stats fails with ErrNotSupported.
 func (g *Group) Stats() (Stats, error) { return Stats{}, errNoCgroups }
+
+// Freeze fails with ErrNotSupported.
+func (g *Group) Freeze() error { return errNoCgroups }
+
+// Thaw fails with ErrNotSupported.
+func (g *Group) Thaw() error { return errNoCgroups }
+
+// Paused fails with ErrNotSupported.
+func (g *Group) Paused() (bool, error) { return false, errNoCgroups }
+
+// Pids fails with ErrNotSupported.
+func (g *Group) Pids() ([]int, error) { return nil, errNoCgroups }
+
+// Update fails with ErrNotSupported.
+func (g *Group) Update(r *specs.LinuxResources) error { return errNoCgroups }
+
+// Close does nothing.
+func (g *Group) Close() error { return nil }
 
 // Delete does nothing: there is nothing to delete.
 func (g *Group) Delete() error { return nil }

@@ -1,9 +1,11 @@
 package cgroup
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"reflect"
 	"slices"
 	"strings"
 	"syscall"
@@ -16,6 +18,7 @@ func i64(v int64) *int64   { return &v }
 func u64(v uint64) *uint64 { return &v }
 func u16(v uint16) *uint16 { return &v }
 func boolp(v bool) *bool   { return &v }
+func u32(v uint32) *uint32 { return &v }
 func mem(limit, swap *int64) *specs.LinuxResources {
 	return &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: limit, Swap: swap}}
 }
@@ -39,10 +42,15 @@ func TestValidate(t *testing.T) {
 		{"swap without limit", mem(nil, i64(64<<20)), ErrInvalid, "memory.swap"},
 		{"swap with unlimited memory", mem(i64(-1), i64(64<<20)), ErrInvalid, "memory.swap"},
 		{"swap zero", mem(i64(64<<20), i64(0)), ErrInvalid, "memory.swap"},
+		{"reservation", &specs.LinuxResources{Memory: &specs.LinuxMemory{Reservation: i64(1)}}, nil, ""},
+		{"reservation negative", &specs.LinuxResources{Memory: &specs.LinuxMemory{Reservation: i64(-5)}}, ErrInvalid, "memory.reservation"},
+		{"no-op memory fields", &specs.LinuxResources{Memory: &specs.LinuxMemory{DisableOOMKiller: boolp(false),
+			Swappiness: u64(0), Kernel: i64(1), UseHierarchy: boolp(true), CheckBeforeUpdate: boolp(true)}}, nil, ""},
 		{"pids", &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(64)}}, nil, ""},
 		{"pids unlimited", &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(-1)}}, nil, ""},
 		{"pids unset", &specs.LinuxResources{Pids: &specs.LinuxPids{}}, nil, ""},
-		{"pids zero", &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(0)}}, ErrInvalid, "pids.limit"},
+		{"pids zero is left to the caller", &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(0)}}, nil, ""},
+		{"pids negative", &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(-3)}}, ErrInvalid, "pids.limit"},
 		{"cpu", &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: i64(50000), Period: u64(100000)}}, nil, ""},
 		{"cpu quota only", &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: i64(50000)}}, nil, ""},
 		{"cpu unlimited", &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: i64(-1)}}, nil, ""},
@@ -50,18 +58,23 @@ func TestValidate(t *testing.T) {
 		{"cpu quota zero", &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: i64(0)}}, ErrInvalid, "cpu.quota"},
 		{"cpu period tiny", &specs.LinuxResources{CPU: &specs.LinuxCPU{Period: u64(10)}}, ErrInvalid, "cpu.period"},
 		{"cpu period huge", &specs.LinuxResources{CPU: &specs.LinuxCPU{Period: u64(2000000)}}, ErrInvalid, "cpu.period"},
-		{"devices", &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}}, ErrNotSupported, "linux.resources.devices"},
-		{"blockIO", &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: u16(10)}}, ErrNotSupported, "linux.resources.blockIO"},
-		{"hugepages", &specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB"}}}, ErrNotSupported, "hugepageLimits"},
-		{"network", &specs.LinuxResources{Network: &specs.LinuxNetwork{}}, ErrNotSupported, "network"},
-		{"rdma", &specs.LinuxResources{Rdma: map[string]specs.LinuxRdma{"x": {}}}, ErrNotSupported, "rdma"},
-		{"unified", &specs.LinuxResources{Unified: map[string]string{"memory.high": "1"}}, ErrNotSupported, "unified"},
-		{"reservation", &specs.LinuxResources{Memory: &specs.LinuxMemory{Reservation: i64(1)}}, ErrNotSupported, "memory.reservation"},
-		{"oom killer", &specs.LinuxResources{Memory: &specs.LinuxMemory{DisableOOMKiller: boolp(false)}}, ErrNotSupported, "memory.disableOOMKiller"},
-		{"swappiness", &specs.LinuxResources{Memory: &specs.LinuxMemory{Swappiness: u64(0)}}, ErrNotSupported, "memory.swappiness"},
-		{"shares", &specs.LinuxResources{CPU: &specs.LinuxCPU{Shares: u64(1024)}}, ErrNotSupported, "cpu.shares"},
-		{"cpuset", &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "0"}}, ErrNotSupported, "cpu.cpus"},
-		{"realtime", &specs.LinuxResources{CPU: &specs.LinuxCPU{RealtimeRuntime: i64(1)}}, ErrNotSupported, "cpu.realtimeRuntime"},
+		{"cpu idle", &specs.LinuxResources{CPU: &specs.LinuxCPU{Idle: i64(1)}}, nil, ""},
+		{"cpu idle 2", &specs.LinuxResources{CPU: &specs.LinuxCPU{Idle: i64(2)}}, ErrInvalid, "cpu.idle"},
+		{"cpu shares, set, realtime", &specs.LinuxResources{CPU: &specs.LinuxCPU{Shares: u64(2), Cpus: "0", Mems: "0",
+			RealtimeRuntime: i64(1), RealtimePeriod: u64(1), Burst: u64(1)}}, nil, ""},
+		{"devices as containerd sends them", &specs.LinuxResources{Devices: containerdDevices()}, nil, ""},
+		{"device type", &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Type: "x", Access: "r"}}}, ErrInvalid, "devices[0].type"},
+		{"device access", &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Type: "c", Access: "rwx"}}}, ErrInvalid, "devices[0].access"},
+		{"blockIO", &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: u16(10)}}, nil, ""},
+		{"blockIO weight tiny", &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: u16(9)}}, ErrInvalid, "blockIO.weight"},
+		{"blockIO device weight huge", &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{WeightDevice: []specs.LinuxWeightDevice{
+			{Weight: u16(1001)}}}}, ErrInvalid, "blockIO.weightDevice[0].weight"},
+		{"hugepages", &specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB"}}}, nil, ""},
+		{"network", &specs.LinuxResources{Network: &specs.LinuxNetwork{ClassID: u32(1)}}, nil, ""},
+		{"rdma", &specs.LinuxResources{Rdma: map[string]specs.LinuxRdma{"x": {}}}, nil, ""},
+		{"unified", &specs.LinuxResources{Unified: map[string]string{"memory.high": "1"}}, nil, ""},
+		{"unified path", &specs.LinuxResources{Unified: map[string]string{"../memory.high": "1"}}, ErrInvalid, "unified"},
+		{"unified procs", &specs.LinuxResources{Unified: map[string]string{"cgroup.procs": "1"}}, ErrInvalid, "unified"},
 		{"empty slices are unset", &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{}, Unified: map[string]string{}}, nil, ""},
 	}
 	for _, tt := range tests {
@@ -80,27 +93,78 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestNeedsOf(t *testing.T) {
+// containerdDevices is the device list containerd and podman send for
+// every container: deny all, then allow the usual nodes.
+func containerdDevices() []specs.LinuxDeviceCgroup {
+	allow := func(typ string, major, minor int64, access string) specs.LinuxDeviceCgroup {
+		return specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: access}
+	}
+	return []specs.LinuxDeviceCgroup{
+		{Allow: false, Access: "rwm"},
+		allow("c", 1, 3, "rwm"), allow("c", 1, 5, "rwm"), allow("c", 1, 7, "rwm"), allow("c", 1, 8, "rwm"),
+		allow("c", 1, 9, "rwm"), allow("c", 5, 0, "rwm"), allow("c", 5, 2, "rwm"), allow("c", 136, -1, "rwm"),
+		allow("c", 10, 200, "rwm"),
+	}
+}
+
+func TestCheckSandbox(t *testing.T) {
+	if err := checkSandbox(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(0)}}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("checkSandbox(pids 0) = %v, want ErrInvalid", err)
+	}
+	if err := checkSandbox(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(1)}}); err != nil {
+		t.Errorf("checkSandbox(pids 1) = %v, want nil", err)
+	}
+}
+
+func TestParsePath(t *testing.T) {
 	tests := []struct {
-		name string
-		r    *specs.LinuxResources
-		want needs
+		in   string
+		want cgroupsPath
+		kind error
 	}{
-		{"nil", nil, needs{}},
-		{"unlimited asks for nothing", &specs.LinuxResources{
-			Memory: &specs.LinuxMemory{Limit: i64(-1), Swap: i64(-1)},
-			Pids:   &specs.LinuxPids{Limit: i64(-1)},
-			CPU:    &specs.LinuxCPU{Quota: i64(-1)},
-		}, needs{}},
-		{"memory", mem(i64(1<<20), nil), needs{memory: true}},
-		{"memory and swap", mem(i64(1<<20), i64(1<<20)), needs{memory: true, swap: true}},
-		{"pids", &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(3)}}, needs{pids: true}},
-		{"period alone", &specs.LinuxResources{CPU: &specs.LinuxCPU{Period: u64(50000)}}, needs{cpu: true}},
+		{"/machine/c1", cgroupsPath{"/machine/c1", true}, nil},
+		{"/a/../b//c/", cgroupsPath{"/b/c", true}, nil},
+		{"/../../x", cgroupsPath{"/x", true}, nil},
+		{"c1", cgroupsPath{"c1", false}, nil},
+		{"a/b/../c", cgroupsPath{"a/c", false}, nil},
+		{"system.slice:containerd:c1", cgroupsPath{}, ErrNotSupported},
+		{":sbx:c1", cgroupsPath{}, ErrNotSupported},
+		{"", cgroupsPath{}, ErrInvalid},
+		{"/", cgroupsPath{}, ErrInvalid},
+		{"/a/..", cgroupsPath{}, ErrInvalid},
+		{".", cgroupsPath{}, ErrInvalid},
+		{"..", cgroupsPath{}, ErrInvalid},
+		{"../escape", cgroupsPath{}, ErrInvalid},
+		{"a/../../escape", cgroupsPath{}, ErrInvalid},
+		{"a\nb", cgroupsPath{}, ErrInvalid},
 	}
 	for _, tt := range tests {
-		if got := needsOf(tt.r); got != tt.want {
-			t.Errorf("%s: needsOf() = %+v, want %+v", tt.name, got, tt.want)
+		got, err := parsePath(tt.in)
+		if got != tt.want || !errors.Is(err, tt.kind) || (tt.kind == nil) != (err == nil) {
+			t.Errorf("parsePath(%q) = %+v, %v, want %+v, %v", tt.in, got, err, tt.want, tt.kind)
 		}
+	}
+	_, err := parsePath("kubepods.slice:cri-containerd:abc")
+	if want := "systemd cgroup driver not supported; use cgroupfs"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("parsePath(systemd form) = %v, want it to say %q", err, want)
+	}
+}
+
+func TestRefJSON(t *testing.T) {
+	ref := Ref{Mode: "v2", Dirs: map[string]string{"": "/sys/fs/cgroup/sbx/c1"}, Paths: map[string]string{"": "/sbx/c1"},
+		Mount: "/sys/fs/cgroup", Created: []string{"/sys/fs/cgroup/sbx", "/sys/fs/cgroup/sbx/c1"}}
+	b, err := json.Marshal(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"mode":"v2","dirs":{"":"/sys/fs/cgroup/sbx/c1"},"paths":{"":"/sbx/c1"},"mount":"/sys/fs/cgroup",` +
+		`"created":["/sys/fs/cgroup/sbx","/sys/fs/cgroup/sbx/c1"]}`
+	if string(b) != want {
+		t.Errorf("json.Marshal(Ref) = %s, want %s", b, want)
+	}
+	var back Ref
+	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back, ref) {
+		t.Errorf("json.Unmarshal = %+v, %v, want %+v", back, err, ref)
 	}
 }
 
@@ -135,16 +199,33 @@ func TestErrorMessage(t *testing.T) {
 	}
 }
 
-func TestUnsupportedListsEveryField(t *testing.T) {
+func TestUnknownListsEveryField(t *testing.T) {
+	// A stand-in for a newer runtime-spec: fields this package does not
+	// know must be listed, however deep.
+	type future struct {
+		Memory *struct {
+			Limit  *int64 `json:"limit"`
+			Future *int64 `json:"future"`
+		} `json:"memory"`
+		Extra []int          `json:"extra"`
+		Empty map[string]int `json:"empty"`
+	}
+	v := future{Extra: []int{1}, Empty: map[string]int{}}
+	v.Memory = &struct {
+		Limit  *int64 `json:"limit"`
+		Future *int64 `json:"future"`
+	}{Limit: i64(1), Future: i64(2)}
+	want := []string{"memory.future", "extra"}
+	if got := unknown(reflect.ValueOf(v), ""); !slices.Equal(got, want) {
+		t.Errorf("unknown() = %q, want %q", got, want)
+	}
 	r := &specs.LinuxResources{
 		Memory:  &specs.LinuxMemory{Limit: i64(1 << 30), Kernel: i64(1), CheckBeforeUpdate: boolp(true)},
 		CPU:     &specs.LinuxCPU{Quota: i64(50000), Idle: i64(1), Mems: "0"},
-		Pids:    &specs.LinuxPids{Limit: i64(5)},
-		BlockIO: &specs.LinuxBlockIO{},
+		BlockIO: &specs.LinuxBlockIO{Weight: u16(100)},
 		Unified: map[string]string{"io.max": "8:0 rbps=1"},
 	}
-	want := []string{"memory.kernel", "memory.checkBeforeUpdate", "cpu.mems", "cpu.idle", "blockIO", "unified"}
-	if got := unsupported(r); !slices.Equal(got, want) {
-		t.Errorf("unsupported() = %q, want %q", got, want)
+	if got := unsupported(r); len(got) != 0 {
+		t.Errorf("unsupported(every runtime-spec 1.3 field) = %q, want none", got)
 	}
 }

@@ -23,7 +23,7 @@ const killTimeout = 10 * time.Second
 func (g *Group) kill() error {
 	deadline := time.Now().Add(killTimeout)
 	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
-		pids, err := g.procs()
+		pids, err := procsIn(g.dirs)
 		if err != nil || len(pids) == 0 {
 			return err
 		}
@@ -44,19 +44,21 @@ func (g *Group) kill() error {
 // subtree with no window for a fork to escape. false means it cannot be
 // used: v1, or an older kernel.
 func (g *Group) writeKill() bool {
-	if g.v2 == nil {
+	if g.ref.Mode != modeV2 {
 		return false
 	}
-	return os.WriteFile(filepath.Join(g.dirs[0], "cgroup.kill"), []byte("1"), 0) == nil
+	return writeFile(filepath.Join(g.dirs[0], "cgroup.kill"), "1") == nil
 }
 
 // signalAll SIGKILLs every process in the group while it is frozen, so
 // that none forks between the reading of cgroup.procs and its signal.
 // Frozen v1 tasks die when thawed; v2 ones die at once.
 func (g *Group) signalAll() error {
-	g.freeze(true)
-	defer g.freeze(false)
-	pids, err := g.procs()
+	if dir, err := g.freezerDir("killing"); err == nil {
+		g.freeze(dir, true, freezeWait)
+		defer g.freeze(dir, false, freezeWait)
+	}
+	pids, err := procsIn(g.dirs)
 	if err != nil {
 		return err
 	}
@@ -68,18 +70,9 @@ func (g *Group) signalAll() error {
 	return nil
 }
 
-// freeze freezes or thaws the group, as well as it can: without a freezer
-// Kill still converges, in more rounds.
-func (g *Group) freeze(on bool) {
-	switch {
-	case g.v2 != nil && on:
-		g.v2.Freeze() // cgroup.freeze, Linux 5.2
-	case g.v2 != nil:
-		g.v2.Thaw()
-	case g.freezer != "":
-		freezeV1(g.freezer, on)
-	}
-}
+// freezeWait bounds how long Kill waits for a freeze before it signals
+// anyway: an incomplete freeze only costs it another round.
+const freezeWait = 100 * time.Millisecond
 
 // signal SIGKILLs pid through a pidfd, and only if the process that the
 // pidfd holds is in the group: between the reading of cgroup.procs and
@@ -125,7 +118,7 @@ func (g *Group) holds(pid int) bool {
 			continue
 		}
 		for _, c := range strings.Split(f[1], ",") {
-			if want, ok := g.member[c]; ok && within(f[2], want) {
+			if want, ok := g.ref.Paths[c]; ok && within(f[2], want) {
 				return true
 			}
 		}
@@ -137,12 +130,12 @@ func within(p, dir string) bool {
 	return p == dir || strings.HasPrefix(p, dir+"/")
 }
 
-// procs lists the processes in the group and its subgroups, in every
-// hierarchy. A directory that is gone holds none.
-func (g *Group) procs() ([]int, error) {
+// procsIn lists the processes in dirs and their subgroups, once each. A
+// directory that is gone holds none.
+func procsIn(dirs []string) ([]int, error) {
 	seen := map[int]bool{}
 	var pids []int
-	for _, d := range g.dirs {
+	for _, d := range dirs {
 		err := filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil // removed while we walk
