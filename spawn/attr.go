@@ -54,9 +54,23 @@ type Linux struct {
 	Capabilities *Capabilities
 	// Seccomp is a classic BPF program (struct sock_filter array, as
 	// seccomp(2) takes it) installed with SeccompFlags as the very last
-	// step before exec, after NoNewPrivs; nil installs none.
+	// step before exec, after NoNewPrivs; nil installs none. Without
+	// NoNewPrivs, installing it needs CAP_SYS_ADMIN, so it comes right
+	// after the gate instead, and must allow the credential and
+	// capability changes that follow (setgroups, setresuid, capset,
+	// prctl, chdir).
 	Seccomp      []SockFilter
 	SeccompFlags uint
+	// Join are existing namespaces the child enters (setns(2)) before any
+	// other setup. A new namespace in Namespaces is created by clone3 in
+	// the parent's user namespace, unless Join enters a user namespace:
+	// the others are then created after it (unshare(2)), so that it owns
+	// them. A pid namespace is entered by the thread that calls clone3,
+	// since setns only moves a process's future children into one. Time
+	// namespaces cannot be entered from a multi-threaded program, nor a
+	// new pid or time namespace created under a joined user namespace
+	// without a second fork: Start refuses both.
+	Join []Namespace
 	// Prepare, when set, is called in the parent after the child exists
 	// (and after its id maps are written) but before it does anything
 	// else, with the child's pid: the place to attach it to cgroup v1
@@ -80,6 +94,14 @@ const (
 	// from before sharing is added.
 	AllNamespaces = NewUser | NewPID | NewMount | NewNet | NewIPC | NewUTS | NewCgroup | NewTime
 )
+
+// Namespace is an open namespace to enter: a /proc/PID/ns/* file, whose
+// Type is its one CLONE_NEW* flag, or a pidfd, whose Type may name several
+// of the process's namespaces at once (Linux 5.8).
+type Namespace struct {
+	File *os.File
+	Type uintptr
+}
 
 // Rlimit is one resource limit (setrlimit(2)); Resource is an RLIMIT_*
 // number.

@@ -3,6 +3,7 @@ package spawn
 import (
 	"encoding/binary"
 	"os"
+	"slices"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -13,7 +14,8 @@ import (
 //
 //  1. reset signal dispositions (all signals stay blocked until step 8);
 //  2. drop its copy of the sync pipe's write end, then wait for the parent
-//     to write the id maps and run Prepare (only when there is any);
+//     to write the id maps and run Prepare (only when there is any); then
+//     enter the namespaces of Join and create those clone3 left to it;
 //  3. hostname;
 //  4. place fds 0..n-1, move the control pipes just above them and close
 //     everything else for real, so that a child parked at its gate holds no
@@ -25,13 +27,15 @@ import (
 //     the shared mm's dumpable flag);
 //  7. credentials, then chdir (so Dir is checked as the final user),
 //     no_new_privs, parent-death signal (after the credential change,
-//     which clears it);
+//     which clears it), the seccomp filter (before the credentials when
+//     there is no no_new_privs: see planSeccomp);
 //  8. empty the signal mask and exec.
 func (s *starter) buildPlan() {
 	p := &s.plan
 	p.errfd = int(s.errW.Fd())
 	p.resetSignals()
 	s.planSync()
+	s.planJoin()
 	if h := s.lx.Hostname; h != "" {
 		p.call(p.newStep("sethostname", h), unix.SYS_SETHOSTNAME, p.str(h), lit(len(h)))
 	}
@@ -43,13 +47,20 @@ func (s *starter) buildPlan() {
 	s.planBounding()
 	s.planSession()
 	s.planGate()
+	if !s.lx.NoNewPrivs {
+		// Installing a filter without no_new_privs takes CAP_SYS_ADMIN,
+		// which the capability change may drop.
+		s.planSeccomp()
+	}
 	s.planIdentity()
 	s.planCapabilities()
 	if dir := s.cmd.Dir; dir != "" {
 		p.call(p.newStep("chdir", dir), unix.SYS_CHDIR, p.str(dir))
 	}
 	s.planGuards()
-	s.planSeccomp()
+	if s.lx.NoNewPrivs {
+		s.planSeccomp()
+	}
 	s.planExec()
 }
 
@@ -110,8 +121,10 @@ func (s *starter) planCapabilities() {
 	}
 }
 
-// planSeccomp installs the filter last, so it constrains only the calls
-// left: the signal mask and execve.
+// planSeccomp installs the filter. With no_new_privs it comes last, so it
+// constrains only the calls left: the signal mask and execve. Without, it
+// comes before the credential and capability changes, which need the
+// filter to allow them (as runc does).
 func (s *starter) planSeccomp() {
 	if s.lx.Seccomp == nil {
 		return
@@ -166,6 +179,23 @@ func mapsZero(m []IDMap) bool {
 	return false
 }
 
+// planJoin enters the namespaces of Join, a user namespace first (the
+// others are then entered with its privilege), and creates the new ones
+// that clone3 left to the child.
+func (s *starter) planJoin() {
+	p := &s.plan
+	joins := slices.Clone(s.lx.Join)
+	slices.SortStableFunc(joins, func(a, b Namespace) int { return int(b.Type&NewUser) - int(a.Type&NewUser) })
+	for _, j := range joins {
+		if t := j.Type &^ NewPID; t != 0 {
+			p.call(p.newStep("setns", j.File.Name()), unix.SYS_SETNS, lit(j.File.Fd()), lit(t))
+		}
+	}
+	if s.unshareNS != 0 {
+		p.call(p.newStep("unshare", ""), unix.SYS_UNSHARE, lit(s.unshareNS))
+	}
+}
+
 func (s *starter) planIdentity() {
 	p := &s.plan
 	cred := s.lx.Credential
@@ -174,7 +204,7 @@ func (s *starter) planIdentity() {
 	}
 	// setgroups(2) fails once "deny" is written, which only happens in a
 	// new user namespace; elsewhere the groups must always be set.
-	if !s.lx.DenySetgroups || s.lx.Namespaces&unix.CLONE_NEWUSER == 0 {
+	if !cred.KeepGroups && (!s.lx.DenySetgroups || s.lx.Namespaces&unix.CLONE_NEWUSER == 0) {
 		groups := make([]byte, 4*len(cred.Groups))
 		for i, g := range cred.Groups {
 			binary.LittleEndian.PutUint32(groups[4*i:], g)

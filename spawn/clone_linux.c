@@ -145,6 +145,10 @@ static int child(void *arg)
 		for (int j = 0; j < 6; j++)
 			a[j] = (op->slot_in >> (4 * j) & 0xf) ? slots[(op->slot_in >> (4 * j) & 0xf) - 1] : (long)op->args[j];
 		long ret = raw6(op->nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+		// openat2 fails with EAGAIN when a mount or rename anywhere
+		// raced with a RESOLVE_IN_ROOT lookup; it is safe to retry.
+		for (int tries = 0; ret == -11 /* EAGAIN */ && op->nr == SYS_openat2 && tries < 64; tries++)
+			ret = raw6(op->nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 		if (op->slot_out)
 			slots[op->slot_out - 1] = ret;
 		if (check(op, ret))

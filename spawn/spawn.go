@@ -94,6 +94,9 @@ type Credential struct {
 	// Groups are the supplementary groups; nil means none. They are not set
 	// at all when the user namespace denies setgroups (Linux.DenySetgroups).
 	Groups []uint32
+	// KeepGroups leaves the supplementary groups as they are, for a child
+	// that joins a user namespace where setgroups is denied.
+	KeepGroups bool
 }
 
 // Identity names one process for its whole life, unlike a pid, which the

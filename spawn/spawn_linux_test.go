@@ -703,3 +703,79 @@ func TestCloseAndTryWaitDuringWait(t *testing.T) {
 		t.Errorf("TryWait and Close took %v while Wait ran, want no blocking", d)
 	}
 }
+
+// TestJoin enters every namespace but time of a running child: through
+// its pidfd (all at once) and through /proc/PID/ns files (one each).
+func TestJoin(t *testing.T) {
+	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
+	target, err := (&Cmd{Path: "/bin/sleep", Args: []string{"sleep", "100"}, Linux: &Linux{
+		Namespaces:  allCloneFlags,
+		UIDMappings: []IDMap{{0, uid, 1}}, GIDMappings: []IDMap{{0, gid, 1}}, DenySetgroups: true,
+	}}).Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { target.Signal(syscall.SIGKILL); target.Wait(); target.Close() }()
+	joined := []string{"user", "pid", "mnt", "net", "ipc", "uts", "cgroup"}
+	want := map[string]string{}
+	for _, ns := range joined {
+		want[ns], _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", target.Pid(), ns))
+	}
+	pidfd := os.NewFile(target.Fd(), "pidfd")
+	all := uintptr(AllNamespaces &^ NewTime)
+	var files []Namespace
+	for _, ns := range joined {
+		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", target.Pid(), ns))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		files = append(files, Namespace{File: f, Type: nsTypes[ns]})
+	}
+	for name, join := range map[string][]Namespace{"pidfd": {{File: pidfd, Type: all}}, "files": files} {
+		t.Run(name, func(t *testing.T) {
+			c := helperCmd(t, "ns")
+			c.Path = "/proc/self/exe" // the test binary, reachable in the target's mount namespace through /proc
+			c.Args[0] = c.Path
+			c.Adoptable = true
+			c.Linux = &Linux{Join: join}
+			out, st := output(t, c)
+			if st.ExitCode() != 0 {
+				t.Fatalf("helper: %v\n%s", st, out)
+			}
+			seen := 0
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+				ns, link, _ := strings.Cut(line, " ")
+				if w, ok := want[ns]; ok {
+					seen++
+					if link != w {
+						t.Errorf("namespace %s of the joining child = %q, want the target's %q", ns, link, w)
+					}
+				}
+			}
+			if seen != len(joined) {
+				t.Errorf("helper printed %d of the %d namespaces:\n%s", seen, len(joined), out)
+			}
+		})
+	}
+}
+
+var nsTypes = map[string]uintptr{"user": NewUser, "pid": NewPID, "mnt": NewMount, "net": NewNet,
+	"ipc": NewIPC, "uts": NewUTS, "cgroup": NewCgroup, "time": NewTime}
+
+func TestJoinRefused(t *testing.T) {
+	f, err := os.Open("/proc/self/ns/time")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for name, lx := range map[string]*Linux{
+		"time":            {Join: []Namespace{{File: f, Type: NewTime}}},
+		"joined and new":  {Join: []Namespace{{File: f, Type: NewNet}}, Namespaces: NewNet},
+		"new pid in user": {Join: []Namespace{{File: f, Type: NewUser}}, Namespaces: NewPID},
+	} {
+		if _, err := (&Cmd{Path: "/bin/true", Adoptable: true, Linux: lx}).Start(); err == nil {
+			t.Errorf("%s: Start() = nil error, want a refusal", name)
+		}
+	}
+}

@@ -87,6 +87,9 @@ type starter struct {
 	syncR, syncW   *os.File
 	gate           *os.File
 	needSync, wait bool
+	cloneNS        uintptr  // namespaces clone3 creates
+	unshareNS      uintptr  // namespaces the child creates after joining a user namespace
+	joinPID        *os.File // the pid namespace the child is created in, nil for ours
 	plan           plan
 	ctl            map[*os.File]int // control fds' numbers in the child after planFiles
 	lastCap        int              // the highest capability number the kernel knows
@@ -123,12 +126,49 @@ func (s *starter) checkLinux() error {
 	if len(s.lx.Seccomp) > unix.BPF_MAXINSNS {
 		return &Error{Op: "seccomp", Err: fmt.Errorf("filter has %d instructions, more than %d", len(s.lx.Seccomp), unix.BPF_MAXINSNS)}
 	}
+	if err := s.checkJoin(); err != nil {
+		return err
+	}
 	if s.lx.Capabilities != nil {
 		n, err := lastCap()
 		if err != nil {
 			return err
 		}
 		s.lastCap = n
+	}
+	return nil
+}
+
+// checkJoin sorts out which namespaces clone3 creates, which the child
+// creates after entering a user namespace, and which pid namespace the
+// child is created in.
+func (s *starter) checkJoin() error {
+	s.cloneNS = s.lx.Namespaces
+	var joined uintptr
+	for _, j := range s.lx.Join {
+		switch {
+		case j.File == nil || j.Type == 0 || j.Type&^AllNamespaces != 0:
+			return &Error{Op: "setns", Err: fmt.Errorf("bad namespace to join (type %#x)", j.Type)}
+		case j.Type&NewTime != 0:
+			return &Error{Op: "setns", Path: "time namespace", Err: fmt.Errorf("%w: a multi-threaded program cannot enter a time namespace", ErrNotSupported)}
+		case j.Type&joined != 0:
+			return &Error{Op: "setns", Err: fmt.Errorf("namespace type %#x joined twice", j.Type&joined)}
+		case j.Type&NewPID != 0:
+			s.joinPID = j.File
+		}
+		joined |= j.Type
+	}
+	if joined&s.lx.Namespaces != 0 {
+		return &Error{Op: "setns", Err: fmt.Errorf("namespace type %#x both joined and created", joined&s.lx.Namespaces)}
+	}
+	if joined&NewUser != 0 {
+		if s.lx.Namespaces&(NewPID|NewTime) != 0 {
+			return &Error{Op: "setns", Path: "user namespace", Err: fmt.Errorf("%w: a new pid or time namespace under a joined user namespace", ErrNotSupported)}
+		}
+		s.cloneNS, s.unshareNS = 0, s.lx.Namespaces
+	}
+	if s.joinPID != nil && (!s.cmd.Adoptable || s.lx.Pdeathsig != 0) {
+		return &Error{Op: "setns", Path: "pid namespace", Err: fmt.Errorf("%w: joining a pid namespace needs an Adoptable child without Pdeathsig", ErrNotSupported)}
 	}
 	return nil
 }
@@ -268,7 +308,7 @@ func (s *starter) clone() (*Process, error) {
 	copy(unsafe.Slice((*byte)(planPtr), s.plan.size()), s.plan.encode(uintptr(planPtr), failExitCode))
 	sp.plan = (*C.struct_sbx_plan)(planPtr)
 	sp.child_pidfd = -1 // the kernel writes it before the child runs
-	sp.inner.flags = C.uint64_t(uint64(s.lx.Namespaces) | unix.CLONE_VM | unix.CLONE_PIDFD | cloneClearSighand)
+	sp.inner.flags = C.uint64_t(uint64(s.cloneNS) | unix.CLONE_VM | unix.CLONE_PIDFD | cloneClearSighand)
 	sp.inner.pidfd = C.uint64_t(uintptr(unsafe.Pointer(&sp.child_pidfd)))
 	if s.lx.Cgroup != nil {
 		sp.inner.flags |= cloneIntoCgroup
@@ -286,15 +326,21 @@ func (s *starter) clone() (*Process, error) {
 	}
 	var ret C.long
 	run := func() { ret = C.sbx_clone(sp) }
-	if private || s.lx.Pdeathsig != 0 {
+	switch {
+	case s.joinPID != nil:
+		if err := inPIDNamespace(s.joinPID, run); err != nil {
+			C.free(buf)
+			return nil, &Error{Op: "setns", Path: "pid namespace", Err: err}
+		}
+	case private || s.lx.Pdeathsig != 0:
 		onPinnedThread(run) // the keeper's (or child's) PDEATHSIG follows this thread
-	} else {
+	default:
 		run()
 	}
 	runtime.KeepAlive(s.lx.Cgroup)
 	if ret < 0 {
 		C.free(buf)
-		return nil, cloneError(syscall.Errno(-ret), s.lx.Namespaces)
+		return nil, cloneError(syscall.Errno(-ret), s.cloneNS)
 	}
 	mem := &childMem{sp: sp}
 	if !private {
@@ -312,7 +358,7 @@ func (s *starter) clone() (*Process, error) {
 			orphan.Close()
 		}
 		mem.free()
-		return nil, cloneError(syscall.Errno(-sp.child_pid), s.lx.Namespaces)
+		return nil, cloneError(syscall.Errno(-sp.child_pid), s.cloneNS)
 	}
 	p := newProcess(int(sp.child_pid), int(sp.child_pidfd), false)
 	p.keeper, p.mem = keeper, mem
@@ -452,6 +498,23 @@ func onPinnedThread(f func()) {
 	done := make(chan struct{})
 	pinned.reqs <- func() { f(); close(done) }
 	<-done
+}
+
+// inPIDNamespace runs f on a new OS thread that first enters the pid
+// namespace ns for its children (setns(2) CLONE_NEWPID). The thread is
+// never unlocked, so Go ends it with its goroutine instead of reusing it
+// in a namespace no other code expects.
+func inPIDNamespace(ns *os.File, f func()) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWPID)
+		if err == nil {
+			f()
+		}
+		errc <- err
+	}()
+	return <-errc
 }
 
 var kernelOnce struct {
