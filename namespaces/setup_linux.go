@@ -43,6 +43,16 @@ type Options struct {
 	// sets spawn's Setsid and Setctty (Ctty 0) to make it the controlling
 	// terminal.
 	ConsoleFD int
+	// Mknod creates the spec's linux.devices with mknod(2); false binds
+	// the host's nodes instead, as a user namespace must.
+	Mknod bool
+	// Cgroups is what a mount of type "cgroup" shows: on cgroup v1, a
+	// tmpfs holding a bind of each host directory here, by name
+	// ("memory" → /sys/fs/cgroup/memory/sbx/ID); nil on cgroup v2, where
+	// it is a cgroup2 mount (its root is the cgroup namespace's).
+	Cgroups map[string]string
+	// AppArmor is the profile to exec under; "" for none.
+	AppArmor string
 }
 
 // Setup plans the child's filesystem and network set-up for spec, run
@@ -52,7 +62,7 @@ func Setup(spec *specs.Spec, o Options) (*spawn.Program, error) {
 	if spec.Root == nil {
 		return nil, errors.New("namespaces: spec has no root")
 	}
-	b := &builder{p: &spawn.Program{}, spec: spec}
+	b := &builder{p: &spawn.Program{}, spec: spec, cgroups: o.Cgroups, mknod: o.Mknod}
 	if err := b.plan(o); err != nil {
 		return nil, err
 	}
@@ -62,6 +72,20 @@ func Setup(spec *specs.Spec, o Options) (*spawn.Program, error) {
 	return b.p, nil
 }
 
+// Enter plans what a process joining a running container's namespaces
+// sets up itself: its terminal and AppArmor profile (Options.ConsoleFD,
+// Options.AppArmor); the rest of Options does not apply.
+func Enter(o Options) (*spawn.Program, error) {
+	b := &builder{p: &spawn.Program{}}
+	if o.ConsoleFD >= 0 {
+		b.terminal(o.ConsoleFD)
+	}
+	if o.AppArmor != "" {
+		b.apparmor(o.AppArmor)
+	}
+	return b.p, b.p.Err()
+}
+
 type builder struct {
 	p    *spawn.Program
 	spec *specs.Spec
@@ -69,7 +93,9 @@ type builder struct {
 	// host is the host's root directory, opened before the new root
 	// covers it: every bind source is opened relative to it, so that no
 	// lookup can land on the new root stacked over "/".
-	host spawn.FD
+	host    spawn.FD
+	cgroups map[string]string // Options.Cgroups
+	mknod   bool
 }
 
 // hostPath is path relative to b.host.
@@ -103,20 +129,39 @@ func (b *builder) plan(o Options) error {
 			return fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
 		}
 	}
-	if b.spec.Linux != nil {
-		b.maskPaths(b.spec.Linux.MaskedPaths)
-		b.readonlyPaths(b.spec.Linux.ReadonlyPaths)
+	lx := b.spec.Linux
+	if lx == nil {
+		lx = &specs.Linux{}
+	}
+	if err := b.sysctl(lx.Sysctl); err != nil {
+		return err
 	}
 	if m := b.mountAt("/dev"); m != nil && m.Type == "tmpfs" {
 		b.devices()
 	}
+	if err := b.specDevices(lx.Devices); err != nil {
+		return err
+	}
+	b.maskPaths(lx.MaskedPaths)
+	b.readonlyPaths(lx.ReadonlyPaths)
 	b.p.Close(b.host)
 	b.pivot()
 	if b.spec.Root.Readonly {
 		b.p.Step("make root read-only", b.rootName())
 		b.setAttr(b.root, false, mountAttr(unix.MOUNT_ATTR_RDONLY, 0))
 	}
+	if p := lx.RootfsPropagation; p != "" {
+		o, err := parseOptions([]string{p})
+		if err != nil || o.propagation == 0 {
+			return fmt.Errorf("linux.rootfsPropagation: %q is not a propagation type", p)
+		}
+		b.p.Step("set propagation of", "/")
+		b.propagate(b.root, o)
+	}
 	b.p.Close(b.root)
+	if o.AppArmor != "" {
+		b.apparmor(o.AppArmor)
+	}
 	if o.Loopback {
 		b.loopback()
 	}
@@ -234,23 +279,69 @@ func (b *builder) mount(m specs.Mount) error {
 	if o.bind || m.Type == "bind" {
 		return b.bind(m.Source, dst, o)
 	}
-	if o.propagation != 0 {
-		return errors.New("propagation options apply to bind mounts only here")
-	}
 	if o.rset|o.rclr != 0 {
 		return errors.New("recursive options apply to bind mounts only")
 	}
 	if m.Type == "" {
 		return errors.New("type is empty")
 	}
+	if m.Type == "cgroup" && b.cgroups != nil {
+		return b.cgroupV1(dst, o)
+	}
+	typ := m.Type
+	if typ == "cgroup" {
+		typ = "cgroup2"
+	}
 	b.p.Step("create mount point", dst)
 	t := b.mountPoint(dst, true)
-	b.p.Step("mount "+m.Type, dst)
-	fsm := b.fsmount(m.Type, m.Source, o.data, o.set)
+	b.p.Step("mount "+typ, dst)
+	fsm := b.fsmount(typ, m.Source, o.data, o.set)
 	b.moveOnto(fsm, t)
+	b.propagate(fsm, o)
 	b.p.Close(fsm)
 	b.p.Close(t)
 	return nil
+}
+
+// cgroupV1 mounts what a cgroup v1 host shows a container at dst: a
+// tmpfs holding a bind of each of its groups, read-only with the tmpfs
+// when the options say so.
+func (b *builder) cgroupV1(dst string, o *mountOptions) error {
+	b.p.Step("create mount point", dst)
+	t := b.mountPoint(dst, true)
+	b.p.Step("mount tmpfs", dst)
+	fsm := b.fsmount("tmpfs", "tmpfs", []string{"mode=0755"}, o.set&^unix.MOUNT_ATTR_RDONLY)
+	b.moveOnto(fsm, t)
+	names := make([]string, 0, len(b.cgroups))
+	for name := range b.cgroups {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		b.p.Step("bind cgroup", b.cgroups[name])
+		b.p.Call(unix.SYS_MKDIRAT, fsm.Arg(), spawn.Str(name), spawn.Int(0o755))
+		s := b.cloneHost(b.cgroups[name], 0)
+		b.setAttr(s, false, mountAttr(o.set, o.clr))
+		b.moveInto(s, fsm, name)
+		b.p.Close(s)
+	}
+	if o.set&unix.MOUNT_ATTR_RDONLY != 0 {
+		b.setAttr(fsm, false, mountAttr(unix.MOUNT_ATTR_RDONLY, 0))
+	}
+	b.p.Close(fsm)
+	b.p.Close(t)
+	return nil
+}
+
+// propagate sets the propagation type the options name on an attached
+// mount (a detached one has no peers to change).
+func (b *builder) propagate(m spawn.FD, o *mountOptions) {
+	if o.propagation == 0 {
+		return
+	}
+	attr := make([]byte, unix.MOUNT_ATTR_SIZE_VER0)
+	binary.LittleEndian.PutUint64(attr[16:], o.propagation)
+	b.setAttr(m, o.propRecursive, spawn.Bytes(attr))
 }
 
 func (b *builder) bind(src, dst string, o *mountOptions) error {
@@ -282,12 +373,7 @@ func (b *builder) bind(src, dst string, o *mountOptions) error {
 		b.setAttr(s, false, mountAttr(o.set, o.clr))
 	}
 	b.moveOnto(s, t)
-	if o.propagation != 0 {
-		// Once attached: a detached mount has no peers to change.
-		attr := make([]byte, unix.MOUNT_ATTR_SIZE_VER0)
-		binary.LittleEndian.PutUint64(attr[16:], o.propagation)
-		b.setAttr(s, o.propRecursive, spawn.Bytes(attr))
-	}
+	b.propagate(s, o)
 	b.p.Close(s)
 	b.p.Close(t)
 	return nil
@@ -393,6 +479,95 @@ func (b *builder) createFile(dir spawn.FD, name string) {
 	f, end := b.p.OpenIf(unix.SYS_OPENAT, dir.Arg(), spawn.Str(name), spawn.Int(unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC), spawn.Int(0o644))
 	b.p.Close(f)
 	end()
+}
+
+// sysctl writes each kernel parameter under the new root's /proc/sys,
+// resolved inside the root.
+func (b *builder) sysctl(params map[string]string) error {
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if k == "" || strings.Contains(k, "..") || strings.ContainsAny(k, "/\x00") {
+			return fmt.Errorf("linux.sysctl: bad name %q", k)
+		}
+		name := "proc/sys/" + strings.ReplaceAll(k, ".", "/")
+		b.p.Step("write sysctl", k)
+		f := b.p.Open(unix.SYS_OPENAT2, b.root.Arg(), spawn.Str(name), openHow(unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC), spawn.Int(unix.SizeofOpenHow))
+		v := params[k]
+		b.p.CallNonneg(unix.SYS_WRITE, f.Arg(), spawn.Str(v), spawn.Int(len(v)))
+		b.p.Close(f)
+	}
+	return nil
+}
+
+// specDevices creates the spec's device nodes: mknod(2) with their
+// owner, or, in a user namespace, a bind of the host's node at that path.
+func (b *builder) specDevices(devs []specs.LinuxDevice) error {
+	for i, d := range devs {
+		if !path.IsAbs(d.Path) || path.Clean(d.Path) == "/" {
+			return fmt.Errorf("linux.devices[%d].path: %q is not an absolute file path", i, d.Path)
+		}
+		dst := path.Clean(d.Path)
+		if !b.mknod {
+			if _, err := os.Stat(dst); err != nil {
+				return fmt.Errorf("linux.devices[%d]: %w (in a user namespace devices are bound from the host)", i, err)
+			}
+			b.p.Step("create mount point", dst)
+			t := b.mountPoint(dst, false)
+			b.p.Step("bind device", dst)
+			s := b.cloneHost(dst, 0)
+			b.setAttr(s, false, mountAttr(unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC, 0))
+			b.moveOnto(s, t)
+			b.p.Close(s)
+			b.p.Close(t)
+			continue
+		}
+		var typ uint32
+		switch d.Type {
+		case "c", "u":
+			typ = unix.S_IFCHR
+		case "b":
+			typ = unix.S_IFBLK
+		case "p":
+			typ = unix.S_IFIFO
+		default:
+			return fmt.Errorf("linux.devices[%d].type: %q is not one of c, b, u, p", i, d.Type)
+		}
+		mode := uint32(0o666)
+		if d.FileMode != nil {
+			mode = uint32(*d.FileMode) & 0o7777
+		}
+		dir, name := path.Split(dst)
+		b.p.Step("create directory", dir)
+		parent := b.mountPoint(path.Clean(dir), true)
+		b.p.Step("mknod", dst)
+		b.p.Try(unix.SYS_UNLINKAT, parent.Arg(), spawn.Str(name), spawn.Int(0))
+		b.p.Call(unix.SYS_MKNODAT, parent.Arg(), spawn.Str(name), spawn.Int(typ|mode), spawn.Int(unix.Mkdev(uint32(d.Major), uint32(d.Minor))))
+		uid, gid := -1, -1
+		if d.UID != nil {
+			uid = int(*d.UID)
+		}
+		if d.GID != nil {
+			gid = int(*d.GID)
+		}
+		b.p.Call(unix.SYS_FCHOWNAT, parent.Arg(), spawn.Str(name), spawn.Int(uid), spawn.Int(gid), spawn.Int(unix.AT_SYMLINK_NOFOLLOW))
+		// mknod applies the umask: set the mode exactly.
+		b.p.Call(unix.SYS_FCHMODAT, parent.Arg(), spawn.Str(name), spawn.Int(mode), spawn.Int(0))
+		b.p.Close(parent)
+	}
+	return nil
+}
+
+// apparmor asks for the profile to apply at exec.
+func (b *builder) apparmor(profile string) {
+	b.p.Step("set AppArmor profile", profile)
+	f := b.p.Open(unix.SYS_OPENAT, spawn.Int(unix.AT_FDCWD), spawn.Str("/proc/thread-self/attr/apparmor/exec"), spawn.Int(unix.O_WRONLY|unix.O_CLOEXEC), spawn.Int(0))
+	v := "exec " + profile
+	b.p.CallNonneg(unix.SYS_WRITE, f.Arg(), spawn.Str(v), spawn.Int(len(v)))
+	b.p.Close(f)
 }
 
 // maskPaths covers each path that exists: a directory with an empty

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -28,6 +29,12 @@ type cmdOptions struct {
 	console *os.File
 	// cgroup is the sandbox's cgroup, nil for none.
 	cgroup *cgroup.Group
+	// container: OCI semantics, for a container that outlives sbx (no
+	// parent-death signal, device nodes created with mknod outside a user
+	// namespace).
+	container bool
+	// extraFiles become fds 3, 4, … before the console (--preserve-fds).
+	extraFiles []*os.File
 }
 
 var nsFlags = map[specs.LinuxNamespaceType]uintptr{
@@ -39,41 +46,73 @@ var nsFlags = map[specs.LinuxNamespaceType]uintptr{
 
 // command builds the child of an OCI spec: namespaces, id maps,
 // credentials, the filesystem plan, capabilities, rlimits, no_new_privs
-// and seccomp. Cgroups and stdio are the caller's.
-func command(s *specs.Spec, o cmdOptions) (*spawn.Cmd, error) {
+// and seccomp. Cgroups and stdio are the caller's; so are the namespace
+// files it opens to join (closeJoins, once the child has started).
+func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, err error) {
 	if s.Process == nil || len(s.Process.Args) == 0 {
 		return nil, errors.New("process.args is empty")
 	}
 	if s.Linux == nil {
 		return nil, errors.New("spec has no linux section")
 	}
+	if err := unsupported(s); err != nil {
+		return nil, err
+	}
 	// A session of its own: the process must not signal sbx's process
 	// group with kill(0, …), nor open sbx's controlling terminal.
-	lx := &spawn.Linux{NoNewPrivs: s.Process.NoNewPrivileges, Hostname: s.Hostname, Pdeathsig: syscall.SIGKILL, Setsid: true}
-	for _, ns := range s.Linux.Namespaces {
+	lx := &spawn.Linux{NoNewPrivs: s.Process.NoNewPrivileges, Hostname: s.Hostname, Setsid: true}
+	if !o.container {
+		lx.Pdeathsig = syscall.SIGKILL
+	}
+	defer func() {
+		if err != nil {
+			closeJoins(lx)
+		}
+	}()
+	var listed uintptr
+	for i, ns := range s.Linux.Namespaces {
 		f, ok := nsFlags[ns.Type]
 		if !ok {
-			return nil, fmt.Errorf("linux.namespaces: unknown type %q", ns.Type)
+			return nil, fmt.Errorf("linux.namespaces[%d].type: unknown type %q", i, ns.Type)
 		}
-		if ns.Path != "" {
-			return nil, fmt.Errorf("linux.namespaces: joining %s namespace %s is not supported", ns.Type, ns.Path)
+		if listed&f != 0 {
+			return nil, fmt.Errorf("linux.namespaces[%d]: %s listed twice", i, ns.Type)
 		}
-		lx.Namespaces |= f
+		listed |= f
+		if ns.Path == "" {
+			lx.Namespaces |= f
+			continue
+		}
+		file, err := os.Open(ns.Path)
+		if err != nil {
+			return nil, fmt.Errorf("linux.namespaces[%d].path: %w", i, err)
+		}
+		lx.Join = append(lx.Join, spawn.Namespace{File: file, Type: f})
 	}
 	if lx.Namespaces&spawn.NewMount == 0 {
-		return nil, errors.New("linux.namespaces: a mount namespace is required")
+		return nil, errors.New("linux.namespaces: a new mount namespace is required")
+	}
+	if s.Hostname != "" && listed&spawn.NewUTS == 0 {
+		return nil, errors.New("hostname: setting it needs a uts namespace of the container's own (linux.namespaces)")
+	}
+	if err := checkSysctl(s.Linux.Sysctl, listed); err != nil {
+		return nil, err
 	}
 	setIDs(lx, s)
-	cmd := &spawn.Cmd{
+	cmd = &spawn.Cmd{
 		Path: s.Process.Args[0], Args: s.Process.Args, Env: s.Process.Env,
-		Dir: s.Process.Cwd, Linux: lx,
+		Dir: s.Process.Cwd, Linux: lx, ExtraFiles: o.extraFiles,
 	}
+	userns := listed&spawn.NewUser != 0
 	setup := namespaces.Options{
 		SkeletonRoot: o.skeletonRoot,
 		Loopback:     lx.Namespaces&spawn.NewNet != 0,
 		ConsoleFD:    -1,
+		Mknod:        o.container && !userns,
+		AppArmor:     s.Process.ApparmorProfile,
 	}
 	if cg := o.cgroup; cg != nil {
+		setup.Cgroups = cg.MountDirs()
 		if dir := cg.Dir(); dir != nil {
 			lx.Cgroup = dir
 		} else {
@@ -85,12 +124,15 @@ func command(s *specs.Spec, o cmdOptions) (*spawn.Cmd, error) {
 		}
 	}
 	if o.console != nil {
-		cmd.ExtraFiles = []*os.File{o.console}
-		setup.ConsoleFD = 3
+		setup.ConsoleFD = 3 + len(cmd.ExtraFiles)
+		cmd.ExtraFiles = append(cmd.ExtraFiles, o.console)
 		lx.Setctty, lx.Ctty = true, 0
 	}
 	prog, err := namespaces.Setup(s, setup)
 	if err != nil {
+		return nil, err
+	}
+	if err := processSetup(prog, s); err != nil {
 		return nil, err
 	}
 	lx.Setup = prog
@@ -108,6 +150,112 @@ func command(s *specs.Spec, o cmdOptions) (*spawn.Cmd, error) {
 		lx.SeccompFlags = f.Flags
 	}
 	return cmd, nil
+}
+
+// closeJoins closes the namespace files command opened.
+func closeJoins(lx *spawn.Linux) {
+	for _, j := range lx.Join {
+		j.File.Close()
+	}
+	lx.Join = nil
+}
+
+// unsupported names the first field of s that sbx cannot honour: it is
+// refused, never ignored.
+func unsupported(s *specs.Spec) error {
+	p, lx := s.Process, s.Linux
+	for _, f := range []struct {
+		set   bool
+		field string
+	}{
+		{p.SelinuxLabel != "", "process.selinuxLabel (SELinux is not supported)"},
+		{lx.MountLabel != "", "linux.mountLabel (SELinux is not supported)"},
+		{p.Scheduler != nil, "process.scheduler"},
+		{p.ExecCPUAffinity != nil, "process.execCPUAffinity"},
+		{len(lx.TimeOffsets) > 0, "linux.timeOffsets (clone3 places the process in its time namespace before offsets can be written)"},
+		{lx.IntelRdt != nil, "linux.intelRdt"},
+		{lx.MemoryPolicy != nil, "linux.memoryPolicy"},
+		{len(lx.NetDevices) > 0, "linux.netDevices"},
+		{p.ApparmorProfile != "" && !apparmorEnabled(), "process.apparmorProfile (AppArmor is not enabled on this host)"},
+	} {
+		if f.set {
+			return fmt.Errorf("%s: not supported", f.field)
+		}
+	}
+	return nil
+}
+
+func apparmorEnabled() bool {
+	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	return err == nil && strings.TrimSpace(string(b)) == "Y"
+}
+
+// processSetup adds what the process section asks of the child after its
+// filesystem: personality, umask, oom_score_adj, I/O priority.
+func processSetup(prog *spawn.Program, s *specs.Spec) error {
+	if pe := s.Linux.Personality; pe != nil {
+		dom := map[specs.LinuxPersonalityDomain]int{specs.PerLinux: 0, specs.PerLinux32: 8}
+		d, ok := dom[pe.Domain]
+		if !ok || len(pe.Flags) > 0 {
+			return fmt.Errorf("linux.personality: only domain LINUX or LINUX32 without flags is supported, not %q %v", pe.Domain, pe.Flags)
+		}
+		prog.Step("personality", string(pe.Domain))
+		prog.CallNonneg(unix.SYS_PERSONALITY, spawn.Int(d))
+	}
+	if u := s.Process.User.Umask; u != nil {
+		prog.Step("umask", "")
+		prog.Try(unix.SYS_UMASK, spawn.Int(*u))
+	}
+	if adj := s.Process.OOMScoreAdj; adj != nil {
+		prog.Step("write", "/proc/self/oom_score_adj")
+		f := prog.Open(unix.SYS_OPENAT, spawn.Int(unix.AT_FDCWD), spawn.Str("/proc/self/oom_score_adj"), spawn.Int(unix.O_WRONLY|unix.O_CLOEXEC), spawn.Int(0))
+		v := strconv.Itoa(*adj)
+		prog.CallNonneg(unix.SYS_WRITE, f.Arg(), spawn.Str(v), spawn.Int(len(v)))
+		prog.Close(f)
+	}
+	if io := s.Process.IOPriority; io != nil {
+		classes := map[specs.IOPriorityClass]int{specs.IOPRIO_CLASS_RT: 1, specs.IOPRIO_CLASS_BE: 2, specs.IOPRIO_CLASS_IDLE: 3}
+		prog.Step("ioprio_set", string(io.Class))
+		c, ok := classes[io.Class]
+		if !ok {
+			return fmt.Errorf("process.ioPriority.class: unknown class %q", io.Class)
+		}
+		prog.Step("ioprio_set", string(io.Class))
+		prog.Call(unix.SYS_IOPRIO_SET, spawn.Int(1), spawn.Int(0), spawn.Int(c<<13|io.Priority))
+	}
+	return nil
+}
+
+// sysctlNamespace is the namespace a kernel parameter belongs to; a
+// container may set only those of namespaces of its own.
+func sysctlNamespace(key string) (uintptr, bool) {
+	switch {
+	case strings.HasPrefix(key, "net."):
+		return spawn.NewNet, true
+	case strings.HasPrefix(key, "fs.mqueue."):
+		return spawn.NewIPC, true
+	case key == "kernel.hostname" || key == "kernel.domainname":
+		return spawn.NewUTS, true
+	}
+	switch key {
+	case "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+		"kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced":
+		return spawn.NewIPC, true
+	}
+	return 0, false
+}
+
+func checkSysctl(params map[string]string, listed uintptr) error {
+	for k := range params {
+		ns, ok := sysctlNamespace(k)
+		if !ok {
+			return fmt.Errorf("linux.sysctl: %q is not namespaced: a container cannot set it", k)
+		}
+		if listed&ns == 0 {
+			return fmt.Errorf("linux.sysctl: %q needs a namespace of the container's own, and linux.namespaces shares the host's", k)
+		}
+	}
+	return nil
 }
 
 // setIDs sets the id maps and the credential. Without privilege over the
@@ -189,7 +337,7 @@ func compileSeccomp(profile *specs.LinuxSeccomp, policy string) (*seccomp.Filter
 	case "unconfined":
 		return nil, nil
 	case "default":
-		profile = seccomp.Default()
+		return seccomp.DefaultFilter() // compiled at build time
 	case "":
 		if profile == nil {
 			return nil, nil

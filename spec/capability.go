@@ -41,3 +41,6 @@ func CapabilityNumber(name string) (int, bool) {
 	n := slices.Index(linuxCapabilities, canonicalCapability(name))
 	return n, n >= 0
 }
+
+// CapabilityNames lists the capabilities sbx knows, "CAP_CHOWN" first.
+func CapabilityNames() []string { return slices.Clone(linuxCapabilities) }

@@ -107,13 +107,14 @@ func cgroupDirs() map[string]bool {
 	return dirs
 }
 
-// newCgroups are the cgroups in after but not before that still exist,
-// hold no process, after a moment: left behind, not another program's
-// running sandbox.
+// newCgroups are the sandbox cgroups (sbx-*) in after but not before
+// that still exist, hold no process, after a moment: left behind, not
+// another program's running sandbox. Other programs' groups (containers
+// of tests running beside these) are not counted.
 func newCgroups(before, after map[string]bool) []string {
 	var fresh []string
 	for dir := range after {
-		if !before[dir] {
+		if !before[dir] && strings.HasPrefix(filepath.Base(dir), "sbx-") {
 			fresh = append(fresh, dir)
 		}
 	}

@@ -33,7 +33,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Reader:    stdin,
 		Writer:    stdout,
 		ErrWriter: stderr,
-		Commands:  []*cli.Command{runCommand()},
+		Flags:     globalFlags(),
+		Before:    setUpLog,
+		Commands: []*cli.Command{
+			runCommand(), createCommand(), startCommand(), stateCommand(), killCommand(),
+			deleteCommand(), execCommand(), psCommand(), listCommand(), pauseCommand(),
+			resumeCommand(), updateCommand(), eventsCommand(), featuresCommand(), specCommand(),
+		},
 		// sbx prints its own errors, one line each.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
@@ -42,11 +48,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	err := app.Run(args)
 	var ee exitError
+	var oe ociError
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &ee):
 		return ee.code
+	case errors.As(err, &oe):
+		if logError(oe.err) {
+			fmt.Fprintf(stderr, "sbx: %v\n", oe.err)
+		}
+		return 1
 	default:
 		fmt.Fprintf(stderr, "sbx: %v\n", err)
 		return 125

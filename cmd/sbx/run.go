@@ -17,16 +17,26 @@ func runCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "run",
 		Usage:     "run the sandbox a spec file describes",
-		ArgsUsage: "SPEC.json",
+		ArgsUsage: "SPEC.json | ID",
 		Description: `Runs the process of a sandbox spec (see README.md) in a sandbox that shares
 nothing with the caller unless the spec says so, and exits with its status:
 its exit code, 128+N when signal N killed it, 124 when limits.timeout expired,
 125 when sbx failed, 126 when the command cannot be executed, 127 when it is
-not found.`,
-		Flags: []cli.Flag{
+not found.
+
+With an ID instead of an existing .json file, it is the OCI run verb: create
+and start the container of --bundle, wait for it and delete it.`,
+		Flags: append(createFlags(),
 			&cli.StringFlag{Name: "report", Usage: "write how the run ended, as JSON, to `FILE`"},
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "OCI run: do not wait for the container"},
+			&cli.BoolFlag{Name: "keep", Usage: "OCI run: do not delete the container after it exits"},
+		),
+		Action: func(c *cli.Context) error {
+			if arg := c.Args().First(); c.NArg() == 1 && strings.HasSuffix(arg, ".json") && isFile(arg) {
+				return runSandbox(c)
+			}
+			return oci(runContainer)(c)
 		},
-		Action: runSandbox,
 	}
 }
 
@@ -46,9 +56,6 @@ func runSpec(c *cli.Context) error {
 		return fmt.Errorf("run: want one spec file, got %d arguments", c.NArg())
 	}
 	path := c.Args().First()
-	if !strings.HasSuffix(path, ".json") {
-		return fmt.Errorf("run: %s: the OCI run verb is not implemented yet; a sandbox spec must be a .json file", path)
-	}
 	sb, err := spec.Load(path)
 	if err != nil {
 		return err
@@ -85,4 +92,61 @@ func writeReport(file string, res *runtime.Result, status int) error {
 		return nil
 	}
 	return exitError{status}
+}
+
+func isFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// runContainer is the OCI run verb: create, start, and unless --detach
+// wait for the process and delete the container, exiting with its status.
+func runContainer(c *cli.Context) error {
+	var mine, peer *os.File
+	if c.String("console-socket") == "" && !c.Bool("detach") {
+		var err error
+		if mine, peer, err = runtime.ConsolePair(); err != nil {
+			return err
+		}
+		defer mine.Close()
+		defer peer.Close()
+	}
+	ctr, err := createFrom(c, peer)
+	if err != nil {
+		return err
+	}
+	if peer != nil {
+		peer.Close()
+	}
+	if err := ctr.Start(); err != nil {
+		ctr.Delete(true)
+		ctr.Close()
+		return err
+	}
+	if c.Bool("detach") {
+		return ctr.Close()
+	}
+	proc, id := ctr.TakeProcess(), ctr.ID()
+	console := mine
+	if !ctr.ConfigProcess().Terminal {
+		console = nil
+	}
+	ctr.Close() // unlocked while it runs: kill and state must work
+	status, err := runtime.Foreground(proc, console, os.Stdin, os.Stdout)
+	if !c.Bool("keep") {
+		if ctr, derr := runtime.Load(c.String("root"), id); derr == nil {
+			derr = ctr.Delete(true)
+			ctr.Close()
+			if err == nil {
+				err = derr
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if status != 0 {
+		return exitError{status}
+	}
+	return nil
 }

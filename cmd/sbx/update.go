@@ -1,0 +1,48 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/urfave/cli/v2"
+)
+
+func updateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "update",
+		Usage:     "change a container's resource limits",
+		ArgsUsage: "ID",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "resources", Aliases: []string{"r"}, Usage: "OCI linux.resources JSON from `FILE` (- for stdin)"},
+		},
+		Action: oci(func(c *cli.Context) error {
+			path := c.String("resources")
+			if path == "" {
+				return fmt.Errorf("update: --resources is required (only it is supported)")
+			}
+			var r io.Reader = c.App.Reader
+			if path != "-" {
+				f, err := os.Open(path)
+				if err != nil {
+					return fmt.Errorf("--resources: %w", err)
+				}
+				defer f.Close()
+				r = f
+			}
+			var res specs.LinuxResources
+			dec := json.NewDecoder(r)
+			if err := dec.Decode(&res); err != nil {
+				return fmt.Errorf("--resources %s: %w", path, err)
+			}
+			ctr, err := load(c)
+			if err != nil {
+				return err
+			}
+			defer ctr.Close()
+			return ctr.Update(&res)
+		}),
+	}
+}

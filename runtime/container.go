@@ -1,0 +1,228 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"sbx.dev/sbx/runtime/cgroup"
+	"sbx.dev/sbx/spawn"
+)
+
+// The errors callers match by text (go-runc, podman): keep the words.
+var (
+	// ErrNotExist: `container X does not exist`.
+	ErrNotExist = errors.New("does not exist")
+	// ErrNotRunning: `container X is not running` (go-runc matches
+	// "container not running" too; both phrases are in the message).
+	ErrNotRunning = errors.New("container not running")
+)
+
+// OCI statuses (runtime-spec "State").
+const (
+	StatusCreating = specs.StateCreating
+	StatusCreated  = specs.StateCreated
+	StatusRunning  = specs.StateRunning
+	StatusStopped  = specs.StateStopped
+	StatusPaused   = specs.ContainerState("paused") // runc's extension, which containerd and podman know
+)
+
+// stateFile is what sbx keeps of a container in <root>/<id>/state.json.
+type stateFile struct {
+	ID      string         `json:"id"`
+	Bundle  string         `json:"bundle"`
+	Created time.Time      `json:"created"`
+	Owner   int            `json:"owner"`
+	Init    spawn.Identity `json:"init"`
+	// Started is set by start just before it opens the gate.
+	Started bool        `json:"started"`
+	Cgroup  *cgroup.Ref `json:"cgroup,omitempty"`
+	// Config is the bundle's config.json as create read it, with
+	// root.path made absolute: later verbs do not read the bundle again.
+	Config *specs.Spec `json:"config"`
+}
+
+// Container is one container's state directory, locked for the life of
+// the value (Close unlocks).
+type Container struct {
+	dir  string
+	lock *os.File
+	st   stateFile
+	proc *spawn.Process // the process, when this sbx created it (its parent)
+	cg   *cgroup.Group  // the cgroup, once reopened
+}
+
+var idPattern = regexp.MustCompile(`^[\w+\-.]+$`)
+
+func checkID(id string) error {
+	if !idPattern.MatchString(id) || id == "." || id == ".." {
+		return fmt.Errorf("invalid container id %q: letters, digits, '_', '+', '-' and '.' only", id)
+	}
+	return nil
+}
+
+// DefaultRoot is where state lives without --root: /run/sbx, or
+// $XDG_RUNTIME_DIR/sbx for an unprivileged user.
+func DefaultRoot() string {
+	if os.Geteuid() != 0 {
+		if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+			return filepath.Join(d, "sbx")
+		}
+	}
+	return "/run/sbx"
+}
+
+// lockDir takes the container's lock, waiting for other verbs on it.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDONLY|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	// A delete may have removed the directory while we waited.
+	if _, err := os.Stat(filepath.Join(dir, "lock")); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// Load opens container id under root and locks it.
+func Load(root, id string) (*Container, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(root, id)
+	lock, err := lockDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("container %s %w", id, ErrNotExist)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c := &Container{dir: dir, lock: lock}
+	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		lock.Close()
+		return nil, fmt.Errorf("container %s %w (its creation did not finish)", id, ErrNotExist)
+	}
+	if err == nil {
+		err = json.Unmarshal(b, &c.st)
+	}
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("container %s: reading its state: %w", id, err)
+	}
+	return c, nil
+}
+
+// Close releases the container's lock.
+func (c *Container) Close() error {
+	if c.proc != nil {
+		c.proc.Close()
+	}
+	return c.lock.Close()
+}
+
+// ConfigProcess is a copy of the container's process section, the base
+// of `sbx exec` without --process.
+func (c *Container) ConfigProcess() *specs.Process {
+	b, _ := json.Marshal(c.st.Config.Process)
+	var p specs.Process
+	json.Unmarshal(b, &p)
+	return &p
+}
+
+// warn logs what goes wrong without failing the verb (a poststart hook).
+func warn(format string, args ...any) { slog.Warn(fmt.Sprintf(format, args...)) }
+
+// ID is the container's id.
+func (c *Container) ID() string { return c.st.ID }
+
+// save writes the state file atomically.
+func (c *Container) save() error {
+	b, err := json.Marshal(&c.st)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(c.dir, "state.json"), b, 0o600)
+}
+
+// writeAtomic writes a file so that readers see the old or the new
+// content, never a part.
+func writeAtomic(path string, b []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// List returns the ids of the containers under root.
+func List(root string) ([]string, error) {
+	entries, err := os.ReadDir(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, e := range entries {
+		if e.IsDir() && checkID(e.Name()) == nil {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids, nil
+}
+
+// TakeProcess hands the process over to a caller that created the
+// container in this sbx (`sbx run` in the foreground), nil otherwise.
+func (c *Container) TakeProcess() *spawn.Process {
+	p := c.proc
+	c.proc = nil
+	return p
+}
+
+// Created is when the container was created.
+func (c *Container) Created() time.Time { return c.st.Created }
+
+// Owner is the uid that created the container.
+func (c *Container) Owner() int { return c.st.Owner }
+
+// RemoveLeftover deletes the state directory of a container whose
+// creation never finished (sbx was killed during create).
+func RemoveLeftover(root, id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	dir := filepath.Join(root, id)
+	if _, err := os.Stat(filepath.Join(dir, "state.json")); err == nil {
+		return nil
+	}
+	return os.RemoveAll(dir)
+}

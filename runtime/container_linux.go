@@ -1,0 +1,594 @@
+package runtime
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"sbx.dev/sbx/runtime/cgroup"
+	"sbx.dev/sbx/spawn"
+)
+
+// CreateOptions are the arguments of `sbx create`.
+type CreateOptions struct {
+	Root, ID, Bundle string
+	// PidFile, when set, receives the container process's pid.
+	PidFile string
+	// ConsoleSocket is the unix socket the terminal's master is sent to
+	// (process.terminal); "" for none.
+	ConsoleSocket string
+	// PreserveFDs passes fds 3 … 3+PreserveFDs-1 on to the process.
+	PreserveFDs int
+	// Stdin, Stdout and Stderr are the process's without a terminal.
+	Stdin, Stdout, Stderr *os.File
+	// Console is the process's end of a ConsolePair, for `sbx run` in the
+	// foreground with a terminal and no ConsoleSocket.
+	Console *os.File
+}
+
+// Create creates a container from its bundle: its process is set up in
+// every namespace and waits at a gate (a FIFO in the state directory)
+// until Start opens it. It outlives sbx: the caller's subreaper (a shim,
+// conmon) reaps it. The container comes back locked.
+func Create(o CreateOptions) (_ *Container, err error) {
+	if err := checkID(o.ID); err != nil {
+		return nil, err
+	}
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := loadConfig(bundle)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(o.Root, 0o711); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	dir := filepath.Join(o.Root, o.ID)
+	if err := os.Mkdir(dir, 0o700); errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("container %s already exists", o.ID)
+	} else if err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	ctr := &Container{dir: dir, st: stateFile{
+		ID: o.ID, Bundle: bundle, Created: time.Now().UTC(), Owner: os.Geteuid(), Config: cfg,
+	}}
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+			if ctr.lock != nil {
+				ctr.lock.Close()
+			}
+			os.RemoveAll(dir)
+		}
+	}()
+	if ctr.lock, err = lockDir(dir); err != nil {
+		return nil, err
+	}
+	proc, err := ctr.create(o, &undo)
+	if err != nil {
+		return nil, err
+	}
+	ctr.proc = proc
+	if err := ctr.save(); err != nil {
+		return nil, err
+	}
+	if o.PidFile != "" {
+		if err := writeAtomic(o.PidFile, []byte(strconv.Itoa(proc.Pid())), 0o644); err != nil {
+			return nil, fmt.Errorf("--pid-file: %w", err)
+		}
+	}
+	return ctr, nil
+}
+
+// create starts the process at its gate and runs the create-time hooks;
+// what it sets up is undone (in reverse) by the caller on failure.
+func (c *Container) create(o CreateOptions, undo *[]func()) (*spawn.Process, error) {
+	s := c.st.Config
+	opts := cmdOptions{container: true}
+	for fd := 3; fd < 3+o.PreserveFDs; fd++ {
+		opts.extraFiles = append(opts.extraFiles, os.NewFile(uintptr(fd), "preserved-fd-"+strconv.Itoa(fd)))
+	}
+	switch {
+	case s.Process.Terminal && o.ConsoleSocket != "":
+		sock, err := dialConsole(o.ConsoleSocket)
+		if err != nil {
+			return nil, err
+		}
+		defer sock.Close()
+		opts.console = sock
+	case s.Process.Terminal && o.Console != nil:
+		opts.console = o.Console
+	case s.Process.Terminal:
+		return nil, errors.New("process.terminal is set: --console-socket is required")
+	case o.ConsoleSocket != "":
+		return nil, errors.New("--console-socket given, but process.terminal is not set")
+	}
+	cg, err := containerCgroup(o.ID, s)
+	if err != nil {
+		return nil, err
+	}
+	if cg != nil {
+		*undo = append(*undo, func() { cg.Kill(); cg.Delete() })
+		ref := cg.Ref()
+		c.st.Cgroup = &ref
+		opts.cgroup = cg
+	}
+	if opts.seccomp, err = compileSeccomp(s.Linux.Seccomp, ""); err != nil {
+		return nil, err
+	}
+	cmd, err := command(s, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer closeJoins(cmd.Linux)
+	if !s.Process.Terminal {
+		if err := checkStdio(o.Stdin, o.Stdout, o.Stderr); err != nil {
+			return nil, err
+		}
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdin, o.Stdout, o.Stderr
+	}
+	gate, err := c.makeGate()
+	if err != nil {
+		return nil, err
+	}
+	defer gate.Close()
+	cmd.Gate = gate
+	cmd.Adoptable = true // reaped by the caller's subreaper once sbx exits
+	proc, err := cmd.Start()
+	if err != nil {
+		return nil, startError(err)
+	}
+	*undo = append(*undo, func() { proc.Signal(unix.SIGKILL); waitGone(proc); proc.Close() })
+	c.st.Init = proc.Identity()
+	if err := checkExecutable(proc.Pid(), s.Process); err != nil {
+		return nil, err
+	}
+	if h := s.Hooks; h != nil {
+		state := c.ociState(StatusCreating, proc.Pid())
+		for _, hk := range [][]specs.Hook{h.Prestart, h.CreateRuntime, h.CreateContainer} { //nolint:staticcheck // prestart is deprecated, still run
+			if err := runHooks(hk, state); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return proc, nil
+}
+
+// loadConfig reads the bundle's config.json.
+func loadConfig(bundle string) (*specs.Spec, error) {
+	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(bundle, "config.json"), err)
+	}
+	if !strings.HasPrefix(s.Version, "1.") {
+		return nil, fmt.Errorf("config.json: ociVersion %q: only 1.x is supported", s.Version)
+	}
+	if s.Root == nil || s.Root.Path == "" {
+		return nil, errors.New("config.json: root.path is required")
+	}
+	if !filepath.IsAbs(s.Root.Path) {
+		s.Root.Path = filepath.Join(bundle, s.Root.Path)
+	}
+	if st, err := os.Stat(s.Root.Path); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("config.json: root.path %s is not a directory", s.Root.Path)
+	}
+	if s.Process == nil {
+		return nil, errors.New("config.json: process is required")
+	}
+	if !filepath.IsAbs(s.Process.Cwd) {
+		return nil, fmt.Errorf("config.json: process.cwd %q is not absolute", s.Process.Cwd)
+	}
+	if s.Linux == nil {
+		return nil, errors.New("config.json: linux is required on Linux")
+	}
+	return &s, nil
+}
+
+// containerCgroup creates the container's cgroup at linux.cgroupsPath
+// (default /sbx/ID). Without root and without limits asked, a host that
+// gives no cgroup means none: pause, ps and kill --all then fail.
+func containerCgroup(id string, s *specs.Spec) (*cgroup.Group, error) {
+	path := s.Linux.CgroupsPath
+	if path == "" {
+		path = "/sbx/" + id
+	}
+	cg, err := cgroup.NewAt(path, withDefaultDevices(s.Linux))
+	if err != nil && os.Geteuid() != 0 && s.Linux.Resources == nil && errors.Is(err, cgroup.ErrUnavailable) {
+		return nil, nil
+	}
+	return cg, err
+}
+
+// defaultDevices are the device rules every container gets after the
+// spec's, as runc and crun add them: mknod of any node, and the nodes of
+// a minimal /dev (null, zero, full, tty, random, urandom, ptmx and the
+// pty slaves). containerd and podman send "deny all" and rely on them.
+var defaultDevices = []specs.LinuxDeviceCgroup{
+	{Allow: true, Type: "c", Access: "m"}, {Allow: true, Type: "b", Access: "m"},
+	dev(1, 3), dev(1, 5), dev(1, 7), dev(5, 0), dev(1, 8), dev(1, 9), dev(5, 2),
+	{Allow: true, Type: "c", Major: ptr(int64(136)), Access: "rwm"},
+}
+
+func dev(major, minor int64) specs.LinuxDeviceCgroup {
+	return specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: &major, Minor: &minor, Access: "rwm"}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// withDefaultDevices is lx's resources with the default device rules and
+// one for each of lx.Devices after the spec's own rules, when it has
+// any; the spec is not changed.
+func withDefaultDevices(lx *specs.Linux) *specs.LinuxResources {
+	r := lx.Resources
+	if r == nil || len(r.Devices) == 0 {
+		return r
+	}
+	out := *r
+	out.Devices = append(append([]specs.LinuxDeviceCgroup{}, r.Devices...), defaultDevices...)
+	for _, d := range lx.Devices {
+		t := d.Type
+		if t == "u" {
+			t = "c"
+		}
+		out.Devices = append(out.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: t, Major: ptr(d.Major), Minor: ptr(d.Minor), Access: "rwm"})
+	}
+	return &out
+}
+
+func dialConsole(path string) (*os.File, error) {
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("--console-socket: %w", err)
+	}
+	defer conn.Close()
+	f, err := conn.(*net.UnixConn).File()
+	if err != nil {
+		return nil, fmt.Errorf("--console-socket: %w", err)
+	}
+	return f, nil
+}
+
+// makeGate creates the FIFO the process waits on and opens it read-write
+// (which does not block): the process reads one byte from it.
+func (c *Container) makeGate() (*os.File, error) {
+	path := filepath.Join(c.dir, "gate")
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		return nil, &os.PathError{Op: "mkfifo", Path: path, Err: err}
+	}
+	return os.OpenFile(path, os.O_RDWR|unix.O_CLOEXEC, 0)
+}
+
+// checkExecutable looks for the process's program inside the container's
+// root (the process waits at its gate, so its root is in place), so that
+// create fails on a missing one instead of the process ending with 127.
+func checkExecutable(pid int, p *specs.Process) error {
+	root, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("checking process.args[0]: %w", err)
+	}
+	defer unix.Close(root)
+	name := p.Args[0]
+	var candidates []string
+	switch {
+	case strings.HasPrefix(name, "/"):
+		candidates = []string{name}
+	case strings.Contains(name, "/"):
+		candidates = []string{filepath.Join(p.Cwd, name)}
+	default:
+		path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+		for _, e := range p.Env {
+			if v, ok := strings.CutPrefix(e, "PATH="); ok {
+				path = v
+			}
+		}
+		for _, d := range filepath.SplitList(path) {
+			if d == "" {
+				d = "."
+			}
+			if !filepath.IsAbs(d) {
+				d = filepath.Join(p.Cwd, d)
+			}
+			candidates = append(candidates, filepath.Join(d, name))
+		}
+	}
+	for _, cand := range candidates {
+		how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT}
+		fd, err := unix.Openat2(root, cand, how)
+		for tries := 0; err == unix.EAGAIN && tries < 64; tries++ { // a mount raced the lookup
+			fd, err = unix.Openat2(root, cand, how)
+		}
+		if err != nil {
+			continue
+		}
+		var st unix.Stat_t
+		err = unix.Fstat(fd, &st)
+		unix.Close(fd)
+		if err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("exec: %q: executable file not found in the container (process.args[0], PATH of process.env)", name)
+}
+
+// status is the container's OCI status, with a handle on its process
+// when it is alive (the caller closes it).
+func (c *Container) status() (specs.ContainerState, *spawn.Process) {
+	p, err := spawn.Open(c.st.Init.Pid, c.st.Init)
+	if err != nil {
+		return StatusStopped, nil
+	}
+	if zombie(p.Pid()) {
+		p.Close()
+		return StatusStopped, nil
+	}
+	if !c.st.Started {
+		return StatusCreated, p
+	}
+	if cg := c.cgroup(); cg != nil {
+		if paused, err := cg.Paused(); err == nil && paused {
+			return StatusPaused, p
+		}
+	}
+	return StatusRunning, p
+}
+
+// zombie reports whether pid has exited and waits to be reaped (state Z
+// in /proc/PID/stat); a gone pid is not a zombie.
+func zombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && (b[i+2] == 'Z' || b[i+2] == 'X')
+}
+
+// cgroup reopens the container's cgroup; nil when it has none or it is
+// gone.
+func (c *Container) cgroup() *cgroup.Group {
+	if c.st.Cgroup == nil {
+		return nil
+	}
+	if c.cg == nil {
+		c.cg, _ = cgroup.Load(*c.st.Cgroup)
+	}
+	return c.cg
+}
+
+// State is the container's OCI state.
+func (c *Container) State() specs.State {
+	status, p := c.status()
+	pid := 0
+	if p != nil {
+		pid = p.Pid()
+		p.Close()
+	}
+	return c.ociState(status, pid)
+}
+
+func (c *Container) ociState(status specs.ContainerState, pid int) specs.State {
+	return specs.State{
+		Version: specs.Version, ID: c.st.ID, Status: status, Pid: pid,
+		Bundle: c.st.Bundle, Annotations: c.st.Config.Annotations,
+	}
+}
+
+// Start lets the created process go on to exec its program.
+func (c *Container) Start() error {
+	status, p := c.status()
+	if p != nil {
+		defer p.Close()
+	}
+	if status != StatusCreated {
+		return fmt.Errorf("cannot start container %s: it is %s, not created", c.st.ID, status)
+	}
+	state := c.ociState(StatusCreated, p.Pid())
+	if h := c.st.Config.Hooks; h != nil && len(h.StartContainer) > 0 {
+		if err := c.runInside(h.StartContainer, state); err != nil {
+			return err
+		}
+	}
+	c.st.Started = true
+	if err := c.save(); err != nil {
+		return err
+	}
+	gate := filepath.Join(c.dir, "gate")
+	f, err := os.OpenFile(gate, os.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("cannot start container %s: its process is gone (%v)", c.st.ID, err)
+	}
+	_, err = f.Write([]byte{0})
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("cannot start container %s: %w", c.st.ID, err)
+	}
+	os.Remove(gate)
+	state.Status = StatusRunning
+	if h := c.st.Config.Hooks; h != nil {
+		if err := runHooks(h.Poststart, state); err != nil {
+			warn("poststart hook: %v", err)
+		}
+	}
+	return nil
+}
+
+// Signal sends sig to the container's process, or with all to every
+// process in its cgroup.
+func (c *Container) Signal(sig syscall.Signal, all bool) error {
+	status, p := c.status()
+	if p == nil {
+		return fmt.Errorf("cannot signal container %s: %w", c.st.ID, ErrNotRunning)
+	}
+	defer p.Close()
+	_ = status
+	if !all {
+		if err := p.Signal(sig); err != nil {
+			return fmt.Errorf("cannot signal container %s: %w (no such process)", c.st.ID, err)
+		}
+		return nil
+	}
+	cg := c.cgroup()
+	if cg == nil {
+		return p.Signal(sig)
+	}
+	if sig == unix.SIGKILL {
+		return cg.Kill()
+	}
+	return signalGroup(cg, sig)
+}
+
+// signalGroup sends sig to every process of cg, frozen meanwhile so that
+// none forks or exits between the listing and the signal (a frozen
+// process keeps its pid).
+func signalGroup(cg *cgroup.Group, sig syscall.Signal) error {
+	paused, _ := cg.Paused()
+	if !paused {
+		if err := cg.Freeze(); err != nil {
+			return err
+		}
+		defer cg.Thaw()
+	}
+	pids, err := cg.Pids()
+	if err != nil {
+		return err
+	}
+	for _, pid := range pids {
+		fd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			continue
+		}
+		unix.PidfdSendSignal(fd, sig, nil, 0)
+		unix.Close(fd)
+	}
+	return nil
+}
+
+// Delete removes a stopped (or, with force, any) container: its
+// processes, its cgroup, its state; then runs the poststop hooks.
+func (c *Container) Delete(force bool) error {
+	status, p := c.status()
+	if p != nil {
+		defer p.Close()
+		if status != StatusCreated && !force {
+			return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.st.ID, status)
+		}
+		p.Signal(unix.SIGKILL)
+	}
+	if cg := c.cgroup(); cg != nil {
+		cg.Kill()
+	}
+	if p != nil && !waitGone(p) {
+		return fmt.Errorf("cannot delete container %s: its process %d did not die", c.st.ID, p.Pid())
+	}
+	if cg := c.cgroup(); cg != nil {
+		if err := cg.Delete(); err != nil {
+			return err
+		}
+	}
+	if h := c.st.Config.Hooks; h != nil {
+		if err := runHooks(h.Poststop, c.ociState(StatusStopped, 0)); err != nil {
+			warn("poststop hook: %v", err)
+		}
+	}
+	return os.RemoveAll(c.dir)
+}
+
+// waitGone waits, boundedly, until p has exited; its pidfd polls
+// readable then.
+func waitGone(p *spawn.Process) bool {
+	done := make(chan struct{})
+	go func() { p.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(10 * time.Second):
+		return false
+	}
+}
+
+// Pause freezes every process of the container.
+func (c *Container) Pause() error {
+	cg, err := c.liveCgroup("pause")
+	if err != nil {
+		return err
+	}
+	return cg.Freeze()
+}
+
+// Resume thaws it.
+func (c *Container) Resume() error {
+	cg, err := c.liveCgroup("resume")
+	if err != nil {
+		return err
+	}
+	return cg.Thaw()
+}
+
+// Update applies new resource limits.
+func (c *Container) Update(res *specs.LinuxResources) error {
+	cg, err := c.liveCgroup("update")
+	if err != nil {
+		return err
+	}
+	return cg.Update(res)
+}
+
+// Pids lists the container's processes (host pids).
+func (c *Container) Pids() ([]int, error) {
+	cg := c.cgroup()
+	if cg == nil {
+		status, p := c.status()
+		if p == nil {
+			return []int{}, nil
+		}
+		defer p.Close()
+		_ = status
+		return []int{p.Pid()}, nil
+	}
+	return cg.Pids()
+}
+
+// Stats is what the container's cgroup reports.
+func (c *Container) Stats() (cgroup.Stats, error) {
+	cg, err := c.liveCgroup("stats")
+	if err != nil {
+		return cgroup.Stats{}, err
+	}
+	return cg.Stats()
+}
+
+func (c *Container) liveCgroup(verb string) (*cgroup.Group, error) {
+	status, p := c.status()
+	if p != nil {
+		p.Close()
+	}
+	if status == StatusStopped {
+		return nil, fmt.Errorf("cannot %s container %s: %w", verb, c.st.ID, ErrNotRunning)
+	}
+	cg := c.cgroup()
+	if cg == nil {
+		return nil, fmt.Errorf("cannot %s container %s: it has no cgroup", verb, c.st.ID)
+	}
+	return cg, nil
+}

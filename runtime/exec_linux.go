@@ -1,0 +1,174 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"sbx.dev/sbx/namespaces"
+	"sbx.dev/sbx/spawn"
+)
+
+// ExecOptions are the arguments of `sbx exec`.
+type ExecOptions struct {
+	Process       *specs.Process
+	PidFile       string
+	ConsoleSocket string
+	PreserveFDs   int
+	// Stdin, Stdout and Stderr are the process's without a terminal.
+	Stdin, Stdout, Stderr *os.File
+	// Console is sbx's own end of the terminal socket, for a foreground
+	// exec with a terminal and no ConsoleSocket.
+	Console *os.File
+}
+
+// enter is how a new process joins the running container: all its
+// namespaces at once through its process's pidfd (setns(2), Linux 5.8)
+// and its cgroup. A time namespace is not entered (a multi-threaded
+// program cannot): the container has no offsets (create refuses them), so
+// its clocks are the host's. closeAll releases what it opened.
+func (c *Container) enter() (lx *spawn.Linux, closeAll func(), err error) {
+	status, p := c.status()
+	if p == nil || status == StatusStopped {
+		return nil, nil, fmt.Errorf("container %s: %w", c.st.ID, ErrNotRunning)
+	}
+	defer p.Close()
+	var types uintptr
+	for _, ns := range c.st.Config.Linux.Namespaces {
+		types |= nsFlags[ns.Type]
+	}
+	types &^= spawn.NewTime
+	lx = &spawn.Linux{Setsid: true}
+	var files []*os.File
+	closeAll = func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	if types != 0 {
+		fd, err := unix.Dup(int(p.Fd()))
+		if err != nil {
+			return nil, nil, err
+		}
+		pidfd := os.NewFile(uintptr(fd), "pidfd:"+strconv.Itoa(p.Pid()))
+		files = append(files, pidfd)
+		lx.Join = []spawn.Namespace{{File: pidfd, Type: types}}
+	}
+	if cg := c.cgroup(); cg != nil {
+		if dir := cg.Dir(); dir != nil {
+			lx.Cgroup = dir
+		} else {
+			lx.Prepare = cg.Add
+		}
+	}
+	return lx, closeAll, nil
+}
+
+// Exec starts a new process in the running container, with the
+// container's seccomp filter and the process's own credentials,
+// capabilities, rlimits and no_new_privs. It is the caller's child.
+func (c *Container) Exec(o ExecOptions) (*spawn.Process, error) {
+	p := o.Process
+	if p == nil || len(p.Args) == 0 {
+		return nil, errors.New("process.args is empty")
+	}
+	if p.Cwd == "" {
+		p.Cwd = "/"
+	}
+	if !strings.HasPrefix(p.Cwd, "/") {
+		return nil, fmt.Errorf("process.cwd %q is not absolute", p.Cwd)
+	}
+	s := *c.st.Config
+	s.Process = p
+	if err := unsupported(&s); err != nil {
+		return nil, err
+	}
+	lx, closeAll, err := c.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll()
+	lx.NoNewPrivs = p.NoNewPrivileges
+	u := p.User
+	lx.Credential = &spawn.Credential{UID: u.UID, GID: u.GID, Groups: append([]uint32{}, u.AdditionalGids...),
+		KeepGroups: setgroupsDenied(c.st.Init.Pid)}
+	if lx.Capabilities, err = capabilities(p.Capabilities); err != nil {
+		return nil, err
+	}
+	if lx.Rlimits, err = rlimits(p.Rlimits); err != nil {
+		return nil, err
+	}
+	f, err := compileSeccomp(s.Linux.Seccomp, "")
+	if err != nil {
+		return nil, err
+	}
+	if f != nil {
+		for _, in := range f.Program {
+			lx.Seccomp = append(lx.Seccomp, spawn.SockFilter{Code: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K})
+		}
+		lx.SeccompFlags = f.Flags
+	}
+	cmd := &spawn.Cmd{Path: p.Args[0], Args: p.Args, Env: p.Env, Dir: p.Cwd, Linux: lx, Adoptable: true}
+	for fd := 3; fd < 3+o.PreserveFDs; fd++ {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(fd), "preserved-fd-"+strconv.Itoa(fd)))
+	}
+	setup := namespaces.Options{ConsoleFD: -1, AppArmor: p.ApparmorProfile}
+	switch {
+	case p.Terminal && o.ConsoleSocket != "":
+		sock, err := dialConsole(o.ConsoleSocket)
+		if err != nil {
+			return nil, err
+		}
+		defer sock.Close()
+		setup.ConsoleFD = 3 + len(cmd.ExtraFiles)
+		cmd.ExtraFiles = append(cmd.ExtraFiles, sock)
+	case p.Terminal && o.Console != nil:
+		setup.ConsoleFD = 3 + len(cmd.ExtraFiles)
+		cmd.ExtraFiles = append(cmd.ExtraFiles, o.Console)
+	case p.Terminal:
+		return nil, errors.New("process.terminal is set: --console-socket is required with --detach")
+	case o.ConsoleSocket != "":
+		return nil, errors.New("--console-socket given, but process.terminal is not set")
+	default:
+		if err := checkStdio(o.Stdin, o.Stdout, o.Stderr); err != nil {
+			return nil, err
+		}
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdin, o.Stdout, o.Stderr
+	}
+	if setup.ConsoleFD >= 0 {
+		lx.Setctty, lx.Ctty = true, 0
+	}
+	prog, err := namespaces.Enter(setup)
+	if err != nil {
+		return nil, err
+	}
+	if err := processSetup(prog, &s); err != nil {
+		return nil, err
+	}
+	lx.Setup = prog
+	proc, err := cmd.Start()
+	if err != nil {
+		return nil, startError(err)
+	}
+	if o.PidFile != "" {
+		if err := writeAtomic(o.PidFile, []byte(strconv.Itoa(proc.Pid())), 0o644); err != nil {
+			proc.Signal(unix.SIGKILL)
+			proc.Wait()
+			proc.Close()
+			return nil, fmt.Errorf("--pid-file: %w", err)
+		}
+	}
+	return proc, nil
+}
+
+// setgroupsDenied reports whether the user namespace of pid denies
+// setgroups(2).
+func setgroupsDenied(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/setgroups")
+	return err == nil && strings.TrimSpace(string(b)) == "deny"
+}

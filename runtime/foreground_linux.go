@@ -1,0 +1,43 @@
+package runtime
+
+import (
+	"os"
+	"os/signal"
+	"time"
+
+	"sbx.dev/sbx/spawn"
+)
+
+// Foreground supervises a process this sbx started in a container (`sbx
+// run` without --detach, `sbx exec` without --detach): it forwards
+// signals, proxies the terminal whose master arrives on console (nil for
+// none) and waits. It returns the exit status a shell would give: the
+// exit code, or 128+N for signal N. It takes over proc.
+func Foreground(proc *spawn.Process, console, stdin, stdout *os.File) (int, error) {
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, forwarded...)
+	defer signal.Stop(sigs)
+	r := &running{proc: proc, started: time.Now()}
+	r.undo = append(r.undo, func() { proc.Close() })
+	defer r.cleanup()
+	if console != nil {
+		t, err := openTerminal(console, stdin, stdout)
+		if err != nil {
+			proc.Signal(os.Kill)
+			proc.Wait()
+			return ExitFailed, err
+		}
+		r.term = t
+		r.undo = append(r.undo, t.restore)
+	}
+	res, err := r.supervise(sigs, 0, 0)
+	if err != nil {
+		return ExitFailed, err
+	}
+	return res.Status(), nil
+}
+
+// ConsolePair is a connected socket pair for a terminal sbx proxies
+// itself: give peer to the process (CreateOptions or ExecOptions) and
+// mine to Foreground.
+func ConsolePair() (mine, peer *os.File, err error) { return socketPair() }

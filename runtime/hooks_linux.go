@@ -1,0 +1,135 @@
+package runtime
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"sbx.dev/sbx/spawn"
+)
+
+// hookOutputMax bounds what a failing hook's error quotes of its output.
+const hookOutputMax = 4096
+
+// runHooks runs hooks in order in sbx's namespaces, each with the state
+// on its stdin; the first failure (an exit status other than 0, a
+// timeout) stops them and is returned.
+func runHooks(hooks []specs.Hook, state specs.State) error {
+	for i, h := range hooks {
+		if err := runHook(h, state, nil); err != nil {
+			return fmt.Errorf("hook %d (%s): %w", i, h.Path, err)
+		}
+	}
+	return nil
+}
+
+// runHook runs one hook; lx, when set, places it (the container's
+// namespaces, for startContainer hooks).
+func runHook(h specs.Hook, state specs.State, lx *spawn.Linux) error {
+	in, err := json.Marshal(state)
+	if err != nil {
+		return err
+	}
+	stdin, err := fileWith(in)
+	if err != nil {
+		return err
+	}
+	defer stdin.Close()
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer outR.Close()
+	args := h.Args
+	if len(args) == 0 {
+		args = []string{h.Path}
+	}
+	cmd := &spawn.Cmd{Path: h.Path, Args: args, Env: h.Env, Dir: "/", Stdin: stdin, Stdout: outW, Stderr: outW, Linux: lx}
+	if lx != nil {
+		cmd.Adoptable = true // a joined pid namespace needs it
+	}
+	p, err := cmd.Start()
+	outW.Close()
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	var out bytes.Buffer
+	copied := make(chan struct{})
+	go func() {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := outR.Read(buf)
+			if out.Len() < hookOutputMax {
+				out.Write(buf[:n])
+			}
+			if err != nil {
+				break
+			}
+		}
+		close(copied)
+	}()
+	var timeout <-chan time.Time
+	if h.Timeout != nil {
+		if *h.Timeout <= 0 {
+			return fmt.Errorf("timeout %d is not positive", *h.Timeout)
+		}
+		timeout = time.After(time.Duration(*h.Timeout) * time.Second)
+	}
+	done := make(chan *spawn.State, 1)
+	go func() { st, _ := p.Wait(); done <- st }()
+	select {
+	case st := <-done:
+		<-copied
+		if st == nil || st.ExitCode() != 0 {
+			return fmt.Errorf("%v: %s", st, strings.TrimSpace(out.String()))
+		}
+		return nil
+	case <-timeout:
+		p.Signal(unix.SIGKILL)
+		<-done
+		return fmt.Errorf("timed out after %d s", *h.Timeout)
+	}
+}
+
+// fileWith is a readable file holding b (a memfd), for a child's stdin
+// that must not block the parent however little the child reads.
+func fileWith(b []byte) (*os.File, error) {
+	fd, err := unix.MemfdCreate("hook-state", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), "hook-state")
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// runInside runs hooks in the container's namespaces (startContainer: the
+// path resolves in the container).
+func (c *Container) runInside(hooks []specs.Hook, state specs.State) error {
+	for i, h := range hooks {
+		lx, closeAll, err := c.enter()
+		if err != nil {
+			return err
+		}
+		err = runHook(h, state, lx)
+		closeAll()
+		if err != nil {
+			return fmt.Errorf("startContainer hook %d (%s): %w", i, h.Path, err)
+		}
+	}
+	return nil
+}

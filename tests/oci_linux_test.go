@@ -1,0 +1,291 @@
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ociRuntime drives sbx as an OCI runtime with a private state root.
+type ociRuntime struct {
+	t    *testing.T
+	root string
+}
+
+func newOCI(t *testing.T) *ociRuntime {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("the OCI tests create containers as root")
+	}
+	if env.rootErr != nil {
+		t.Fatalf("BusyBox rootfs: %v", env.rootErr)
+	}
+	return &ociRuntime{t: t, root: t.TempDir()}
+}
+
+// run runs sbx --root R args… and returns stdout, stderr and the status.
+// Its stdout and stderr are files, not pipes: a container created by it
+// keeps them open after sbx exits.
+func (o *ociRuntime) run(args ...string) (string, string, int) {
+	o.t.Helper()
+	cmd := exec.Command(env.sbx, append([]string{"--root", o.root}, args...)...)
+	outF, errF := o.tempFile(), o.tempFile()
+	defer outF.Close()
+	defer errF.Close()
+	cmd.Stdout, cmd.Stderr = outF, errF
+	err := cmd.Run()
+	out, _ := os.ReadFile(outF.Name())
+	errb, _ := os.ReadFile(errF.Name())
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		o.t.Fatalf("sbx %v: %v", args, err)
+	}
+	return string(out), string(errb), code
+}
+
+func (o *ociRuntime) tempFile() *os.File {
+	f, err := os.CreateTemp(o.t.TempDir(), "out")
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	return f
+}
+
+// must runs sbx and fails the test unless it exits 0.
+func (o *ociRuntime) must(args ...string) string {
+	o.t.Helper()
+	out, errs, code := o.run(args...)
+	if code != 0 {
+		o.t.Fatalf("sbx %v: exit %d\n%s%s", args, code, out, errs)
+	}
+	return out
+}
+
+func (o *ociRuntime) state(id string) specs.State {
+	o.t.Helper()
+	var st specs.State
+	if err := json.Unmarshal([]byte(o.must("state", id)), &st); err != nil {
+		o.t.Fatalf("sbx state %s: %v", id, err)
+	}
+	return st
+}
+
+// waitStatus waits until the container has status want.
+func (o *ociRuntime) waitStatus(id string, want specs.ContainerState) {
+	o.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := o.state(id)
+		if st.Status == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			o.t.Fatalf("container %s is %s, want %s", id, st.Status, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// bundle writes a bundle whose root is the BusyBox rootfs and whose
+// config is `sbx spec`'s, running args, changed by edit.
+func (o *ociRuntime) bundle(edit func(*specs.Spec), args ...string) string {
+	o.t.Helper()
+	dir := o.t.TempDir()
+	cmd := exec.Command(env.sbx, "spec", "--bundle", dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		o.t.Fatalf("sbx spec: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		o.t.Fatal(err)
+	}
+	s.Root.Path = env.rootfs
+	s.Process.Terminal = false
+	s.Process.Args = args
+	if edit != nil {
+		edit(&s)
+	}
+	if b, err = json.Marshal(&s); err != nil {
+		o.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
+		o.t.Fatal(err)
+	}
+	return dir
+}
+
+// cleanup deletes the container at the end of the test, whatever state
+// it is in.
+func (o *ociRuntime) cleanup(id string) {
+	o.t.Cleanup(func() { o.run("delete", "--force", id) })
+}
+
+// id makes a container id unique to this test process: the default
+// cgroup path (/sbx/ID) is shared by every state root.
+func id(name string) string { return name + "-" + strconv.Itoa(os.Getpid()) }
+
+func TestOCILifecycle(t *testing.T) {
+	o := newOCI(t)
+	b := o.bundle(nil, "sleep", "1000")
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	o.cleanup(id("life"))
+	o.must("create", "--bundle", b, "--pid-file", pidFile, id("life"))
+	st := o.state(id("life"))
+	pid, _ := os.ReadFile(pidFile)
+	if st.Status != specs.StateCreated || strconv.Itoa(st.Pid) != string(pid) || st.Pid == 0 || st.Bundle != b {
+		t.Fatalf("after create: state %+v, pid file %q", st, pid)
+	}
+	// Waiting at the gate, in namespaces of its own.
+	for _, ns := range []string{"pid", "mnt", "net", "ipc", "uts", "cgroup"} {
+		host, _ := os.Readlink("/proc/self/ns/" + ns)
+		ctr, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", st.Pid, ns))
+		if err != nil || ctr == host {
+			t.Errorf("namespace %s of the container = %q (%v), want one of its own (host %q)", ns, ctr, err, host)
+		}
+	}
+	o.must("start", id("life"))
+	o.waitStatus(id("life"), specs.StateRunning)
+	if out := o.must("exec", id("life"), "sh", "-c", "echo hello from $$"); out != "hello from 2\n" {
+		t.Errorf("exec output = %q, want the second process of the container's pid namespace", out)
+	}
+	o.must("exec", "--detach", id("life"), "sleep", "1000")
+	var pids []int
+	if err := json.Unmarshal([]byte(o.must("ps", "--format", "json", id("life"))), &pids); err != nil || len(pids) < 2 || !slices.Contains(pids, st.Pid) {
+		t.Errorf("ps --format json = %v (%v), want the process %d and the exec'd one", pids, err, st.Pid)
+	}
+	o.must("pause", id("life"))
+	o.waitStatus(id("life"), specs.ContainerState("paused"))
+	o.must("resume", id("life"))
+	o.waitStatus(id("life"), specs.StateRunning)
+	o.must("kill", id("life"), "KILL")
+	o.waitStatus(id("life"), specs.StateStopped)
+	if _, errs, code := o.run("kill", id("life"), "TERM"); code == 0 || !strings.Contains(errs, "container not running") {
+		t.Errorf("kill of a stopped container: exit %d, %q; want an error saying container not running", code, errs)
+	}
+	o.must("delete", id("life"))
+	if _, errs, code := o.run("state", id("life")); code == 0 || !strings.Contains(errs, "does not exist") {
+		t.Errorf("state after delete: exit %d, %q; want does not exist", code, errs)
+	}
+	if entries, _ := os.ReadDir(o.root); len(entries) != 0 {
+		t.Errorf("state root after delete holds %v", entries)
+	}
+}
+
+func TestOCIKillAllAndForceDelete(t *testing.T) {
+	o := newOCI(t)
+	b := o.bundle(nil, "sh", "-c", "sleep 1000 & sleep 1000 & wait")
+	o.cleanup(id("all"))
+	o.must("create", "--bundle", b, id("all"))
+	o.must("start", id("all"))
+	o.waitStatus(id("all"), specs.StateRunning)
+	if _, errs, code := o.run("delete", id("all")); code == 0 || !strings.Contains(errs, "not stopped") {
+		t.Errorf("delete of a running container: exit %d, %q; want a refusal", code, errs)
+	}
+	o.must("kill", "--all", id("all"), "TERM")
+	o.waitStatus(id("all"), specs.StateStopped)
+	o.must("delete", "--force", id("all"))
+	// A created container goes with a plain delete.
+	o.must("create", "--bundle", b, id("gated"))
+	pid := o.state(id("gated")).Pid
+	o.must("delete", id("gated"))
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+		if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); !strings.Contains(string(st), ") Z") {
+			t.Errorf("process %d of the deleted created container is alive", pid)
+		}
+	}
+}
+
+func TestOCIRunExitStatus(t *testing.T) {
+	o := newOCI(t)
+	b := o.bundle(nil, "sh", "-c", "echo out; exit 3")
+	out, errs, code := o.run("run", "--bundle", b, id("runner"))
+	if code != 3 || out != "out\n" {
+		t.Errorf("sbx run: exit %d, stdout %q, stderr %q; want 3 and out", code, out, errs)
+	}
+	if entries, _ := os.ReadDir(o.root); len(entries) != 0 {
+		t.Errorf("state root after run holds %v", entries)
+	}
+}
+
+func TestOCIHooks(t *testing.T) {
+	o := newOCI(t)
+	dir := t.TempDir()
+	hook := func(name string) specs.Hook {
+		return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > " + filepath.Join(dir, name)}}
+	}
+	b := o.bundle(func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{
+			Prestart:        []specs.Hook{hook("prestart")}, //nolint:staticcheck // still a hook kind to run
+			CreateRuntime:   []specs.Hook{hook("createRuntime")},
+			CreateContainer: []specs.Hook{hook("createContainer")},
+			Poststart:       []specs.Hook{hook("poststart")},
+			Poststop:        []specs.Hook{hook("poststop")},
+		}
+	}, "true")
+	o.cleanup(id("hooked"))
+	o.must("create", "--bundle", b, id("hooked"))
+	o.must("start", id("hooked"))
+	o.waitStatus(id("hooked"), specs.StateStopped)
+	o.must("delete", id("hooked"))
+	for _, name := range []string{"prestart", "createRuntime", "createContainer", "poststart", "poststop"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		var st specs.State
+		if err != nil || json.Unmarshal(b, &st) != nil || st.ID != id("hooked") {
+			t.Errorf("%s hook: got state %q (%v), want the container's state on stdin", name, b, err)
+		}
+	}
+	// A failing createRuntime hook fails create and leaves nothing.
+	failing := o.bundle(func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/false"}}}
+	}, "true")
+	if _, errs, code := o.run("create", "--bundle", failing, id("failing")); code == 0 || !strings.Contains(errs, "hook") {
+		t.Errorf("create with a failing hook: exit %d, %q; want a hook error", code, errs)
+	}
+	if entries, _ := os.ReadDir(o.root); len(entries) != 0 {
+		t.Errorf("state root after a failed create holds %v", entries)
+	}
+}
+
+func TestOCIErrors(t *testing.T) {
+	o := newOCI(t)
+	for _, args := range [][]string{{"state", "nope"}, {"start", "nope"}, {"kill", "nope", "KILL"}, {"delete", "nope"}} {
+		if _, errs, code := o.run(args...); code == 0 || !strings.Contains(errs, "does not exist") {
+			t.Errorf("sbx %v: exit %d, %q; want does not exist", args, code, errs)
+		}
+	}
+	b := o.bundle(nil, "no-such-program")
+	if _, errs, code := o.run("create", "--bundle", b, id("missing")); code == 0 || !strings.Contains(errs, "no-such-program") {
+		t.Errorf("create with a missing program: exit %d, %q; want an error naming it", code, errs)
+	}
+	logFile := filepath.Join(t.TempDir(), "log.json")
+	o.run("--log", logFile, "--log-format", "json", "state", "nope")
+	var line struct{ Level, Msg, Time string }
+	if b, err := os.ReadFile(logFile); err != nil || json.Unmarshal(b, &line) != nil || line.Level != "error" || !strings.Contains(line.Msg, "does not exist") || line.Time == "" {
+		t.Errorf("--log-format json: log %q, want one {level: error, msg, time} line", b)
+	}
+	if _, _, code := o.run("checkpoint", "--help"); code == 0 {
+		t.Error("checkpoint --help exits 0; podman would think checkpointing works")
+	}
+	var f struct {
+		OCIVersionMax string `json:"ociVersionMax"`
+		Hooks         []string
+	}
+	if err := json.Unmarshal([]byte(o.must("features")), &f); err != nil || f.OCIVersionMax != specs.Version || len(f.Hooks) != 6 {
+		t.Errorf("features: %+v, %v", f, err)
+	}
+}
