@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -28,6 +29,10 @@ type Options struct {
 	// /run holds the host's service sockets (a read-only bind does not stop
 	// connect(2)), and the others are replaced by the spec's own mounts.
 	SkeletonRoot bool
+	// CgroupTasks are child fd numbers of cgroup v1 "tasks" files: the
+	// child writes "0" to each (joining those groups) and closes it, first
+	// thing, before UnshareCgroup.
+	CgroupTasks []int
 	// UnshareCgroup makes a new cgroup namespace first thing, for a child
 	// created in its parent's cgroup and moved to its own by the parent
 	// afterwards (cgroup v1 has no CLONE_INTO_CGROUP): the namespace's root
@@ -113,6 +118,11 @@ func (b *builder) cloneHost(path string, flags int) spawn.FD {
 }
 
 func (b *builder) plan(o Options) error {
+	for _, fd := range o.CgroupTasks {
+		b.p.Step("join cgroup", "tasks fd "+strconv.Itoa(fd))
+		b.p.CallNonneg(unix.SYS_WRITE, spawn.Int(fd), spawn.Str("0"), spawn.Int(1))
+		b.p.Call(unix.SYS_CLOSE, spawn.Int(fd))
+	}
 	if o.UnshareCgroup {
 		b.p.Step("unshare", "cgroup namespace")
 		b.p.Call(unix.SYS_UNSHARE, spawn.Int(unix.CLONE_NEWCGROUP))

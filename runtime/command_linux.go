@@ -116,9 +116,17 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, err error) {
 		if dir := cg.Dir(); dir != nil {
 			lx.Cgroup = dir
 		} else {
-			// Moved by the parent while it waits; its cgroup
-			// namespace must start after that.
-			lx.Prepare = cg.Add
+			// cgroup v1: the child joins by writing to each
+			// hierarchy's tasks file, then starts its cgroup
+			// namespace, whose root is the group it is in by then.
+			tasks, err := cg.TaskFiles()
+			if err != nil {
+				return nil, err
+			}
+			for _, f := range tasks {
+				setup.CgroupTasks = append(setup.CgroupTasks, 3+len(cmd.ExtraFiles))
+				cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+			}
 			setup.UnshareCgroup = lx.Namespaces&spawn.NewCgroup != 0
 			lx.Namespaces &^= spawn.NewCgroup
 		}
