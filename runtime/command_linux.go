@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -302,6 +303,13 @@ func capabilities(c *specs.LinuxCapabilities) (*spawn.Capabilities, error) {
 			}
 			*set.mask |= 1 << n
 		}
+	}
+	// The kernel raises an ambient capability only if it is permitted and
+	// inheritable; runc warns and goes on without the others, and so
+	// does sbx (the process gets less, never more, than asked).
+	if lost := out.Ambient &^ (out.Permitted & out.Inheritable); lost != 0 {
+		slog.Warn(fmt.Sprintf("process.capabilities.ambient: %#x not both permitted and inheritable: not raised", lost))
+		out.Ambient &^= lost
 	}
 	return out, nil
 }

@@ -20,18 +20,7 @@ type runtimeDef struct {
 }
 
 var runtimeDefs = map[string]runtimeDef{
-	"sbx": {
-		notes: []string{"spec limits memory+pids; all 8 namespaces, default seccomp filter, read-only root (per sbx's defaults)"},
-		prepare: func(r *runner) error {
-			return writeSbxSpec(filepath.Join(cfg.work, "sbx-spec.json"))
-		},
-		cases: map[string]iteration{
-			"run": func(r *runner, id string) error {
-				return r.exec("run", "run", filepath.Join(cfg.work, "sbx-spec.json"))
-			},
-			// "lifecycle": sbx has no create/start/delete commands yet.
-		},
-	},
+	"sbx": sbxDef(),
 	"bwrap": {
 		pkg:   "bubblewrap",
 		notes: []string{"--unshare-all (user, pid, net, ipc, uts, cgroup, mount), read-only root; no cgroup limits and no seccomp filter: bubblewrap has neither"},
@@ -44,6 +33,28 @@ var runtimeDefs = map[string]runtimeDef{
 	},
 	"crun": ociDef("crun"),
 	"runc": ociDef("runc"),
+}
+
+// sbxDef is sbx's entry: a sandbox spec for "run", and for "lifecycle"
+// the OCI verbs on the same bundle as crun's and runc's.
+func sbxDef() runtimeDef {
+	oci := ociDef("sbx")
+	return runtimeDef{
+		notes: []string{"run: spec limits memory+pids; all 8 namespaces, default seccomp filter, read-only root (per sbx's defaults)",
+			"lifecycle: the same `runc spec` bundle as crun and runc (no seccomp filter, memory + pids limits)"},
+		prepare: func(r *runner) error {
+			if err := oci.prepare(r); err != nil {
+				return err
+			}
+			return writeSbxSpec(filepath.Join(cfg.work, "sbx-spec.json"))
+		},
+		cases: map[string]iteration{
+			"run": func(r *runner, id string) error {
+				return r.exec("run", "run", filepath.Join(cfg.work, "sbx-spec.json"))
+			},
+			"lifecycle": oci.cases["lifecycle"],
+		},
+	}
 }
 
 // ociDef is crun's or runc's entry: both take the same command line.
