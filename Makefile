@@ -5,7 +5,7 @@ GOFILES   := $(shell find . -name '*.go' -not -path './bin/*')
 CROSS_ENV := GOOS=freebsd GOARCH=amd64 CGO_ENABLED=0
 BENCH_COUNT ?= 6
 
-.PHONY: help deps build demo rootfs test vet cross bench bench-spawn bench-runtimes clean
+.PHONY: help deps build demo rootfs test vet cross bench bench-spawn bench-runtimes conformance clean
 
 help:
 	@echo "make demo   build bin/sbx and run examples/hello.json in a sandbox"
@@ -13,6 +13,7 @@ help:
 	@echo "make test   the whole test suite (what CI runs)"
 	@echo "make bench  benchmarks, with medians and ratios"
 	@echo "make cross  FreeBSD vet and build"
+	@echo "make conformance  the OCI runtime-tools validation programs, runc and sbx side by side (root)"
 
 # deps installs what the build needs when it is missing: libseccomp-dev
 # through apt-get as root, otherwise a message naming the package.
@@ -69,6 +70,11 @@ bench-spawn: deps
 
 bench-runtimes: build
 	SBX=$(BIN) tests/bench/runtimes.sh -n $(BENCH_ROUNDS)
+
+# conformance: runtime-tools v0.9.0's validation programs against runc and
+# sbx, in a throwaway mount namespace (tests/conformance/README.md).
+conformance: build
+	tests/conformance/run.sh
 
 clean:
 	rm -rf bin
