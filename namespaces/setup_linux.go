@@ -551,8 +551,11 @@ func (b *builder) specDevices(devs []specs.LinuxDevice) error {
 			mode = uint32(*d.FileMode) & 0o7777
 		}
 		dir, name := path.Split(dst)
-		b.p.Step("create directory", dir)
-		parent := b.mountPoint(path.Clean(dir), true)
+		parent := b.root
+		if dir != "/" {
+			b.p.Step("create directory", dir)
+			parent = b.mountPoint(path.Clean(dir), true)
+		}
 		b.p.Step("mknod", dst)
 		b.p.Try(unix.SYS_UNLINKAT, parent.Arg(), spawn.Str(name), spawn.Int(0))
 		b.p.Call(unix.SYS_MKNODAT, parent.Arg(), spawn.Str(name), spawn.Int(typ|mode), spawn.Int(unix.Mkdev(uint32(d.Major), uint32(d.Minor))))
@@ -566,7 +569,9 @@ func (b *builder) specDevices(devs []specs.LinuxDevice) error {
 		b.p.Call(unix.SYS_FCHOWNAT, parent.Arg(), spawn.Str(name), spawn.Int(uid), spawn.Int(gid), spawn.Int(unix.AT_SYMLINK_NOFOLLOW))
 		// mknod applies the umask: set the mode exactly.
 		b.p.Call(unix.SYS_FCHMODAT, parent.Arg(), spawn.Str(name), spawn.Int(mode), spawn.Int(0))
-		b.p.Close(parent)
+		if parent != b.root {
+			b.p.Close(parent)
+		}
 	}
 	return nil
 }

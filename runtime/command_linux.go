@@ -151,14 +151,20 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, err error) {
 	if lx.Rlimits, err = rlimits(s.Process.Rlimits); err != nil {
 		return nil, err
 	}
-	if f := o.seccomp; f != nil {
-		lx.Seccomp = make([]spawn.SockFilter, len(f.Program))
-		for i, in := range f.Program {
-			lx.Seccomp[i] = spawn.SockFilter{Code: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K}
-		}
-		lx.SeccompFlags = f.Flags
-	}
+	setSeccomp(lx, o.seccomp)
 	return cmd, nil
+}
+
+// setSeccomp gives the child filter f (nil: none).
+func setSeccomp(lx *spawn.Linux, f *seccomp.Filter) {
+	if f == nil {
+		return
+	}
+	lx.Seccomp = make([]spawn.SockFilter, len(f.Program))
+	for i, in := range f.Program {
+		lx.Seccomp[i] = spawn.SockFilter{Code: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K}
+	}
+	lx.SeccompFlags = f.Flags
 }
 
 // closeJoins closes the namespace files command opened.

@@ -436,12 +436,11 @@ func (c *Container) Start() error {
 // Signal sends sig to the container's process, or with all to every
 // process in its cgroup.
 func (c *Container) Signal(sig syscall.Signal, all bool) error {
-	status, p := c.status()
+	_, p := c.status()
 	if p == nil {
 		return fmt.Errorf("cannot signal container %s: %w", c.st.ID, ErrNotRunning)
 	}
 	defer p.Close()
-	_ = status
 	if !all {
 		if err := p.Signal(sig); err != nil {
 			return fmt.Errorf("cannot signal container %s: %w (no such process)", c.st.ID, err)
@@ -558,12 +557,11 @@ func (c *Container) Update(res *specs.LinuxResources) error {
 func (c *Container) Pids() ([]int, error) {
 	cg := c.cgroup()
 	if cg == nil {
-		status, p := c.status()
+		_, p := c.status()
 		if p == nil {
 			return []int{}, nil
 		}
 		defer p.Close()
-		_ = status
 		return []int{p.Pid()}, nil
 	}
 	return cg.Pids()

@@ -107,12 +107,7 @@ func (c *Container) Exec(o ExecOptions) (*spawn.Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f != nil {
-		for _, in := range f.Program {
-			lx.Seccomp = append(lx.Seccomp, spawn.SockFilter{Code: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K})
-		}
-		lx.SeccompFlags = f.Flags
-	}
+	setSeccomp(lx, f)
 	cmd := &spawn.Cmd{Path: p.Args[0], Args: p.Args, Env: p.Env, Dir: p.Cwd, Linux: lx, Adoptable: true}
 	for fd := 3; fd < 3+o.PreserveFDs; fd++ {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(fd), "preserved-fd-"+strconv.Itoa(fd)))

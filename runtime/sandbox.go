@@ -1,9 +1,11 @@
-// Package runtime runs sandboxes and (later) OCI containers on the
-// platform's backend: on Linux a spawn.Cmd built from an OCI spec
-// (namespaces, the filesystem plan of package namespaces, capabilities,
-// seccomp, rlimits), a cgroup for its limits, and a supervisor that
-// forwards signals, enforces the timeout, proxies the terminal and makes
-// sure nothing the sandbox started outlives it.
+// Package runtime runs sandboxes and OCI containers on the platform's
+// backend: on Linux a spawn.Cmd built from an OCI spec (namespaces, the
+// filesystem plan of package namespaces, capabilities, seccomp, rlimits)
+// and a cgroup for its limits. A sandbox (Sandbox.Run) has a supervisor
+// that forwards signals, enforces the timeout, proxies the terminal and
+// makes sure nothing the sandbox started outlives it; a container
+// (Create, Load) outlives sbx and is found again through its state
+// directory.
 package runtime
 
 import (

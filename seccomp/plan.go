@@ -3,6 +3,7 @@ package seccomp
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -281,4 +282,19 @@ func (p *plan) notifies() bool {
 		}
 	}
 	return false
+}
+
+// Known lists, sorted, the actions, operators and architectures a profile
+// may name (OCI features.json reports them).
+func Known() (actions, operators, arches []string) {
+	return sortedKeys(actionData), sortedKeys(knownOps), sortedKeys(knownArches)
+}
+
+func sortedKeys[K ~string, V any](m map[K]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, string(k))
+	}
+	slices.Sort(out)
+	return out
 }

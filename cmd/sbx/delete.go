@@ -21,7 +21,7 @@ func deleteCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			ctr, err := loadID(c, id)
+			ctr, err := runtime.Load(c.String("root"), id)
 			if errors.Is(err, runtime.ErrNotExist) && c.Bool("force") {
 				return runtime.RemoveLeftover(c.String("root"), id)
 			}
@@ -32,8 +32,4 @@ func deleteCommand() *cli.Command {
 			return ctr.Delete(c.Bool("force"))
 		}),
 	}
-}
-
-func loadID(c *cli.Context, id string) (*runtime.Container, error) {
-	return runtime.Load(c.String("root"), id)
 }

@@ -2,11 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 	"github.com/urfave/cli/v2"
 
+	"sbx.dev/sbx/seccomp"
 	"sbx.dev/sbx/spec"
 )
 
@@ -35,24 +37,25 @@ func runtimeFeatures() *features.Features {
 		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
 		MountOptions:  mountOptions(),
 		Linux: &features.Linux{
-			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
-			Capabilities: spec.CapabilityNames(),
-			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no, Rdma: &no},
-			Seccomp: &features.Seccomp{
-				Enabled: &yes,
-				// What seccomp.Compile takes; SCMP_ACT_NOTIFY is refused.
-				Actions: []string{"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
-					"SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"},
-				Operators: []string{"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
-					"SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"},
-				Archs: []string{"SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"},
-			},
+			Namespaces:      []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
+			Capabilities:    spec.CapabilityNames(),
+			Cgroup:          &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no, Rdma: &no},
+			Seccomp:         seccompFeatures(),
 			Apparmor:        &features.Apparmor{Enabled: &no},
 			Selinux:         &features.Selinux{Enabled: &no},
 			IntelRdt:        &features.IntelRdt{Enabled: &no},
 			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &no}},
 		},
 	}
+}
+
+// seccompFeatures is what seccomp.Compile takes, less SCMP_ACT_NOTIFY,
+// which the runtime refuses (no listener support yet).
+func seccompFeatures() *features.Seccomp {
+	yes := true
+	actions, ops, arches := seccomp.Known()
+	actions = slices.DeleteFunc(actions, func(a string) bool { return a == string(specs.ActNotify) })
+	return &features.Seccomp{Enabled: &yes, Actions: actions, Operators: ops, Archs: arches}
 }
 
 func mountOptions() []string {

@@ -4,6 +4,8 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"sbx.dev/sbx/runtime"
 )
 
 func killCommand() *cli.Command {
@@ -25,7 +27,7 @@ func killCommand() *cli.Command {
 					return err
 				}
 			}
-			ctr, err := loadID(c, id)
+			ctr, err := runtime.Load(c.String("root"), id)
 			if err != nil {
 				return err
 			}

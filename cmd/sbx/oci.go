@@ -120,6 +120,19 @@ func load(c *cli.Context) (*runtime.Container, error) {
 	return runtime.Load(c.String("root"), id)
 }
 
+// onContainer is an OCI verb's action on its one container, which it
+// holds locked while fn runs.
+func onContainer(fn func(*cli.Context, *runtime.Container) error) cli.ActionFunc {
+	return oci(func(c *cli.Context) error {
+		ctr, err := load(c)
+		if err != nil {
+			return err
+		}
+		defer ctr.Close()
+		return fn(c, ctr)
+	})
+}
+
 // parseSignal takes 15, TERM or SIGTERM.
 func parseSignal(s string) (syscall.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {

@@ -1,18 +1,17 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"github.com/urfave/cli/v2"
+
+	"sbx.dev/sbx/runtime"
+)
 
 func pauseCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "pause",
 		Usage:     "freeze every process of a container",
 		ArgsUsage: "ID",
-		Action: oci(func(c *cli.Context) error {
-			ctr, err := load(c)
-			if err != nil {
-				return err
-			}
-			defer ctr.Close()
+		Action: onContainer(func(_ *cli.Context, ctr *runtime.Container) error {
 			return ctr.Pause()
 		}),
 	}
@@ -23,12 +22,7 @@ func resumeCommand() *cli.Command {
 		Name:      "resume",
 		Usage:     "thaw a paused container",
 		ArgsUsage: "ID",
-		Action: oci(func(c *cli.Context) error {
-			ctr, err := load(c)
-			if err != nil {
-				return err
-			}
-			defer ctr.Close()
+		Action: onContainer(func(_ *cli.Context, ctr *runtime.Container) error {
 			return ctr.Resume()
 		}),
 	}

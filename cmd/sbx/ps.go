@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/urfave/cli/v2"
+
+	"sbx.dev/sbx/runtime"
 )
 
 func psCommand() *cli.Command {
@@ -15,12 +17,7 @@ func psCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json"},
 		},
-		Action: oci(func(c *cli.Context) error {
-			ctr, err := load(c)
-			if err != nil {
-				return err
-			}
-			defer ctr.Close()
+		Action: onContainer(func(c *cli.Context, ctr *runtime.Container) error {
 			pids, err := ctr.Pids()
 			if err != nil {
 				return err

@@ -1,18 +1,17 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"github.com/urfave/cli/v2"
+
+	"sbx.dev/sbx/runtime"
+)
 
 func startCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "start",
 		Usage:     "start a created container's process",
 		ArgsUsage: "ID",
-		Action: oci(func(c *cli.Context) error {
-			ctr, err := load(c)
-			if err != nil {
-				return err
-			}
-			defer ctr.Close()
+		Action: onContainer(func(_ *cli.Context, ctr *runtime.Container) error {
 			return ctr.Start()
 		}),
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 
 	"github.com/urfave/cli/v2"
+
+	"sbx.dev/sbx/runtime"
 )
 
 func stateCommand() *cli.Command {
@@ -11,12 +13,7 @@ func stateCommand() *cli.Command {
 		Name:      "state",
 		Usage:     "print a container's OCI state as JSON",
 		ArgsUsage: "ID",
-		Action: oci(func(c *cli.Context) error {
-			ctr, err := load(c)
-			if err != nil {
-				return err
-			}
-			defer ctr.Close()
+		Action: onContainer(func(c *cli.Context, ctr *runtime.Container) error {
 			b, err := json.MarshalIndent(ctr.State(), "", "  ")
 			if err != nil {
 				return err

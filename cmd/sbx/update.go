@@ -8,6 +8,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
+
+	"sbx.dev/sbx/runtime"
 )
 
 func updateCommand() *cli.Command {
@@ -18,7 +20,7 @@ func updateCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "resources", Aliases: []string{"r"}, Usage: "OCI linux.resources JSON from `FILE` (- for stdin)"},
 		},
-		Action: oci(func(c *cli.Context) error {
+		Action: onContainer(func(c *cli.Context, ctr *runtime.Container) error {
 			path := c.String("resources")
 			if path == "" {
 				return fmt.Errorf("update: --resources is required (only it is supported)")
@@ -37,11 +39,6 @@ func updateCommand() *cli.Command {
 			if err := dec.Decode(&res); err != nil {
 				return fmt.Errorf("--resources %s: %w", path, err)
 			}
-			ctr, err := load(c)
-			if err != nil {
-				return err
-			}
-			defer ctr.Close()
 			return ctr.Update(&res)
 		}),
 	}
