@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -356,7 +357,9 @@ func (b *builder) propagate(m spawn.FD, o *mountOptions) {
 
 func (b *builder) bind(src, dst string, o *mountOptions) error {
 	if len(o.data) > 0 {
-		return fmt.Errorf("option %q does not apply to a bind mount", o.data[0])
+		// runc and crun pass them to mount(2), which ignores them for
+		// a bind; OCI tools put "mode=" and "size=" on every mount.
+		slog.Warn(fmt.Sprintf("bind mount %s: filesystem options %q do not apply to a bind and are ignored", dst, o.data))
 	}
 	if !filepath.IsAbs(src) {
 		return fmt.Errorf("bind source %q is not absolute", src)
@@ -393,7 +396,7 @@ func (b *builder) bind(src, dst string, o *mountOptions) error {
 // ("key=value" or a flag) and returns its detached mount.
 func (b *builder) fsmount(typ, source string, data []string, attrs uint64) spawn.FD {
 	fsfd := b.p.Open(unix.SYS_FSOPEN, spawn.Str(typ), spawn.Int(unix.FSOPEN_CLOEXEC))
-	if source != "" && source != typ {
+	if source != "" {
 		b.p.Call(unix.SYS_FSCONFIG, fsfd.Arg(), spawn.Int(unix.FSCONFIG_SET_STRING), spawn.Str("source"), spawn.Str(source), spawn.Int(0))
 	}
 	for _, d := range data {
@@ -585,27 +588,26 @@ func (b *builder) apparmor(profile string) {
 	b.p.Close(f)
 }
 
-// maskPaths covers each path that exists: a directory with an empty
-// read-only tmpfs, anything else with /dev/null. Whether a path is a
-// directory is read from the host (its /proc is the same kernel's); a path
-// the host lacks is skipped, one the sandbox lacks is skipped by the child.
+// maskPaths covers each path the new root has: a directory with an empty
+// read-only tmpfs, anything else with /dev/null. Which it is, the child
+// finds out (a directory opens with O_DIRECTORY); a missing path is
+// skipped.
 func (b *builder) maskPaths(paths []string) {
 	for _, p := range paths {
-		st, err := os.Lstat(p)
-		if err != nil || !path.IsAbs(p) {
-			continue
-		}
 		b.p.Step("mask", p)
-		t, end := b.p.OpenIf(unix.SYS_OPENAT2, b.root.Arg(), spawn.Str(strings.TrimPrefix(path.Clean(p), "/")), openHow(unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC), spawn.Int(unix.SizeofOpenHow))
-		var s spawn.FD
-		if st.IsDir() {
-			s = b.fsmount("tmpfs", "tmpfs", []string{"size=0"}, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
-		} else {
-			s = b.cloneHost(os.DevNull, 0)
-		}
-		b.moveOnto(s, t)
+		name := spawn.Str(strings.TrimPrefix(path.Clean(p), "/"))
+		dir, orElse, end := b.p.OpenIfElse(unix.SYS_OPENAT2, b.root.Arg(), name, openHow(unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC), spawn.Int(unix.SizeofOpenHow))
+		s := b.fsmount("tmpfs", "tmpfs", []string{"size=0"}, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+		b.moveOnto(s, dir)
 		b.p.Close(s)
-		b.p.Close(t)
+		b.p.Close(dir)
+		orElse()
+		f, endFile := b.p.OpenIf(unix.SYS_OPENAT2, b.root.Arg(), name, openHow(unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC), spawn.Int(unix.SizeofOpenHow))
+		s = b.cloneHost(os.DevNull, 0)
+		b.moveOnto(s, f)
+		b.p.Close(s)
+		b.p.Close(f)
+		endFile()
 		end()
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 	"syscall"
@@ -90,14 +91,24 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, err error) {
 		}
 		lx.Join = append(lx.Join, spawn.Namespace{File: file, Type: f})
 	}
-	if lx.Namespaces&spawn.NewMount == 0 {
-		return nil, errors.New("linux.namespaces: a new mount namespace is required")
+	// A joined mount namespace is set up as the container's (runc does
+	// the same); the caller's own is never: the container's mounts and
+	// pivot_root would land on the host.
+	if listed&spawn.NewMount == 0 {
+		return nil, errors.New(`linux.namespaces: no mount namespace listed; sbx does not set up a container in the runtime's own mount namespace (its mounts would land on the host): list {"type": "mount"}`)
 	}
 	if s.Hostname != "" && listed&spawn.NewUTS == 0 {
 		return nil, errors.New("hostname: setting it needs a uts namespace of the container's own (linux.namespaces)")
 	}
 	if err := checkSysctl(s.Linux.Sysctl, listed); err != nil {
 		return nil, err
+	}
+	for field, paths := range map[string][]string{"maskedPaths": s.Linux.MaskedPaths, "readonlyPaths": s.Linux.ReadonlyPaths} {
+		for i, p := range paths {
+			if !path.IsAbs(p) {
+				return nil, fmt.Errorf("linux.%s[%d]: %q is not an absolute path", field, i, p)
+			}
+		}
 	}
 	setIDs(lx, s)
 	cmd = &spawn.Cmd{
@@ -307,6 +318,9 @@ func capabilities(c *specs.LinuxCapabilities) (*spawn.Capabilities, error) {
 			if !ok {
 				return nil, fmt.Errorf("process.capabilities.%s: unknown capability %q", set.field, name)
 			}
+			if !haveCap(n) {
+				return nil, fmt.Errorf("process.capabilities.%s: %s is not in the bounding set sbx runs with, so no process it starts can have it (run sbx with it, or remove it)", set.field, name)
+			}
 			*set.mask |= 1 << n
 		}
 	}
@@ -318,6 +332,13 @@ func capabilities(c *specs.LinuxCapabilities) (*spawn.Capabilities, error) {
 		out.Ambient &^= lost
 	}
 	return out, nil
+}
+
+// haveCap reports whether capability n is in this process's bounding
+// set; one the kernel does not know is not.
+func haveCap(n int) bool {
+	in, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(n), 0, 0, 0)
+	return err == nil && in == 1
 }
 
 var rlimitNumbers = map[string]int{

@@ -161,7 +161,9 @@ func (c *Container) create(o CreateOptions, undo *[]func()) (*spawn.Process, err
 		return nil, err
 	}
 	if h := s.Hooks; h != nil {
-		state := c.ociState(StatusCreating, proc.Pid())
+		// The runtime-spec's lifecycle runs these hooks after the
+		// environment is created (step 2): the container is created.
+		state := c.ociState(StatusCreated, proc.Pid())
 		for _, hk := range [][]specs.Hook{h.Prestart, h.CreateRuntime, h.CreateContainer} { //nolint:staticcheck // prestart is deprecated, still run
 			if err := runHooks(hk, state); err != nil {
 				return nil, err
@@ -248,7 +250,10 @@ func withDefaultDevices(lx *specs.Linux) *specs.LinuxResources {
 	out.Devices = append(append([]specs.LinuxDeviceCgroup{}, r.Devices...), defaultDevices...)
 	for _, d := range lx.Devices {
 		t := d.Type
-		if t == "u" {
+		switch t {
+		case "p":
+			continue // a FIFO is no device to the device controller
+		case "u":
 			t = "c"
 		}
 		out.Devices = append(out.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: t, Major: ptr(d.Major), Minor: ptr(d.Minor), Access: "rwm"})
@@ -405,7 +410,10 @@ func (c *Container) Start() error {
 	}
 	state := c.ociState(StatusCreated, p.Pid())
 	if h := c.st.Config.Hooks; h != nil && len(h.StartContainer) > 0 {
-		if err := c.runInside(h.StartContainer, state); err != nil {
+		// Inside, the pid is the one the container sees.
+		inside := state
+		inside.Pid = nsPid(p.Pid())
+		if err := c.runInside(h.StartContainer, inside); err != nil {
 			return err
 		}
 	}
@@ -426,9 +434,7 @@ func (c *Container) Start() error {
 	os.Remove(gate)
 	state.Status = StatusRunning
 	if h := c.st.Config.Hooks; h != nil {
-		if err := runHooks(h.Poststart, state); err != nil {
-			warn("poststart hook: %v", err)
-		}
+		warnHooks("poststart", h.Poststart, state)
 	}
 	return nil
 }
@@ -489,8 +495,10 @@ func (c *Container) Delete(force bool) error {
 	status, p := c.status()
 	if p != nil {
 		defer p.Close()
-		if status != StatusCreated && !force {
-			return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.st.ID, status)
+		// The runtime-spec: deleting a container that is not stopped
+		// (created, too, unlike runc) is an error without --force.
+		if !force {
+			return fmt.Errorf("cannot delete container %s that is not stopped: %s (kill it first, or delete --force)", c.st.ID, status)
 		}
 		p.Signal(unix.SIGKILL)
 	}
@@ -506,9 +514,7 @@ func (c *Container) Delete(force bool) error {
 		}
 	}
 	if h := c.st.Config.Hooks; h != nil {
-		if err := runHooks(h.Poststop, c.ociState(StatusStopped, 0)); err != nil {
-			warn("poststop hook: %v", err)
-		}
+		warnHooks("poststop", h.Poststop, c.ociState(StatusStopped, 0))
 	}
 	return os.RemoveAll(c.dir)
 }
@@ -589,4 +595,25 @@ func (c *Container) liveCgroup(verb string) (*cgroup.Group, error) {
 		return nil, fmt.Errorf("cannot %s container %s: it has no cgroup", verb, c.st.ID)
 	}
 	return cg, nil
+}
+
+// nsPid is process pid as its own pid namespace numbers it (the last
+// NSpid of /proc/PID/status); pid itself when that cannot be read.
+func nsPid(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return pid
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			f := strings.Fields(rest)
+			if len(f) == 0 {
+				break
+			}
+			if n, err := strconv.Atoi(f[len(f)-1]); err == nil {
+				return n
+			}
+		}
+	}
+	return pid
 }

@@ -29,6 +29,17 @@ func runHooks(hooks []specs.Hook, state specs.State) error {
 	return nil
 }
 
+// warnHooks runs every hook, in order, warning of each that fails: the
+// runtime-spec's poststart (v1.0) and poststop hooks, whose failures do not
+// stop the others or the lifecycle.
+func warnHooks(kind string, hooks []specs.Hook, state specs.State) {
+	for i, h := range hooks {
+		if err := runHook(h, state, nil); err != nil {
+			warn("%s hook %d (%s): %v", kind, i, h.Path, err)
+		}
+	}
+}
+
 // runHook runs one hook; lx, when set, places it (the container's
 // namespaces, for startContainer hooks).
 func runHook(h specs.Hook, state specs.State, lx *spawn.Linux) error {

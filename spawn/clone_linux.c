@@ -138,6 +138,10 @@ static int child(void *arg)
 			errfd = (int)op->args[0];
 			continue;
 		}
+		if (op->kind == SBX_OP_JUMP) { // the end of an if block with an else
+			i += op->skip;
+			continue;
+		}
 		if (op->kind == SBX_OP_STORE) {
 			*(int32_t *)(uintptr_t)op->args[1] = (int32_t)slots[op->args[0]];
 			continue;

@@ -55,6 +55,7 @@ const (
 	opErrfd = 3
 	opIf    = 4
 	opStore = 5
+	opJump  = 6
 
 	wantZero   = 0
 	wantNonneg = 1
@@ -203,6 +204,10 @@ func (p *plan) program(prog *Program) {
 			default:
 				args[i] = lit(a.v)
 			}
+		}
+		if c.mode == modeJump {
+			p.ops = append(p.ops, op{kind: opJump, step: st, skip: uint32(c.skip)})
+			continue
 		}
 		if c.mode == modeStore {
 			o := op{kind: opStore, step: st, ptrMask: 2}

@@ -38,6 +38,7 @@ const (
 	modeIf                     // ≥ 0 kept; else skip to the block's end
 	modeStore                  // store an FD's number into memory
 	modeNonneg                 // must return ≥ 0
+	modeJump                   // skip calls: the end of an if block with an else
 )
 
 type progCall struct {
@@ -45,7 +46,7 @@ type progCall struct {
 	args []Arg
 	mode progMode
 	out  FD  // modeFD/modeIf: the slot written
-	skip int // modeIf: calls to skip when it fails
+	skip int // modeIf: calls to skip when it fails; modeJump: always
 	off  int // modeStore: byte offset into args[1]
 	step step
 }
@@ -143,6 +144,29 @@ func (p *Program) OpenIf(nr uintptr, args ...Arg) (f FD, end func()) {
 	i := len(p.calls) - 1
 	p.calls[i].out = f
 	return f, func() { p.calls[i].skip = len(p.calls) - 1 - i }
+}
+
+// OpenIfElse is OpenIf with an alternative: the calls added before
+// orElse() run when the call succeeds (they must Close f), those added
+// between orElse() and end() run when it fails. A directory is masked one
+// way and a file another, for instance, without the parent guessing which
+// the child will find.
+func (p *Program) OpenIfElse(nr uintptr, args ...Arg) (f FD, orElse, end func()) {
+	f, endThen := p.OpenIf(nr, args...)
+	jump := -1
+	orElse = func() {
+		p.calls = append(p.calls, progCall{mode: modeJump, step: p.cur})
+		jump = len(p.calls) - 1
+		endThen()
+	}
+	end = func() {
+		if jump < 0 {
+			p.fail("OpenIfElse: end before orElse")
+			return
+		}
+		p.calls[jump].skip = len(p.calls) - 1 - jump
+	}
+	return f, orElse, end
 }
 
 // Close adds close(2) of f and releases its slot.

@@ -33,12 +33,24 @@ func TestProgramFDsAndSkip(t *testing.T) {
 	p.Call(unix.SYS_MKDIRAT, present.Arg(), Str("inner"), Int(0o700))
 	p.Close(present)
 	end()
+	// An if with an else runs exactly one of its two blocks.
+	for _, name := range []string{"made", "nope"} {
+		f, orElse, end := p.OpenIfElse(unix.SYS_OPENAT, d.Arg(), Str(name), Int(unix.O_PATH|unix.O_CLOEXEC))
+		p.Call(unix.SYS_MKDIRAT, d.Arg(), Str(name+"-then"), Int(0o700))
+		p.Close(f)
+		orElse()
+		p.Call(unix.SYS_MKDIRAT, d.Arg(), Str(name+"-else"), Int(0o700))
+		end()
+	}
 	p.Try(unix.SYS_MKDIRAT, d.Arg(), Str("made"), Int(0o700)) // EEXIST, ignored
 	p.Close(d)
 	if st := run(t, &Cmd{Path: "/bin/true", Linux: &Linux{Setup: p}}); st.ExitCode() != 0 {
 		t.Fatalf("child: %v", st)
 	}
-	for path, want := range map[string]bool{"made": true, "made/inner": true, "skipped": false} {
+	for path, want := range map[string]bool{
+		"made": true, "made/inner": true, "skipped": false,
+		"made-then": true, "made-else": false, "nope-then": false, "nope-else": true,
+	} {
 		if _, err := os.Stat(dir + "/" + path); (err == nil) != want {
 			t.Errorf("after the program, %s exists = %v, want %v", path, err == nil, want)
 		}

@@ -199,10 +199,17 @@ func TestOCIKillAllAndForceDelete(t *testing.T) {
 	o.must("kill", "--all", id("all"), "TERM")
 	o.waitStatus(id("all"), specs.StateStopped)
 	o.must("delete", "--force", id("all"))
-	// A created container goes with a plain delete.
+	// A created container is not stopped either (the runtime-spec; runc
+	// deletes it); --force does, and kills its process.
 	o.must("create", "--bundle", b, id("gated"))
 	pid := o.state(id("gated")).Pid
-	o.must("delete", id("gated"))
+	if _, errs, code := o.run("delete", id("gated")); code == 0 || !strings.Contains(errs, "not stopped") {
+		t.Errorf("delete of a created container: exit %d, %q; want a refusal", code, errs)
+	}
+	if st := o.state(id("gated")); st.Status != specs.StateCreated || st.Pid != pid {
+		t.Errorf("after a refused delete: state %s pid %d, want created %d", st.Status, st.Pid, pid)
+	}
+	o.must("delete", "--force", id("gated"))
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
 		if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); !strings.Contains(string(st), ") Z") {
 			t.Errorf("process %d of the deleted created container is alive", pid)
@@ -233,20 +240,37 @@ func TestOCIHooks(t *testing.T) {
 			Prestart:        []specs.Hook{hook("prestart")}, //nolint:staticcheck // still a hook kind to run
 			CreateRuntime:   []specs.Hook{hook("createRuntime")},
 			CreateContainer: []specs.Hook{hook("createContainer")},
-			Poststart:       []specs.Hook{hook("poststart")},
-			Poststop:        []specs.Hook{hook("poststop")},
+			// A failing poststart or poststop hook is warned of; the
+			// ones after it still run, and start and delete succeed.
+			Poststart: []specs.Hook{{Path: "/bin/false"}, hook("poststart")},
+			Poststop:  []specs.Hook{{Path: "/bin/false"}, hook("poststop")},
 		}
 	}, "true")
 	o.cleanup(id("hooked"))
 	o.must("create", "--bundle", b, id("hooked"))
+	pid := o.state(id("hooked")).Pid
 	o.must("start", id("hooked"))
 	o.waitStatus(id("hooked"), specs.StateStopped)
 	o.must("delete", id("hooked"))
-	for _, name := range []string{"prestart", "createRuntime", "createContainer", "poststart", "poststop"} {
-		b, err := os.ReadFile(filepath.Join(dir, name))
+	// The create-time hooks run after the environment is made (the
+	// runtime-spec's lifecycle, step 3 on): the container is created.
+	for _, want := range []struct {
+		name   string
+		status specs.ContainerState
+		pid    int
+	}{
+		{"prestart", specs.StateCreated, pid}, {"createRuntime", specs.StateCreated, pid},
+		{"createContainer", specs.StateCreated, pid}, {"poststart", specs.StateRunning, pid},
+		{"poststop", specs.StateStopped, 0},
+	} {
+		b, err := os.ReadFile(filepath.Join(dir, want.name))
 		var st specs.State
 		if err != nil || json.Unmarshal(b, &st) != nil || st.ID != id("hooked") {
-			t.Errorf("%s hook: got state %q (%v), want the container's state on stdin", name, b, err)
+			t.Errorf("%s hook: got state %q (%v), want the container's state on stdin", want.name, b, err)
+			continue
+		}
+		if st.Status != want.status || st.Pid != want.pid {
+			t.Errorf("%s hook: status %q pid %d, want %q %d", want.name, st.Status, st.Pid, want.status, want.pid)
 		}
 	}
 	// A failing createRuntime hook fails create and leaves nothing.

@@ -24,10 +24,12 @@
 # Judging, per program: "pass" is exit status 0, no "not ok" (TODO aside),
 # no "Bail out!", as many tests as the plans announce (some programs print
 # two TAP streams; their plans add up), and at least one test that ran.
-# "skip" is the same but with nothing counted: plan 1..0 (the seven hook
-# programs only ever print diagnostics), only "# SKIP" lines, or no output
-# at all from process_capabilities_fail and process_rlimits_fail, which is
-# how they say the runtime rejected their config. Any other program that
+# The seven hook programs (hooks, prestart, poststart, poststop and their
+# _fail variants) print no test lines, only a YAML diagnostic when the
+# runtime got it wrong: for them "pass" is exit status 0 and no diagnostic.
+# "skip" is a pass with nothing counted: plan 1..0, only "# SKIP" lines, or
+# no output at all from process_capabilities_fail and process_rlimits_fail,
+# which is how they say the runtime rejected their config. Any other program that
 # prints no TAP fails. prove(1) cannot be the judge: it rejects the JSON the
 # programs put in their YAML blocks. "FAIL" is anything else; "timeout" is a
 # program killed at --timeout.
@@ -134,10 +136,16 @@ build() {
 	command -v go >/dev/null || die "Go is not installed"
 	mkdir -p "$dir/bin" "$dir/work"
 	local stamp=$dir/bin/.built src arch
-	if [ ! -f "$stamp" ] || [ "$here/go.mod" -nt "$stamp" ] || [ "$here/go.sum" -nt "$stamp" ]; then
+	if [ ! -f "$stamp" ] || [ "$here/go.mod" -nt "$stamp" ] || [ "$here/go.sum" -nt "$stamp" ] ||
+		[ "$here/runtimetest/go.mod" -nt "$stamp" ]; then
 		echo "conformance: building the runtime-tools validation programs into $dir/bin" >&2
 		(cd "$here" && CGO_ENABLED=0 GOWORK=off go build -trimpath -o "$dir/bin/" tool) ||
 			die "building the validation programs failed"
+		# runtimetest again, with Go 1.18 (the go command fetches that
+		# toolchain from the module proxy): see runtimetest/tools.go.
+		(cd "$here/runtimetest" && CGO_ENABLED=0 GOWORK=off GOTOOLCHAIN=go1.18.10 \
+			go build -trimpath -o "$dir/bin/runtimetest" github.com/opencontainers/runtime-tools/cmd/runtimetest) ||
+			die "building runtimetest with Go 1.18 failed"
 		touch "$stamp"
 	fi
 	src=$(cd "$here" && GOWORK=off go list -m -f '{{.Dir}}' github.com/opencontainers/runtime-tools) ||
@@ -160,12 +168,18 @@ programs() {
 # rejects their config as it should: they print TAP only to show what ran.
 silent=' process_capabilities_fail process_rlimits_fail '
 
+# diagonly lists the programs that test without TAP test lines: they print
+# a YAML diagnostic when the runtime got it wrong and nothing (plan 1..0)
+# when it got it right.
+diagonly=' hooks prestart prestart_fail poststart poststart_fail poststop poststop_fail '
+
 # judge TAP RC prints "STATUS<TAB>OK<TAB>NOTOK<TAB>SKIP<TAB>PLANNED<TAB>RAN<TAB>REASON"
 # for one program's TAP output and exit status; the header comment says how.
 judge() {
 	local p=${1##*/}
 	p=${p%.tap}
-	awk -v rc="$2" -v errfile="${1%.tap}.stderr" -v silent="$([[ $silent == *" $p "* ]] && echo 1)" '
+	awk -v rc="$2" -v errfile="${1%.tap}.stderr" -v silent="$([[ $silent == *" $p "* ]] && echo 1)" \
+		-v diagonly="$([[ $diagonly == *" $p "* ]] && echo 1)" '
 	/^ok([ \t]|$)/ { ran++; ok++; if (tolower($0) ~ /#[ \t]*skip/) skip++; next }
 	/^not ok([ \t]|$)/ {
 		ran++
@@ -175,6 +189,8 @@ judge() {
 	}
 	/^1\.\.[0-9]+/ { planned += substr($1, 4); plans++; next }
 	/^Bail out!/ { bail = $0; next }
+	/^[ \t]+---/ { yaml++; next }
+	/^[ \t]+"error": / && diag == "" { diag = $0; sub(/^[ \t]+"error": "?/, "", diag); sub(/",?$/, "", diag) }
 	END {
 		while ((getline line < errfile) > 0)
 			if (line ~ /[^ \t]/ && line !~ /^exit status [0-9]+$/) lasterr = line
@@ -182,13 +198,16 @@ judge() {
 		status = "pass"
 		if (rc == 124 || rc == 137) { status = "timeout"; reason = "killed after the timeout" }
 		else if (rc != 0) { status = "FAIL"; reason = "exit " rc }
-		if (notok) why = "not ok: " first
+		if (diagonly && yaml) why = "diagnostic: " diag
+		else if (notok) why = "not ok: " first
 		else if (bail != "") why = bail
 		else if (!plans && !ran && !silent) why = "no TAP output"
 		else if (!plans && ran) why = "no TAP plan"
 		else if (planned != ran) why = "planned " planned ", ran " ran
 		if (why != "") { if (status == "pass") status = "FAIL"; reason = reason (reason == "" ? "" : "; ") why }
-		if (status == "pass" && ok == skip) {
+		if (status == "pass" && diagonly) {
+			reason = "no diagnostic: judged by the program itself"
+		} else if (status == "pass" && ok == skip) {
 			status = "skip"
 			reason = (!plans ? "silent: the runtime rejected the config" : ran ? "every test skipped" : "plan 1..0")
 		}
