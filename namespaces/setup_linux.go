@@ -101,6 +101,7 @@ type builder struct {
 	// lookup can land on the new root stacked over "/".
 	host    spawn.FD
 	cgroups map[string]string // Options.Cgroups
+	proc    *spawn.FD         // the procfs mounted at /proc, until sysctl
 	mknod   bool
 }
 
@@ -146,6 +147,10 @@ func (b *builder) plan(o Options) error {
 	}
 	if err := b.sysctl(lx.Sysctl); err != nil {
 		return err
+	}
+	if b.proc != nil {
+		b.p.Close(*b.proc)
+		b.proc = nil
 	}
 	if m := b.mountAt("/dev"); m != nil && m.Type == "tmpfs" {
 		b.devices()
@@ -309,8 +314,12 @@ func (b *builder) mount(m specs.Mount) error {
 	fsm := b.fsmount(typ, m.Source, o.data, o.set)
 	b.moveOnto(fsm, t)
 	b.propagate(fsm, o)
-	b.p.Close(fsm)
 	b.p.Close(t)
+	if typ == "proc" && dst == "/proc" && b.proc == nil {
+		b.proc = &fsm // kept for the sysctl writes, closed after them
+		return nil
+	}
+	b.p.Close(fsm)
 	return nil
 }
 
@@ -506,9 +515,18 @@ func (b *builder) sysctl(params map[string]string) error {
 		if k == "" || strings.Contains(k, "..") || strings.ContainsAny(k, "/\x00") {
 			return fmt.Errorf("linux.sysctl: bad name %q", k)
 		}
-		name := "proc/sys/" + strings.ReplaceAll(k, ".", "/")
+		if b.proc == nil {
+			return fmt.Errorf("linux.sysctl: %s needs the container's procfs: mount one at /proc (mounts)", k)
+		}
+		// Through the procfs sbx mounted, never a path the root could
+		// plant a file at (CVE-2025-52881): beneath it, no symlinks, no
+		// other mount.
+		name := "sys/" + strings.ReplaceAll(k, ".", "/")
 		b.p.Step("write sysctl", k)
-		f := b.p.Open(unix.SYS_OPENAT2, b.root.Arg(), spawn.Str(name), openHow(unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC), spawn.Int(unix.SizeofOpenHow))
+		how := make([]byte, unix.SizeofOpenHow)
+		binary.LittleEndian.PutUint64(how, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC)
+		binary.LittleEndian.PutUint64(how[16:], unix.RESOLVE_BENEATH|unix.RESOLVE_NO_SYMLINKS|unix.RESOLVE_NO_XDEV|unix.RESOLVE_NO_MAGICLINKS)
+		f := b.p.Open(unix.SYS_OPENAT2, b.proc.Arg(), spawn.Str(name), spawn.Bytes(how), spawn.Int(unix.SizeofOpenHow))
 		v := params[k]
 		b.p.CallNonneg(unix.SYS_WRITE, f.Arg(), spawn.Str(v), spawn.Int(len(v)))
 		b.p.Close(f)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/urfave/cli/v2"
 )
@@ -15,6 +16,19 @@ import (
 var version = "0.1.0-dev"
 
 func main() {
+	if err := sealSelf(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "sbx:", err)
+		os.Exit(125)
+	}
+	// Not dumpable: the children sbx starts share its memory until they
+	// exec, and one that joins a container's pid namespace (exec) must not
+	// be readable or traceable there in the meantime (CVE-2016-9962). Not
+	// for an unprivileged create or run: a non-dumpable process's /proc
+	// files belong to root, and sbx could not write its child's uid_map.
+	if err := setNotDumpable(os.Geteuid() == 0 || slices.Contains(os.Args, "exec")); err != nil {
+		fmt.Fprintln(os.Stderr, "sbx:", err)
+		os.Exit(125)
+	}
 	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }
 

@@ -18,7 +18,7 @@ import (
 
 // ctrNamespace is the containerd namespace of the tests' containers. The
 // shim has the runtime put each container in the cgroup /NAMESPACE/ID.
-const ctrNamespace = "sbx-e2e"
+const ctrNamespace = "e2e-sbx" // not "sbx-…": that names sandbox cgroups, which the cleanup tests count
 
 // containerd is a containerd daemon private to one test.
 type containerd struct {
