@@ -10,7 +10,8 @@
 # --json also writes the results for a Go test to assert on.
 #
 # The programs, runtimetest and the rootfs go to $CONFORMANCE_DIR (default
-# bin/conformance); each program's TAP and stderr go to
+# bin/conformance, or /var/tmp/sbx-conformance-UID for a checkout under
+# /tmp or /run); each program's TAP and stderr go to
 # $CONFORMANCE_DIR/logs/RUNTIME/PROGRAM.{tap,stderr}, and what it left
 # behind to PROGRAM.leaks.
 #
@@ -41,6 +42,13 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 dir=${CONFORMANCE_DIR:-$repo/bin/conformance}
+# A checkout under /tmp or /run (a CI clone, say) would be hidden by the
+# run's own tmpfs there: the default moves to /var/tmp then.
+if [ -z "${CONFORMANCE_DIR:-}" ]; then
+	case $(realpath -m "$dir")/ in
+	/tmp/* | /run/*) dir=/var/tmp/sbx-conformance-$(id -u) ;;
+	esac
+fi
 only=.
 timeout_s=60
 json=

@@ -1,0 +1,108 @@
+// Sealing sbx's binary before the Go runtime starts: see seal_linux.go.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef OPEN_TREE_CLOEXEC
+#define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#endif
+#ifndef ST_RDONLY
+#define ST_RDONLY 1
+#endif
+
+struct sbx_mount_attr {
+	unsigned long long attr_set, attr_clr, propagation, userns_fd;
+};
+
+static const char sealed_env[] = "_SBX_SEALED=1";
+
+static int starts_processes(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "run") || !strcmp(argv[i], "create") || !strcmp(argv[i], "exec"))
+			return 1;
+	return 0;
+}
+
+// read_only_self is a read-only detached bind mount of the binary.
+static int read_only_self(void)
+{
+	int fd = (int)syscall(SYS_open_tree, AT_FDCWD, "/proc/self/exe", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct sbx_mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY };
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &a, sizeof a) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+// memfd_self is a sealed in-memory copy of the binary.
+static int memfd_self(void)
+{
+	int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (self < 0)
+		return -1;
+	struct stat st;
+	int fd = memfd_create("sbx", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0 || fstat(self, &st) < 0)
+		goto fail;
+	for (off_t off = 0; off < st.st_size;) {
+		ssize_t n = sendfile(fd, self, &off, (size_t)(st.st_size - off));
+		if (n <= 0)
+			goto fail;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+		goto fail;
+	close(self);
+	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	close(self);
+	return -1;
+}
+
+__attribute__((constructor)) static void sbx_seal(int argc, char **argv, char **envp)
+{
+	if (getenv("_SBX_SEALED") || !starts_processes(argc, argv))
+		return;
+	struct statfs sf;
+	if (statfs("/proc/self/exe", &sf) == 0 && (sf.f_flags & ST_RDONLY))
+		return; // installed on a read-only mount: nothing to protect
+	int fd = read_only_self();
+	if (fd < 0) {
+		if (access("/proc/self/exe", W_OK) != 0)
+			return; // not writable by the caller, nor by what it starts
+		fd = memfd_self();
+	}
+	if (fd >= 0) {
+		int n = 0;
+		while (envp[n])
+			n++;
+		char **env = calloc((size_t)n + 2, sizeof *env);
+		if (env) {
+			memcpy(env, envp, (size_t)n * sizeof *env);
+			env[n] = (char *)sealed_env;
+			syscall(SYS_execveat, fd, "", argv, env, AT_EMPTY_PATH);
+		}
+	}
+	fprintf(stderr, "sbx: cannot re-execute from a read-only copy of its binary: %s\n", strerror(errno));
+	exit(125);
+}
