@@ -319,8 +319,7 @@ inner() {
 	export TMPDIR=/tmp
 
 	local progs=() names=() paths=() results=() r p i row f
-	mapfile -t progs < <(programs)
-	[ ${#progs[@]} -gt 0 ] || die "no validation program matches --only $only"
+	mapfile -t progs <<<"$CONFORMANCE_PROGRAMS"
 	for r in "${runtimes[@]}"; do
 		names+=("${r%%=*}")
 		paths+=("${r#*=}")
@@ -448,9 +447,13 @@ outer() {
 	flock -n 9 || die "another run is using $dir"
 	resolve_runtimes
 	build
+	# Listed here: a checkout under /tmp is hidden inside the run.
+	local progs
+	progs=$(programs)
+	[ -n "$progs" ] || die "no validation program matches --only $only"
 	[ -z "$json" ] || rm -f "$json" "$dir/logs/results.json"
 	CONFORMANCE_INNER=1 CONFORMANCE_DIR=$dir CONFORMANCE_RUNTIMES=$(printf '%s\n' "${runtimes[@]}") \
-		CONFORMANCE_ONLY=$only CONFORMANCE_TIMEOUT=$timeout_s CONFORMANCE_JSON=$json \
+		CONFORMANCE_ONLY=$only CONFORMANCE_PROGRAMS=$progs CONFORMANCE_TIMEOUT=$timeout_s CONFORMANCE_JSON=$json \
 		unshare --mount --propagation private --pid --fork --mount-proc bash "${BASH_SOURCE[0]}" || rc=$?
 	if [ -n "$json" ] && [ "$rc" = 0 ]; then
 		cp "$dir/logs/results.json" "$json" || die "writing $json"
