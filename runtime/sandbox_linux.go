@@ -50,6 +50,7 @@ type running struct {
 	proc    *spawn.Process
 	cg      *cgroup.Group // nil without limits
 	term    *terminal     // nil without a terminal
+	ownPID  bool          // the process is a new pid namespace's init
 	started time.Time
 	undo    []func()
 }
@@ -61,7 +62,7 @@ func (r *running) cleanup() {
 }
 
 func (sb *Sandbox) start() (*running, error) {
-	r := &running{}
+	r := &running{ownPID: !sharesPID(sb.Spec)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -126,6 +127,9 @@ func newCgroup(s *specs.Spec) (*cgroup.Group, error) {
 		return nil, nil
 	}
 	name := strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano()%1e12, 36)
+	if !sharesPID(s) {
+		return cgroup.NewInPIDNamespace(name, s.Linux.Resources)
+	}
 	return cgroup.New(name, s.Linux.Resources)
 }
 
@@ -218,10 +222,11 @@ func (r *running) stop(grace time.Duration, done <-chan struct{}) {
 }
 
 // killRest kills what the process left behind. In its own pid namespace
-// nothing is left once it (the namespace's init) is gone; a cgroup covers
-// the rest, when there is one.
+// nothing is: the kernel kills the namespace's other processes when its
+// init exits, and reports the init's exit only once they are gone
+// (zap_pid_ns_processes). Otherwise the cgroup finds them.
 func (r *running) killRest() {
-	if r.cg != nil {
+	if r.cg != nil && !r.ownPID {
 		r.cg.Kill()
 	}
 }
@@ -286,9 +291,9 @@ func (r *running) result(st *spawn.State, timedOut bool) *Result {
 		res.ExitCode = signalExitShift + int(st.Signal())
 	}
 	if r.cg != nil {
-		if cs, err := r.cg.Stats(); err == nil {
-			res.OOMKilled = cs.OOMKilled
-			res.PeakMemoryBytes = int64(cs.PeakMemoryBytes)
+		if oom, peak, err := r.cg.Memory(); err == nil {
+			res.OOMKilled = oom
+			res.PeakMemoryBytes = int64(peak)
 		}
 	}
 	return res

@@ -66,6 +66,12 @@ func build(p *plan, native libseccomp.ScmpArch) ([]unix.SockFilter, error) {
 	if err := f.SetNoNewPrivsBit(false); err != nil {
 		return nil, fmt.Errorf("clearing no_new_privs attribute: %w", err)
 	}
+	// A binary search on the syscall number (libseccomp 2.5) instead of a
+	// chain of comparisons: the default filter's ~1,100 instructions took
+	// 1.6 ms to load and run through in the child, 0.7 ms as a tree.
+	if err := f.SetOptimize(2); err != nil {
+		return nil, fmt.Errorf("setting the filter's optimisation level: %w", err)
+	}
 	if err := setNative(f, native); err != nil {
 		return nil, err
 	}

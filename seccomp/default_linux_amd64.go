@@ -4,1103 +4,1347 @@ package seccomp
 
 import "golang.org/x/sys/unix"
 
-// defaultProgram is Compile(Default()) on linux/amd64: 1094 instructions
+// defaultProgram is Compile(Default()) on linux/amd64: 1338 instructions
 // for SCMP_ARCH_X86_64, SCMP_ARCH_X86 and SCMP_ARCH_X32, built by libseccomp 2.5.4.
 var defaultProgram = []unix.SockFilter{
 	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000004}, // 0: A = arch
 	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0xc000003e}, // 1: if arch == AUDIT_ARCH_X86_64 goto 3 else 2
-	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x00000262}, // 2: goto 613
+	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x000002fb}, // 2: goto 766
 	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 3: A = nr
-	{Code: 0x0015, Jt: 0x3b, Jf: 0x00, K: 0x00000000}, // 4: if nr == 0 (read) goto 64 else 5
-	{Code: 0x0015, Jt: 0x3a, Jf: 0x00, K: 0x00000001}, // 5: if nr == 1 (write) goto 64 else 6
-	{Code: 0x0015, Jt: 0x39, Jf: 0x00, K: 0x00000002}, // 6: if nr == 2 (open) goto 64 else 7
-	{Code: 0x0015, Jt: 0x38, Jf: 0x00, K: 0x00000003}, // 7: if nr == 3 (close) goto 64 else 8
-	{Code: 0x0015, Jt: 0x37, Jf: 0x00, K: 0x00000004}, // 8: if nr == 4 (stat) goto 64 else 9
-	{Code: 0x0015, Jt: 0x36, Jf: 0x00, K: 0x00000005}, // 9: if nr == 5 (fstat) goto 64 else 10
-	{Code: 0x0015, Jt: 0x35, Jf: 0x00, K: 0x00000006}, // 10: if nr == 6 (lstat) goto 64 else 11
-	{Code: 0x0015, Jt: 0x34, Jf: 0x00, K: 0x00000007}, // 11: if nr == 7 (poll) goto 64 else 12
-	{Code: 0x0015, Jt: 0x33, Jf: 0x00, K: 0x00000008}, // 12: if nr == 8 (lseek) goto 64 else 13
-	{Code: 0x0015, Jt: 0x32, Jf: 0x00, K: 0x00000009}, // 13: if nr == 9 (mmap) goto 64 else 14
-	{Code: 0x0015, Jt: 0x31, Jf: 0x00, K: 0x0000000a}, // 14: if nr == 10 (mprotect) goto 64 else 15
-	{Code: 0x0015, Jt: 0x30, Jf: 0x00, K: 0x0000000b}, // 15: if nr == 11 (munmap) goto 64 else 16
-	{Code: 0x0015, Jt: 0x2f, Jf: 0x00, K: 0x0000000c}, // 16: if nr == 12 (brk) goto 64 else 17
-	{Code: 0x0015, Jt: 0x2e, Jf: 0x00, K: 0x0000000d}, // 17: if nr == 13 (rt_sigaction) goto 64 else 18
-	{Code: 0x0015, Jt: 0x2d, Jf: 0x00, K: 0x0000000e}, // 18: if nr == 14 (rt_sigprocmask) goto 64 else 19
-	{Code: 0x0015, Jt: 0x2c, Jf: 0x00, K: 0x0000000f}, // 19: if nr == 15 (rt_sigreturn) goto 64 else 20
-	{Code: 0x0015, Jt: 0x2b, Jf: 0x00, K: 0x00000011}, // 20: if nr == 17 (pread64) goto 64 else 21
-	{Code: 0x0015, Jt: 0x2a, Jf: 0x00, K: 0x00000012}, // 21: if nr == 18 (pwrite64) goto 64 else 22
-	{Code: 0x0015, Jt: 0x29, Jf: 0x00, K: 0x00000013}, // 22: if nr == 19 (readv) goto 64 else 23
-	{Code: 0x0015, Jt: 0x28, Jf: 0x00, K: 0x00000014}, // 23: if nr == 20 (writev) goto 64 else 24
-	{Code: 0x0015, Jt: 0x27, Jf: 0x00, K: 0x00000015}, // 24: if nr == 21 (access) goto 64 else 25
-	{Code: 0x0015, Jt: 0x26, Jf: 0x00, K: 0x00000016}, // 25: if nr == 22 (pipe) goto 64 else 26
-	{Code: 0x0015, Jt: 0x25, Jf: 0x00, K: 0x00000017}, // 26: if nr == 23 (select) goto 64 else 27
-	{Code: 0x0015, Jt: 0x24, Jf: 0x00, K: 0x00000018}, // 27: if nr == 24 (sched_yield) goto 64 else 28
-	{Code: 0x0015, Jt: 0x23, Jf: 0x00, K: 0x00000019}, // 28: if nr == 25 (mremap) goto 64 else 29
-	{Code: 0x0015, Jt: 0x22, Jf: 0x00, K: 0x0000001a}, // 29: if nr == 26 (msync) goto 64 else 30
-	{Code: 0x0015, Jt: 0x21, Jf: 0x00, K: 0x0000001b}, // 30: if nr == 27 (mincore) goto 64 else 31
-	{Code: 0x0015, Jt: 0x20, Jf: 0x00, K: 0x0000001c}, // 31: if nr == 28 (madvise) goto 64 else 32
-	{Code: 0x0015, Jt: 0x1f, Jf: 0x00, K: 0x0000001d}, // 32: if nr == 29 (shmget) goto 64 else 33
-	{Code: 0x0015, Jt: 0x1e, Jf: 0x00, K: 0x0000001e}, // 33: if nr == 30 (shmat) goto 64 else 34
-	{Code: 0x0015, Jt: 0x1d, Jf: 0x00, K: 0x0000001f}, // 34: if nr == 31 (shmctl) goto 64 else 35
-	{Code: 0x0015, Jt: 0x1c, Jf: 0x00, K: 0x00000020}, // 35: if nr == 32 (dup) goto 64 else 36
-	{Code: 0x0015, Jt: 0x1b, Jf: 0x00, K: 0x00000021}, // 36: if nr == 33 (dup2) goto 64 else 37
-	{Code: 0x0015, Jt: 0x1a, Jf: 0x00, K: 0x00000022}, // 37: if nr == 34 (pause) goto 64 else 38
-	{Code: 0x0015, Jt: 0x19, Jf: 0x00, K: 0x00000023}, // 38: if nr == 35 (nanosleep) goto 64 else 39
-	{Code: 0x0015, Jt: 0x18, Jf: 0x00, K: 0x00000024}, // 39: if nr == 36 (getitimer) goto 64 else 40
-	{Code: 0x0015, Jt: 0x17, Jf: 0x00, K: 0x00000025}, // 40: if nr == 37 (alarm) goto 64 else 41
-	{Code: 0x0015, Jt: 0x16, Jf: 0x00, K: 0x00000026}, // 41: if nr == 38 (setitimer) goto 64 else 42
-	{Code: 0x0015, Jt: 0x15, Jf: 0x00, K: 0x00000027}, // 42: if nr == 39 (getpid) goto 64 else 43
-	{Code: 0x0015, Jt: 0x14, Jf: 0x00, K: 0x00000028}, // 43: if nr == 40 (sendfile) goto 64 else 44
-	{Code: 0x0015, Jt: 0x13, Jf: 0x00, K: 0x0000002a}, // 44: if nr == 42 (connect) goto 64 else 45
-	{Code: 0x0015, Jt: 0x12, Jf: 0x00, K: 0x0000002b}, // 45: if nr == 43 (accept) goto 64 else 46
-	{Code: 0x0015, Jt: 0x11, Jf: 0x00, K: 0x0000002c}, // 46: if nr == 44 (sendto) goto 64 else 47
-	{Code: 0x0015, Jt: 0x10, Jf: 0x00, K: 0x0000002d}, // 47: if nr == 45 (recvfrom) goto 64 else 48
-	{Code: 0x0015, Jt: 0x0f, Jf: 0x00, K: 0x0000002e}, // 48: if nr == 46 (sendmsg) goto 64 else 49
-	{Code: 0x0015, Jt: 0x0e, Jf: 0x00, K: 0x0000002f}, // 49: if nr == 47 (recvmsg) goto 64 else 50
-	{Code: 0x0015, Jt: 0x0d, Jf: 0x00, K: 0x00000030}, // 50: if nr == 48 (shutdown) goto 64 else 51
-	{Code: 0x0015, Jt: 0x0c, Jf: 0x00, K: 0x00000031}, // 51: if nr == 49 (bind) goto 64 else 52
-	{Code: 0x0015, Jt: 0x0b, Jf: 0x00, K: 0x00000032}, // 52: if nr == 50 (listen) goto 64 else 53
-	{Code: 0x0015, Jt: 0x0a, Jf: 0x00, K: 0x00000033}, // 53: if nr == 51 (getsockname) goto 64 else 54
-	{Code: 0x0015, Jt: 0x09, Jf: 0x00, K: 0x00000034}, // 54: if nr == 52 (getpeername) goto 64 else 55
-	{Code: 0x0015, Jt: 0x08, Jf: 0x00, K: 0x00000035}, // 55: if nr == 53 (socketpair) goto 64 else 56
-	{Code: 0x0015, Jt: 0x07, Jf: 0x00, K: 0x00000036}, // 56: if nr == 54 (setsockopt) goto 64 else 57
-	{Code: 0x0015, Jt: 0x06, Jf: 0x00, K: 0x00000037}, // 57: if nr == 55 (getsockopt) goto 64 else 58
-	{Code: 0x0015, Jt: 0x05, Jf: 0x00, K: 0x00000039}, // 58: if nr == 57 (fork) goto 64 else 59
-	{Code: 0x0015, Jt: 0x04, Jf: 0x00, K: 0x0000003a}, // 59: if nr == 58 (vfork) goto 64 else 60
-	{Code: 0x0015, Jt: 0x03, Jf: 0x00, K: 0x0000003b}, // 60: if nr == 59 (execve) goto 64 else 61
-	{Code: 0x0015, Jt: 0x02, Jf: 0x00, K: 0x0000003c}, // 61: if nr == 60 (exit) goto 64 else 62
-	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x0000003d}, // 62: if nr == 61 (wait4) goto 64 else 63
-	{Code: 0x0015, Jt: 0x00, Jf: 0x01, K: 0x0000003e}, // 63: if nr == 62 (kill) goto 64 else 65
-	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x7fff0000}, // 64: return ALLOW
-	{Code: 0x0015, Jt: 0xff, Jf: 0x00, K: 0x0000003f}, // 65: if nr == 63 (uname) goto 321 else 66
-	{Code: 0x0015, Jt: 0xfe, Jf: 0x00, K: 0x00000040}, // 66: if nr == 64 (semget) goto 321 else 67
-	{Code: 0x0015, Jt: 0xfd, Jf: 0x00, K: 0x00000041}, // 67: if nr == 65 (semop) goto 321 else 68
-	{Code: 0x0015, Jt: 0xfc, Jf: 0x00, K: 0x00000042}, // 68: if nr == 66 (semctl) goto 321 else 69
-	{Code: 0x0015, Jt: 0xfb, Jf: 0x00, K: 0x00000043}, // 69: if nr == 67 (shmdt) goto 321 else 70
-	{Code: 0x0015, Jt: 0xfa, Jf: 0x00, K: 0x00000044}, // 70: if nr == 68 (msgget) goto 321 else 71
-	{Code: 0x0015, Jt: 0xf9, Jf: 0x00, K: 0x00000045}, // 71: if nr == 69 (msgsnd) goto 321 else 72
-	{Code: 0x0015, Jt: 0xf8, Jf: 0x00, K: 0x00000046}, // 72: if nr == 70 (msgrcv) goto 321 else 73
-	{Code: 0x0015, Jt: 0xf7, Jf: 0x00, K: 0x00000047}, // 73: if nr == 71 (msgctl) goto 321 else 74
-	{Code: 0x0015, Jt: 0xf6, Jf: 0x00, K: 0x00000048}, // 74: if nr == 72 (fcntl) goto 321 else 75
-	{Code: 0x0015, Jt: 0xf5, Jf: 0x00, K: 0x00000049}, // 75: if nr == 73 (flock) goto 321 else 76
-	{Code: 0x0015, Jt: 0xf4, Jf: 0x00, K: 0x0000004a}, // 76: if nr == 74 (fsync) goto 321 else 77
-	{Code: 0x0015, Jt: 0xf3, Jf: 0x00, K: 0x0000004b}, // 77: if nr == 75 (fdatasync) goto 321 else 78
-	{Code: 0x0015, Jt: 0xf2, Jf: 0x00, K: 0x0000004c}, // 78: if nr == 76 (truncate) goto 321 else 79
-	{Code: 0x0015, Jt: 0xf1, Jf: 0x00, K: 0x0000004d}, // 79: if nr == 77 (ftruncate) goto 321 else 80
-	{Code: 0x0015, Jt: 0xf0, Jf: 0x00, K: 0x0000004e}, // 80: if nr == 78 (getdents) goto 321 else 81
-	{Code: 0x0015, Jt: 0xef, Jf: 0x00, K: 0x0000004f}, // 81: if nr == 79 (getcwd) goto 321 else 82
-	{Code: 0x0015, Jt: 0xee, Jf: 0x00, K: 0x00000050}, // 82: if nr == 80 (chdir) goto 321 else 83
-	{Code: 0x0015, Jt: 0xed, Jf: 0x00, K: 0x00000051}, // 83: if nr == 81 (fchdir) goto 321 else 84
-	{Code: 0x0015, Jt: 0xec, Jf: 0x00, K: 0x00000052}, // 84: if nr == 82 (rename) goto 321 else 85
-	{Code: 0x0015, Jt: 0xeb, Jf: 0x00, K: 0x00000053}, // 85: if nr == 83 (mkdir) goto 321 else 86
-	{Code: 0x0015, Jt: 0xea, Jf: 0x00, K: 0x00000054}, // 86: if nr == 84 (rmdir) goto 321 else 87
-	{Code: 0x0015, Jt: 0xe9, Jf: 0x00, K: 0x00000055}, // 87: if nr == 85 (creat) goto 321 else 88
-	{Code: 0x0015, Jt: 0xe8, Jf: 0x00, K: 0x00000056}, // 88: if nr == 86 (link) goto 321 else 89
-	{Code: 0x0015, Jt: 0xe7, Jf: 0x00, K: 0x00000057}, // 89: if nr == 87 (unlink) goto 321 else 90
-	{Code: 0x0015, Jt: 0xe6, Jf: 0x00, K: 0x00000058}, // 90: if nr == 88 (symlink) goto 321 else 91
-	{Code: 0x0015, Jt: 0xe5, Jf: 0x00, K: 0x00000059}, // 91: if nr == 89 (readlink) goto 321 else 92
-	{Code: 0x0015, Jt: 0xe4, Jf: 0x00, K: 0x0000005a}, // 92: if nr == 90 (chmod) goto 321 else 93
-	{Code: 0x0015, Jt: 0xe3, Jf: 0x00, K: 0x0000005b}, // 93: if nr == 91 (fchmod) goto 321 else 94
-	{Code: 0x0015, Jt: 0xe2, Jf: 0x00, K: 0x0000005c}, // 94: if nr == 92 (chown) goto 321 else 95
-	{Code: 0x0015, Jt: 0xe1, Jf: 0x00, K: 0x0000005d}, // 95: if nr == 93 (fchown) goto 321 else 96
-	{Code: 0x0015, Jt: 0xe0, Jf: 0x00, K: 0x0000005e}, // 96: if nr == 94 (lchown) goto 321 else 97
-	{Code: 0x0015, Jt: 0xdf, Jf: 0x00, K: 0x0000005f}, // 97: if nr == 95 (umask) goto 321 else 98
-	{Code: 0x0015, Jt: 0xde, Jf: 0x00, K: 0x00000060}, // 98: if nr == 96 (gettimeofday) goto 321 else 99
-	{Code: 0x0015, Jt: 0xdd, Jf: 0x00, K: 0x00000061}, // 99: if nr == 97 (getrlimit) goto 321 else 100
-	{Code: 0x0015, Jt: 0xdc, Jf: 0x00, K: 0x00000062}, // 100: if nr == 98 (getrusage) goto 321 else 101
-	{Code: 0x0015, Jt: 0xdb, Jf: 0x00, K: 0x00000063}, // 101: if nr == 99 (sysinfo) goto 321 else 102
-	{Code: 0x0015, Jt: 0xda, Jf: 0x00, K: 0x00000064}, // 102: if nr == 100 (times) goto 321 else 103
-	{Code: 0x0015, Jt: 0xd9, Jf: 0x00, K: 0x00000066}, // 103: if nr == 102 (getuid) goto 321 else 104
-	{Code: 0x0015, Jt: 0xd8, Jf: 0x00, K: 0x00000068}, // 104: if nr == 104 (getgid) goto 321 else 105
-	{Code: 0x0015, Jt: 0xd7, Jf: 0x00, K: 0x00000069}, // 105: if nr == 105 (setuid) goto 321 else 106
-	{Code: 0x0015, Jt: 0xd6, Jf: 0x00, K: 0x0000006a}, // 106: if nr == 106 (setgid) goto 321 else 107
-	{Code: 0x0015, Jt: 0xd5, Jf: 0x00, K: 0x0000006b}, // 107: if nr == 107 (geteuid) goto 321 else 108
-	{Code: 0x0015, Jt: 0xd4, Jf: 0x00, K: 0x0000006c}, // 108: if nr == 108 (getegid) goto 321 else 109
-	{Code: 0x0015, Jt: 0xd3, Jf: 0x00, K: 0x0000006d}, // 109: if nr == 109 (setpgid) goto 321 else 110
-	{Code: 0x0015, Jt: 0xd2, Jf: 0x00, K: 0x0000006e}, // 110: if nr == 110 (getppid) goto 321 else 111
-	{Code: 0x0015, Jt: 0xd1, Jf: 0x00, K: 0x0000006f}, // 111: if nr == 111 (getpgrp) goto 321 else 112
-	{Code: 0x0015, Jt: 0xd0, Jf: 0x00, K: 0x00000070}, // 112: if nr == 112 (setsid) goto 321 else 113
-	{Code: 0x0015, Jt: 0xcf, Jf: 0x00, K: 0x00000071}, // 113: if nr == 113 (setreuid) goto 321 else 114
-	{Code: 0x0015, Jt: 0xce, Jf: 0x00, K: 0x00000072}, // 114: if nr == 114 (setregid) goto 321 else 115
-	{Code: 0x0015, Jt: 0xcd, Jf: 0x00, K: 0x00000073}, // 115: if nr == 115 (getgroups) goto 321 else 116
-	{Code: 0x0015, Jt: 0xcc, Jf: 0x00, K: 0x00000074}, // 116: if nr == 116 (setgroups) goto 321 else 117
-	{Code: 0x0015, Jt: 0xcb, Jf: 0x00, K: 0x00000075}, // 117: if nr == 117 (setresuid) goto 321 else 118
-	{Code: 0x0015, Jt: 0xca, Jf: 0x00, K: 0x00000076}, // 118: if nr == 118 (getresuid) goto 321 else 119
-	{Code: 0x0015, Jt: 0xc9, Jf: 0x00, K: 0x00000077}, // 119: if nr == 119 (setresgid) goto 321 else 120
-	{Code: 0x0015, Jt: 0xc8, Jf: 0x00, K: 0x00000078}, // 120: if nr == 120 (getresgid) goto 321 else 121
-	{Code: 0x0015, Jt: 0xc7, Jf: 0x00, K: 0x00000079}, // 121: if nr == 121 (getpgid) goto 321 else 122
-	{Code: 0x0015, Jt: 0xc6, Jf: 0x00, K: 0x0000007a}, // 122: if nr == 122 (setfsuid) goto 321 else 123
-	{Code: 0x0015, Jt: 0xc5, Jf: 0x00, K: 0x0000007b}, // 123: if nr == 123 (setfsgid) goto 321 else 124
-	{Code: 0x0015, Jt: 0xc4, Jf: 0x00, K: 0x0000007c}, // 124: if nr == 124 (getsid) goto 321 else 125
-	{Code: 0x0015, Jt: 0xc3, Jf: 0x00, K: 0x0000007d}, // 125: if nr == 125 (capget) goto 321 else 126
-	{Code: 0x0015, Jt: 0xc2, Jf: 0x00, K: 0x0000007e}, // 126: if nr == 126 (capset) goto 321 else 127
-	{Code: 0x0015, Jt: 0xc1, Jf: 0x00, K: 0x0000007f}, // 127: if nr == 127 (rt_sigpending) goto 321 else 128
-	{Code: 0x0015, Jt: 0xc0, Jf: 0x00, K: 0x00000080}, // 128: if nr == 128 (rt_sigtimedwait) goto 321 else 129
-	{Code: 0x0015, Jt: 0xbf, Jf: 0x00, K: 0x00000081}, // 129: if nr == 129 (rt_sigqueueinfo) goto 321 else 130
-	{Code: 0x0015, Jt: 0xbe, Jf: 0x00, K: 0x00000082}, // 130: if nr == 130 (rt_sigsuspend) goto 321 else 131
-	{Code: 0x0015, Jt: 0xbd, Jf: 0x00, K: 0x00000083}, // 131: if nr == 131 (sigaltstack) goto 321 else 132
-	{Code: 0x0015, Jt: 0xbc, Jf: 0x00, K: 0x00000084}, // 132: if nr == 132 (utime) goto 321 else 133
-	{Code: 0x0015, Jt: 0xbb, Jf: 0x00, K: 0x00000085}, // 133: if nr == 133 (mknod) goto 321 else 134
-	{Code: 0x0015, Jt: 0xba, Jf: 0x00, K: 0x00000089}, // 134: if nr == 137 (statfs) goto 321 else 135
-	{Code: 0x0015, Jt: 0xb9, Jf: 0x00, K: 0x0000008a}, // 135: if nr == 138 (fstatfs) goto 321 else 136
-	{Code: 0x0015, Jt: 0xb8, Jf: 0x00, K: 0x0000008c}, // 136: if nr == 140 (getpriority) goto 321 else 137
-	{Code: 0x0015, Jt: 0xb7, Jf: 0x00, K: 0x0000008d}, // 137: if nr == 141 (setpriority) goto 321 else 138
-	{Code: 0x0015, Jt: 0xb6, Jf: 0x00, K: 0x0000008e}, // 138: if nr == 142 (sched_setparam) goto 321 else 139
-	{Code: 0x0015, Jt: 0xb5, Jf: 0x00, K: 0x0000008f}, // 139: if nr == 143 (sched_getparam) goto 321 else 140
-	{Code: 0x0015, Jt: 0xb4, Jf: 0x00, K: 0x00000090}, // 140: if nr == 144 (sched_setscheduler) goto 321 else 141
-	{Code: 0x0015, Jt: 0xb3, Jf: 0x00, K: 0x00000091}, // 141: if nr == 145 (sched_getscheduler) goto 321 else 142
-	{Code: 0x0015, Jt: 0xb2, Jf: 0x00, K: 0x00000092}, // 142: if nr == 146 (sched_get_priority_max) goto 321 else 143
-	{Code: 0x0015, Jt: 0xb1, Jf: 0x00, K: 0x00000093}, // 143: if nr == 147 (sched_get_priority_min) goto 321 else 144
-	{Code: 0x0015, Jt: 0xb0, Jf: 0x00, K: 0x00000094}, // 144: if nr == 148 (sched_rr_get_interval) goto 321 else 145
-	{Code: 0x0015, Jt: 0xaf, Jf: 0x00, K: 0x00000095}, // 145: if nr == 149 (mlock) goto 321 else 146
-	{Code: 0x0015, Jt: 0xae, Jf: 0x00, K: 0x00000096}, // 146: if nr == 150 (munlock) goto 321 else 147
-	{Code: 0x0015, Jt: 0xad, Jf: 0x00, K: 0x00000097}, // 147: if nr == 151 (mlockall) goto 321 else 148
-	{Code: 0x0015, Jt: 0xac, Jf: 0x00, K: 0x00000098}, // 148: if nr == 152 (munlockall) goto 321 else 149
-	{Code: 0x0015, Jt: 0xab, Jf: 0x00, K: 0x0000009d}, // 149: if nr == 157 (prctl) goto 321 else 150
-	{Code: 0x0015, Jt: 0xaa, Jf: 0x00, K: 0x0000009e}, // 150: if nr == 158 (arch_prctl) goto 321 else 151
-	{Code: 0x0015, Jt: 0xa9, Jf: 0x00, K: 0x000000a0}, // 151: if nr == 160 (setrlimit) goto 321 else 152
-	{Code: 0x0015, Jt: 0xa8, Jf: 0x00, K: 0x000000a2}, // 152: if nr == 162 (sync) goto 321 else 153
-	{Code: 0x0015, Jt: 0xa7, Jf: 0x00, K: 0x000000ba}, // 153: if nr == 186 (gettid) goto 321 else 154
-	{Code: 0x0015, Jt: 0xa6, Jf: 0x00, K: 0x000000bb}, // 154: if nr == 187 (readahead) goto 321 else 155
-	{Code: 0x0015, Jt: 0xa5, Jf: 0x00, K: 0x000000bc}, // 155: if nr == 188 (setxattr) goto 321 else 156
-	{Code: 0x0015, Jt: 0xa4, Jf: 0x00, K: 0x000000bd}, // 156: if nr == 189 (lsetxattr) goto 321 else 157
-	{Code: 0x0015, Jt: 0xa3, Jf: 0x00, K: 0x000000be}, // 157: if nr == 190 (fsetxattr) goto 321 else 158
-	{Code: 0x0015, Jt: 0xa2, Jf: 0x00, K: 0x000000bf}, // 158: if nr == 191 (getxattr) goto 321 else 159
-	{Code: 0x0015, Jt: 0xa1, Jf: 0x00, K: 0x000000c0}, // 159: if nr == 192 (lgetxattr) goto 321 else 160
-	{Code: 0x0015, Jt: 0xa0, Jf: 0x00, K: 0x000000c1}, // 160: if nr == 193 (fgetxattr) goto 321 else 161
-	{Code: 0x0015, Jt: 0x9f, Jf: 0x00, K: 0x000000c2}, // 161: if nr == 194 (listxattr) goto 321 else 162
-	{Code: 0x0015, Jt: 0x9e, Jf: 0x00, K: 0x000000c3}, // 162: if nr == 195 (llistxattr) goto 321 else 163
-	{Code: 0x0015, Jt: 0x9d, Jf: 0x00, K: 0x000000c4}, // 163: if nr == 196 (flistxattr) goto 321 else 164
-	{Code: 0x0015, Jt: 0x9c, Jf: 0x00, K: 0x000000c5}, // 164: if nr == 197 (removexattr) goto 321 else 165
-	{Code: 0x0015, Jt: 0x9b, Jf: 0x00, K: 0x000000c6}, // 165: if nr == 198 (lremovexattr) goto 321 else 166
-	{Code: 0x0015, Jt: 0x9a, Jf: 0x00, K: 0x000000c7}, // 166: if nr == 199 (fremovexattr) goto 321 else 167
-	{Code: 0x0015, Jt: 0x99, Jf: 0x00, K: 0x000000c8}, // 167: if nr == 200 (tkill) goto 321 else 168
-	{Code: 0x0015, Jt: 0x98, Jf: 0x00, K: 0x000000c9}, // 168: if nr == 201 (time) goto 321 else 169
-	{Code: 0x0015, Jt: 0x97, Jf: 0x00, K: 0x000000ca}, // 169: if nr == 202 (futex) goto 321 else 170
-	{Code: 0x0015, Jt: 0x96, Jf: 0x00, K: 0x000000cb}, // 170: if nr == 203 (sched_setaffinity) goto 321 else 171
-	{Code: 0x0015, Jt: 0x95, Jf: 0x00, K: 0x000000cc}, // 171: if nr == 204 (sched_getaffinity) goto 321 else 172
-	{Code: 0x0015, Jt: 0x94, Jf: 0x00, K: 0x000000cd}, // 172: if nr == 205 (set_thread_area) goto 321 else 173
-	{Code: 0x0015, Jt: 0x93, Jf: 0x00, K: 0x000000ce}, // 173: if nr == 206 (io_setup) goto 321 else 174
-	{Code: 0x0015, Jt: 0x92, Jf: 0x00, K: 0x000000cf}, // 174: if nr == 207 (io_destroy) goto 321 else 175
-	{Code: 0x0015, Jt: 0x91, Jf: 0x00, K: 0x000000d0}, // 175: if nr == 208 (io_getevents) goto 321 else 176
-	{Code: 0x0015, Jt: 0x90, Jf: 0x00, K: 0x000000d1}, // 176: if nr == 209 (io_submit) goto 321 else 177
-	{Code: 0x0015, Jt: 0x8f, Jf: 0x00, K: 0x000000d2}, // 177: if nr == 210 (io_cancel) goto 321 else 178
-	{Code: 0x0015, Jt: 0x8e, Jf: 0x00, K: 0x000000d3}, // 178: if nr == 211 (get_thread_area) goto 321 else 179
-	{Code: 0x0015, Jt: 0x8d, Jf: 0x00, K: 0x000000d5}, // 179: if nr == 213 (epoll_create) goto 321 else 180
-	{Code: 0x0015, Jt: 0x8c, Jf: 0x00, K: 0x000000d6}, // 180: if nr == 214 (epoll_ctl_old) goto 321 else 181
-	{Code: 0x0015, Jt: 0x8b, Jf: 0x00, K: 0x000000d7}, // 181: if nr == 215 (epoll_wait_old) goto 321 else 182
-	{Code: 0x0015, Jt: 0x8a, Jf: 0x00, K: 0x000000d8}, // 182: if nr == 216 (remap_file_pages) goto 321 else 183
-	{Code: 0x0015, Jt: 0x89, Jf: 0x00, K: 0x000000d9}, // 183: if nr == 217 (getdents64) goto 321 else 184
-	{Code: 0x0015, Jt: 0x88, Jf: 0x00, K: 0x000000da}, // 184: if nr == 218 (set_tid_address) goto 321 else 185
-	{Code: 0x0015, Jt: 0x87, Jf: 0x00, K: 0x000000db}, // 185: if nr == 219 (restart_syscall) goto 321 else 186
-	{Code: 0x0015, Jt: 0x86, Jf: 0x00, K: 0x000000dc}, // 186: if nr == 220 (semtimedop) goto 321 else 187
-	{Code: 0x0015, Jt: 0x85, Jf: 0x00, K: 0x000000dd}, // 187: if nr == 221 (fadvise64) goto 321 else 188
-	{Code: 0x0015, Jt: 0x84, Jf: 0x00, K: 0x000000de}, // 188: if nr == 222 (timer_create) goto 321 else 189
-	{Code: 0x0015, Jt: 0x83, Jf: 0x00, K: 0x000000df}, // 189: if nr == 223 (timer_settime) goto 321 else 190
-	{Code: 0x0015, Jt: 0x82, Jf: 0x00, K: 0x000000e0}, // 190: if nr == 224 (timer_gettime) goto 321 else 191
-	{Code: 0x0015, Jt: 0x81, Jf: 0x00, K: 0x000000e1}, // 191: if nr == 225 (timer_getoverrun) goto 321 else 192
-	{Code: 0x0015, Jt: 0x80, Jf: 0x00, K: 0x000000e2}, // 192: if nr == 226 (timer_delete) goto 321 else 193
-	{Code: 0x0015, Jt: 0x7f, Jf: 0x00, K: 0x000000e4}, // 193: if nr == 228 (clock_gettime) goto 321 else 194
-	{Code: 0x0015, Jt: 0x7e, Jf: 0x00, K: 0x000000e5}, // 194: if nr == 229 (clock_getres) goto 321 else 195
-	{Code: 0x0015, Jt: 0x7d, Jf: 0x00, K: 0x000000e6}, // 195: if nr == 230 (clock_nanosleep) goto 321 else 196
-	{Code: 0x0015, Jt: 0x7c, Jf: 0x00, K: 0x000000e7}, // 196: if nr == 231 (exit_group) goto 321 else 197
-	{Code: 0x0015, Jt: 0x7b, Jf: 0x00, K: 0x000000e8}, // 197: if nr == 232 (epoll_wait) goto 321 else 198
-	{Code: 0x0015, Jt: 0x7a, Jf: 0x00, K: 0x000000e9}, // 198: if nr == 233 (epoll_ctl) goto 321 else 199
-	{Code: 0x0015, Jt: 0x79, Jf: 0x00, K: 0x000000ea}, // 199: if nr == 234 (tgkill) goto 321 else 200
-	{Code: 0x0015, Jt: 0x78, Jf: 0x00, K: 0x000000eb}, // 200: if nr == 235 (utimes) goto 321 else 201
-	{Code: 0x0015, Jt: 0x77, Jf: 0x00, K: 0x000000f0}, // 201: if nr == 240 (mq_open) goto 321 else 202
-	{Code: 0x0015, Jt: 0x76, Jf: 0x00, K: 0x000000f1}, // 202: if nr == 241 (mq_unlink) goto 321 else 203
-	{Code: 0x0015, Jt: 0x75, Jf: 0x00, K: 0x000000f2}, // 203: if nr == 242 (mq_timedsend) goto 321 else 204
-	{Code: 0x0015, Jt: 0x74, Jf: 0x00, K: 0x000000f3}, // 204: if nr == 243 (mq_timedreceive) goto 321 else 205
-	{Code: 0x0015, Jt: 0x73, Jf: 0x00, K: 0x000000f4}, // 205: if nr == 244 (mq_notify) goto 321 else 206
-	{Code: 0x0015, Jt: 0x72, Jf: 0x00, K: 0x000000f5}, // 206: if nr == 245 (mq_getsetattr) goto 321 else 207
-	{Code: 0x0015, Jt: 0x71, Jf: 0x00, K: 0x000000f7}, // 207: if nr == 247 (waitid) goto 321 else 208
-	{Code: 0x0015, Jt: 0x70, Jf: 0x00, K: 0x000000fb}, // 208: if nr == 251 (ioprio_set) goto 321 else 209
-	{Code: 0x0015, Jt: 0x6f, Jf: 0x00, K: 0x000000fc}, // 209: if nr == 252 (ioprio_get) goto 321 else 210
-	{Code: 0x0015, Jt: 0x6e, Jf: 0x00, K: 0x000000fd}, // 210: if nr == 253 (inotify_init) goto 321 else 211
-	{Code: 0x0015, Jt: 0x6d, Jf: 0x00, K: 0x000000fe}, // 211: if nr == 254 (inotify_add_watch) goto 321 else 212
-	{Code: 0x0015, Jt: 0x6c, Jf: 0x00, K: 0x000000ff}, // 212: if nr == 255 (inotify_rm_watch) goto 321 else 213
-	{Code: 0x0015, Jt: 0x6b, Jf: 0x00, K: 0x00000101}, // 213: if nr == 257 (openat) goto 321 else 214
-	{Code: 0x0015, Jt: 0x6a, Jf: 0x00, K: 0x00000102}, // 214: if nr == 258 (mkdirat) goto 321 else 215
-	{Code: 0x0015, Jt: 0x69, Jf: 0x00, K: 0x00000103}, // 215: if nr == 259 (mknodat) goto 321 else 216
-	{Code: 0x0015, Jt: 0x68, Jf: 0x00, K: 0x00000104}, // 216: if nr == 260 (fchownat) goto 321 else 217
-	{Code: 0x0015, Jt: 0x67, Jf: 0x00, K: 0x00000105}, // 217: if nr == 261 (futimesat) goto 321 else 218
-	{Code: 0x0015, Jt: 0x66, Jf: 0x00, K: 0x00000106}, // 218: if nr == 262 (newfstatat) goto 321 else 219
-	{Code: 0x0015, Jt: 0x65, Jf: 0x00, K: 0x00000107}, // 219: if nr == 263 (unlinkat) goto 321 else 220
-	{Code: 0x0015, Jt: 0x64, Jf: 0x00, K: 0x00000108}, // 220: if nr == 264 (renameat) goto 321 else 221
-	{Code: 0x0015, Jt: 0x63, Jf: 0x00, K: 0x00000109}, // 221: if nr == 265 (linkat) goto 321 else 222
-	{Code: 0x0015, Jt: 0x62, Jf: 0x00, K: 0x0000010a}, // 222: if nr == 266 (symlinkat) goto 321 else 223
-	{Code: 0x0015, Jt: 0x61, Jf: 0x00, K: 0x0000010b}, // 223: if nr == 267 (readlinkat) goto 321 else 224
-	{Code: 0x0015, Jt: 0x60, Jf: 0x00, K: 0x0000010c}, // 224: if nr == 268 (fchmodat) goto 321 else 225
-	{Code: 0x0015, Jt: 0x5f, Jf: 0x00, K: 0x0000010d}, // 225: if nr == 269 (faccessat) goto 321 else 226
-	{Code: 0x0015, Jt: 0x5e, Jf: 0x00, K: 0x0000010e}, // 226: if nr == 270 (pselect6) goto 321 else 227
-	{Code: 0x0015, Jt: 0x5d, Jf: 0x00, K: 0x0000010f}, // 227: if nr == 271 (ppoll) goto 321 else 228
-	{Code: 0x0015, Jt: 0x5c, Jf: 0x00, K: 0x00000111}, // 228: if nr == 273 (set_robust_list) goto 321 else 229
-	{Code: 0x0015, Jt: 0x5b, Jf: 0x00, K: 0x00000112}, // 229: if nr == 274 (get_robust_list) goto 321 else 230
-	{Code: 0x0015, Jt: 0x5a, Jf: 0x00, K: 0x00000113}, // 230: if nr == 275 (splice) goto 321 else 231
-	{Code: 0x0015, Jt: 0x59, Jf: 0x00, K: 0x00000114}, // 231: if nr == 276 (tee) goto 321 else 232
-	{Code: 0x0015, Jt: 0x58, Jf: 0x00, K: 0x00000115}, // 232: if nr == 277 (sync_file_range) goto 321 else 233
-	{Code: 0x0015, Jt: 0x57, Jf: 0x00, K: 0x00000116}, // 233: if nr == 278 (vmsplice) goto 321 else 234
-	{Code: 0x0015, Jt: 0x56, Jf: 0x00, K: 0x00000118}, // 234: if nr == 280 (utimensat) goto 321 else 235
-	{Code: 0x0015, Jt: 0x55, Jf: 0x00, K: 0x00000119}, // 235: if nr == 281 (epoll_pwait) goto 321 else 236
-	{Code: 0x0015, Jt: 0x54, Jf: 0x00, K: 0x0000011a}, // 236: if nr == 282 (signalfd) goto 321 else 237
-	{Code: 0x0015, Jt: 0x53, Jf: 0x00, K: 0x0000011b}, // 237: if nr == 283 (timerfd_create) goto 321 else 238
-	{Code: 0x0015, Jt: 0x52, Jf: 0x00, K: 0x0000011c}, // 238: if nr == 284 (eventfd) goto 321 else 239
-	{Code: 0x0015, Jt: 0x51, Jf: 0x00, K: 0x0000011d}, // 239: if nr == 285 (fallocate) goto 321 else 240
-	{Code: 0x0015, Jt: 0x50, Jf: 0x00, K: 0x0000011e}, // 240: if nr == 286 (timerfd_settime) goto 321 else 241
-	{Code: 0x0015, Jt: 0x4f, Jf: 0x00, K: 0x0000011f}, // 241: if nr == 287 (timerfd_gettime) goto 321 else 242
-	{Code: 0x0015, Jt: 0x4e, Jf: 0x00, K: 0x00000120}, // 242: if nr == 288 (accept4) goto 321 else 243
-	{Code: 0x0015, Jt: 0x4d, Jf: 0x00, K: 0x00000121}, // 243: if nr == 289 (signalfd4) goto 321 else 244
-	{Code: 0x0015, Jt: 0x4c, Jf: 0x00, K: 0x00000122}, // 244: if nr == 290 (eventfd2) goto 321 else 245
-	{Code: 0x0015, Jt: 0x4b, Jf: 0x00, K: 0x00000123}, // 245: if nr == 291 (epoll_create1) goto 321 else 246
-	{Code: 0x0015, Jt: 0x4a, Jf: 0x00, K: 0x00000124}, // 246: if nr == 292 (dup3) goto 321 else 247
-	{Code: 0x0015, Jt: 0x49, Jf: 0x00, K: 0x00000125}, // 247: if nr == 293 (pipe2) goto 321 else 248
-	{Code: 0x0015, Jt: 0x48, Jf: 0x00, K: 0x00000126}, // 248: if nr == 294 (inotify_init1) goto 321 else 249
-	{Code: 0x0015, Jt: 0x47, Jf: 0x00, K: 0x00000127}, // 249: if nr == 295 (preadv) goto 321 else 250
-	{Code: 0x0015, Jt: 0x46, Jf: 0x00, K: 0x00000128}, // 250: if nr == 296 (pwritev) goto 321 else 251
-	{Code: 0x0015, Jt: 0x45, Jf: 0x00, K: 0x00000129}, // 251: if nr == 297 (rt_tgsigqueueinfo) goto 321 else 252
-	{Code: 0x0015, Jt: 0x44, Jf: 0x00, K: 0x0000012b}, // 252: if nr == 299 (recvmmsg) goto 321 else 253
-	{Code: 0x0015, Jt: 0x43, Jf: 0x00, K: 0x0000012d}, // 253: if nr == 301 (fanotify_mark) goto 321 else 254
-	{Code: 0x0015, Jt: 0x42, Jf: 0x00, K: 0x0000012e}, // 254: if nr == 302 (prlimit64) goto 321 else 255
-	{Code: 0x0015, Jt: 0x41, Jf: 0x00, K: 0x0000012f}, // 255: if nr == 303 (name_to_handle_at) goto 321 else 256
-	{Code: 0x0015, Jt: 0x40, Jf: 0x00, K: 0x00000132}, // 256: if nr == 306 (syncfs) goto 321 else 257
-	{Code: 0x0015, Jt: 0x3f, Jf: 0x00, K: 0x00000133}, // 257: if nr == 307 (sendmmsg) goto 321 else 258
-	{Code: 0x0015, Jt: 0x3e, Jf: 0x00, K: 0x00000135}, // 258: if nr == 309 (getcpu) goto 321 else 259
-	{Code: 0x0015, Jt: 0x3d, Jf: 0x00, K: 0x0000013a}, // 259: if nr == 314 (sched_setattr) goto 321 else 260
-	{Code: 0x0015, Jt: 0x3c, Jf: 0x00, K: 0x0000013b}, // 260: if nr == 315 (sched_getattr) goto 321 else 261
-	{Code: 0x0015, Jt: 0x3b, Jf: 0x00, K: 0x0000013c}, // 261: if nr == 316 (renameat2) goto 321 else 262
-	{Code: 0x0015, Jt: 0x3a, Jf: 0x00, K: 0x0000013d}, // 262: if nr == 317 (seccomp) goto 321 else 263
-	{Code: 0x0015, Jt: 0x39, Jf: 0x00, K: 0x0000013e}, // 263: if nr == 318 (getrandom) goto 321 else 264
-	{Code: 0x0015, Jt: 0x38, Jf: 0x00, K: 0x0000013f}, // 264: if nr == 319 (memfd_create) goto 321 else 265
-	{Code: 0x0015, Jt: 0x37, Jf: 0x00, K: 0x00000142}, // 265: if nr == 322 (execveat) goto 321 else 266
-	{Code: 0x0015, Jt: 0x36, Jf: 0x00, K: 0x00000144}, // 266: if nr == 324 (membarrier) goto 321 else 267
-	{Code: 0x0015, Jt: 0x35, Jf: 0x00, K: 0x00000145}, // 267: if nr == 325 (mlock2) goto 321 else 268
-	{Code: 0x0015, Jt: 0x34, Jf: 0x00, K: 0x00000146}, // 268: if nr == 326 (copy_file_range) goto 321 else 269
-	{Code: 0x0015, Jt: 0x33, Jf: 0x00, K: 0x00000147}, // 269: if nr == 327 (preadv2) goto 321 else 270
-	{Code: 0x0015, Jt: 0x32, Jf: 0x00, K: 0x00000148}, // 270: if nr == 328 (pwritev2) goto 321 else 271
-	{Code: 0x0015, Jt: 0x31, Jf: 0x00, K: 0x00000149}, // 271: if nr == 329 (pkey_mprotect) goto 321 else 272
-	{Code: 0x0015, Jt: 0x30, Jf: 0x00, K: 0x0000014a}, // 272: if nr == 330 (pkey_alloc) goto 321 else 273
-	{Code: 0x0015, Jt: 0x2f, Jf: 0x00, K: 0x0000014b}, // 273: if nr == 331 (pkey_free) goto 321 else 274
-	{Code: 0x0015, Jt: 0x2e, Jf: 0x00, K: 0x0000014c}, // 274: if nr == 332 (statx) goto 321 else 275
-	{Code: 0x0015, Jt: 0x2d, Jf: 0x00, K: 0x0000014d}, // 275: if nr == 333 (io_pgetevents) goto 321 else 276
-	{Code: 0x0015, Jt: 0x2c, Jf: 0x00, K: 0x0000014e}, // 276: if nr == 334 (rseq) goto 321 else 277
-	{Code: 0x0015, Jt: 0x2b, Jf: 0x00, K: 0x000001a8}, // 277: if nr == 424 (pidfd_send_signal) goto 321 else 278
-	{Code: 0x0015, Jt: 0x2a, Jf: 0x00, K: 0x000001b2}, // 278: if nr == 434 (pidfd_open) goto 321 else 279
-	{Code: 0x0015, Jt: 0x00, Jf: 0x01, K: 0x000001b3}, // 279: if nr == 435 (clone3) goto 280 else 281
-	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00050026}, // 280: return ERRNO(38)
-	{Code: 0x0015, Jt: 0x27, Jf: 0x00, K: 0x000001b4}, // 281: if nr == 436 (close_range) goto 321 else 282
-	{Code: 0x0015, Jt: 0x26, Jf: 0x00, K: 0x000001b5}, // 282: if nr == 437 (openat2) goto 321 else 283
-	{Code: 0x0015, Jt: 0x25, Jf: 0x00, K: 0x000001b7}, // 283: if nr == 439 (faccessat2) goto 321 else 284
-	{Code: 0x0015, Jt: 0x24, Jf: 0x00, K: 0x000001b9}, // 284: if nr == 441 (epoll_pwait2) goto 321 else 285
-	{Code: 0x0015, Jt: 0x23, Jf: 0x00, K: 0x000001bc}, // 285: if nr == 444 (landlock_create_ruleset) goto 321 else 286
-	{Code: 0x0015, Jt: 0x22, Jf: 0x00, K: 0x000001bd}, // 286: if nr == 445 (landlock_add_rule) goto 321 else 287
-	{Code: 0x0015, Jt: 0x21, Jf: 0x00, K: 0x000001be}, // 287: if nr == 446 (landlock_restrict_self) goto 321 else 288
-	{Code: 0x0015, Jt: 0x20, Jf: 0x00, K: 0x000001bf}, // 288: if nr == 447 (memfd_secret) goto 321 else 289
-	{Code: 0x0015, Jt: 0x1f, Jf: 0x00, K: 0x000001c0}, // 289: if nr == 448 (process_mrelease) goto 321 else 290
-	{Code: 0x0015, Jt: 0x1e, Jf: 0x00, K: 0x000001c1}, // 290: if nr == 449 (futex_waitv) goto 321 else 291
-	{Code: 0x0015, Jt: 0x1d, Jf: 0x00, K: 0x000001c3}, // 291: if nr == 451 (cachestat) goto 321 else 292
-	{Code: 0x0015, Jt: 0x1c, Jf: 0x00, K: 0x000001c4}, // 292: if nr == 452 (fchmodat2) goto 321 else 293
-	{Code: 0x0015, Jt: 0x1b, Jf: 0x00, K: 0x000001c5}, // 293: if nr == 453 (map_shadow_stack) goto 321 else 294
-	{Code: 0x0015, Jt: 0x1a, Jf: 0x00, K: 0x000001c6}, // 294: if nr == 454 (futex_wake) goto 321 else 295
-	{Code: 0x0015, Jt: 0x19, Jf: 0x00, K: 0x000001c7}, // 295: if nr == 455 (futex_wait) goto 321 else 296
-	{Code: 0x0015, Jt: 0x18, Jf: 0x00, K: 0x000001c8}, // 296: if nr == 456 (futex_requeue) goto 321 else 297
-	{Code: 0x0015, Jt: 0x17, Jf: 0x00, K: 0x40000000}, // 297: if nr == 1073741824 (read) goto 321 else 298
-	{Code: 0x0015, Jt: 0x16, Jf: 0x00, K: 0x40000001}, // 298: if nr == 1073741825 (write) goto 321 else 299
-	{Code: 0x0015, Jt: 0x15, Jf: 0x00, K: 0x40000002}, // 299: if nr == 1073741826 (open) goto 321 else 300
-	{Code: 0x0015, Jt: 0x14, Jf: 0x00, K: 0x40000003}, // 300: if nr == 1073741827 (close) goto 321 else 301
-	{Code: 0x0015, Jt: 0x13, Jf: 0x00, K: 0x40000004}, // 301: if nr == 1073741828 (stat) goto 321 else 302
-	{Code: 0x0015, Jt: 0x12, Jf: 0x00, K: 0x40000005}, // 302: if nr == 1073741829 (fstat) goto 321 else 303
-	{Code: 0x0015, Jt: 0x11, Jf: 0x00, K: 0x40000006}, // 303: if nr == 1073741830 (lstat) goto 321 else 304
-	{Code: 0x0015, Jt: 0x10, Jf: 0x00, K: 0x40000007}, // 304: if nr == 1073741831 (poll) goto 321 else 305
-	{Code: 0x0015, Jt: 0x0f, Jf: 0x00, K: 0x40000008}, // 305: if nr == 1073741832 (lseek) goto 321 else 306
-	{Code: 0x0015, Jt: 0x0e, Jf: 0x00, K: 0x40000009}, // 306: if nr == 1073741833 (mmap) goto 321 else 307
-	{Code: 0x0015, Jt: 0x0d, Jf: 0x00, K: 0x4000000a}, // 307: if nr == 1073741834 (mprotect) goto 321 else 308
-	{Code: 0x0015, Jt: 0x0c, Jf: 0x00, K: 0x4000000b}, // 308: if nr == 1073741835 (munmap) goto 321 else 309
-	{Code: 0x0015, Jt: 0x0b, Jf: 0x00, K: 0x4000000c}, // 309: if nr == 1073741836 (brk) goto 321 else 310
-	{Code: 0x0015, Jt: 0x0a, Jf: 0x00, K: 0x4000000e}, // 310: if nr == 1073741838 (rt_sigprocmask) goto 321 else 311
-	{Code: 0x0015, Jt: 0x09, Jf: 0x00, K: 0x40000011}, // 311: if nr == 1073741841 (pread64) goto 321 else 312
-	{Code: 0x0015, Jt: 0x08, Jf: 0x00, K: 0x40000012}, // 312: if nr == 1073741842 (pwrite64) goto 321 else 313
-	{Code: 0x0015, Jt: 0x07, Jf: 0x00, K: 0x40000015}, // 313: if nr == 1073741845 (access) goto 321 else 314
-	{Code: 0x0015, Jt: 0x06, Jf: 0x00, K: 0x40000016}, // 314: if nr == 1073741846 (pipe) goto 321 else 315
-	{Code: 0x0015, Jt: 0x05, Jf: 0x00, K: 0x40000017}, // 315: if nr == 1073741847 (select) goto 321 else 316
-	{Code: 0x0015, Jt: 0x04, Jf: 0x00, K: 0x40000018}, // 316: if nr == 1073741848 (sched_yield) goto 321 else 317
-	{Code: 0x0015, Jt: 0x03, Jf: 0x00, K: 0x40000019}, // 317: if nr == 1073741849 (mremap) goto 321 else 318
-	{Code: 0x0015, Jt: 0x02, Jf: 0x00, K: 0x4000001a}, // 318: if nr == 1073741850 (msync) goto 321 else 319
-	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x4000001b}, // 319: if nr == 1073741851 (mincore) goto 321 else 320
-	{Code: 0x0015, Jt: 0x00, Jf: 0x01, K: 0x4000001c}, // 320: if nr == 1073741852 (madvise) goto 321 else 322
-	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x7fff0000}, // 321: return ALLOW
-	{Code: 0x0015, Jt: 0xff, Jf: 0x00, K: 0x4000001d}, // 322: if nr == 1073741853 (shmget) goto 578 else 323
-	{Code: 0x0015, Jt: 0xfe, Jf: 0x00, K: 0x4000001e}, // 323: if nr == 1073741854 (shmat) goto 578 else 324
-	{Code: 0x0015, Jt: 0xfd, Jf: 0x00, K: 0x4000001f}, // 324: if nr == 1073741855 (shmctl) goto 578 else 325
-	{Code: 0x0015, Jt: 0xfc, Jf: 0x00, K: 0x40000020}, // 325: if nr == 1073741856 (dup) goto 578 else 326
-	{Code: 0x0015, Jt: 0xfb, Jf: 0x00, K: 0x40000021}, // 326: if nr == 1073741857 (dup2) goto 578 else 327
-	{Code: 0x0015, Jt: 0xfa, Jf: 0x00, K: 0x40000022}, // 327: if nr == 1073741858 (pause) goto 578 else 328
-	{Code: 0x0015, Jt: 0xf9, Jf: 0x00, K: 0x40000023}, // 328: if nr == 1073741859 (nanosleep) goto 578 else 329
-	{Code: 0x0015, Jt: 0xf8, Jf: 0x00, K: 0x40000024}, // 329: if nr == 1073741860 (getitimer) goto 578 else 330
-	{Code: 0x0015, Jt: 0xf7, Jf: 0x00, K: 0x40000025}, // 330: if nr == 1073741861 (alarm) goto 578 else 331
-	{Code: 0x0015, Jt: 0xf6, Jf: 0x00, K: 0x40000026}, // 331: if nr == 1073741862 (setitimer) goto 578 else 332
-	{Code: 0x0015, Jt: 0xf5, Jf: 0x00, K: 0x40000027}, // 332: if nr == 1073741863 (getpid) goto 578 else 333
-	{Code: 0x0015, Jt: 0xf4, Jf: 0x00, K: 0x40000028}, // 333: if nr == 1073741864 (sendfile) goto 578 else 334
-	{Code: 0x0015, Jt: 0xf3, Jf: 0x00, K: 0x4000002a}, // 334: if nr == 1073741866 (connect) goto 578 else 335
-	{Code: 0x0015, Jt: 0xf2, Jf: 0x00, K: 0x4000002b}, // 335: if nr == 1073741867 (accept) goto 578 else 336
-	{Code: 0x0015, Jt: 0xf1, Jf: 0x00, K: 0x4000002c}, // 336: if nr == 1073741868 (sendto) goto 578 else 337
-	{Code: 0x0015, Jt: 0xf0, Jf: 0x00, K: 0x40000030}, // 337: if nr == 1073741872 (shutdown) goto 578 else 338
-	{Code: 0x0015, Jt: 0xef, Jf: 0x00, K: 0x40000031}, // 338: if nr == 1073741873 (bind) goto 578 else 339
-	{Code: 0x0015, Jt: 0xee, Jf: 0x00, K: 0x40000032}, // 339: if nr == 1073741874 (listen) goto 578 else 340
-	{Code: 0x0015, Jt: 0xed, Jf: 0x00, K: 0x40000033}, // 340: if nr == 1073741875 (getsockname) goto 578 else 341
-	{Code: 0x0015, Jt: 0xec, Jf: 0x00, K: 0x40000034}, // 341: if nr == 1073741876 (getpeername) goto 578 else 342
-	{Code: 0x0015, Jt: 0xeb, Jf: 0x00, K: 0x40000035}, // 342: if nr == 1073741877 (socketpair) goto 578 else 343
-	{Code: 0x0015, Jt: 0xea, Jf: 0x00, K: 0x40000039}, // 343: if nr == 1073741881 (fork) goto 578 else 344
-	{Code: 0x0015, Jt: 0xe9, Jf: 0x00, K: 0x4000003a}, // 344: if nr == 1073741882 (vfork) goto 578 else 345
-	{Code: 0x0015, Jt: 0xe8, Jf: 0x00, K: 0x4000003c}, // 345: if nr == 1073741884 (exit) goto 578 else 346
-	{Code: 0x0015, Jt: 0xe7, Jf: 0x00, K: 0x4000003d}, // 346: if nr == 1073741885 (wait4) goto 578 else 347
-	{Code: 0x0015, Jt: 0xe6, Jf: 0x00, K: 0x4000003e}, // 347: if nr == 1073741886 (kill) goto 578 else 348
-	{Code: 0x0015, Jt: 0xe5, Jf: 0x00, K: 0x4000003f}, // 348: if nr == 1073741887 (uname) goto 578 else 349
-	{Code: 0x0015, Jt: 0xe4, Jf: 0x00, K: 0x40000040}, // 349: if nr == 1073741888 (semget) goto 578 else 350
-	{Code: 0x0015, Jt: 0xe3, Jf: 0x00, K: 0x40000041}, // 350: if nr == 1073741889 (semop) goto 578 else 351
-	{Code: 0x0015, Jt: 0xe2, Jf: 0x00, K: 0x40000042}, // 351: if nr == 1073741890 (semctl) goto 578 else 352
-	{Code: 0x0015, Jt: 0xe1, Jf: 0x00, K: 0x40000043}, // 352: if nr == 1073741891 (shmdt) goto 578 else 353
-	{Code: 0x0015, Jt: 0xe0, Jf: 0x00, K: 0x40000044}, // 353: if nr == 1073741892 (msgget) goto 578 else 354
-	{Code: 0x0015, Jt: 0xdf, Jf: 0x00, K: 0x40000045}, // 354: if nr == 1073741893 (msgsnd) goto 578 else 355
-	{Code: 0x0015, Jt: 0xde, Jf: 0x00, K: 0x40000046}, // 355: if nr == 1073741894 (msgrcv) goto 578 else 356
-	{Code: 0x0015, Jt: 0xdd, Jf: 0x00, K: 0x40000047}, // 356: if nr == 1073741895 (msgctl) goto 578 else 357
-	{Code: 0x0015, Jt: 0xdc, Jf: 0x00, K: 0x40000048}, // 357: if nr == 1073741896 (fcntl) goto 578 else 358
-	{Code: 0x0015, Jt: 0xdb, Jf: 0x00, K: 0x40000049}, // 358: if nr == 1073741897 (flock) goto 578 else 359
-	{Code: 0x0015, Jt: 0xda, Jf: 0x00, K: 0x4000004a}, // 359: if nr == 1073741898 (fsync) goto 578 else 360
-	{Code: 0x0015, Jt: 0xd9, Jf: 0x00, K: 0x4000004b}, // 360: if nr == 1073741899 (fdatasync) goto 578 else 361
-	{Code: 0x0015, Jt: 0xd8, Jf: 0x00, K: 0x4000004c}, // 361: if nr == 1073741900 (truncate) goto 578 else 362
-	{Code: 0x0015, Jt: 0xd7, Jf: 0x00, K: 0x4000004d}, // 362: if nr == 1073741901 (ftruncate) goto 578 else 363
-	{Code: 0x0015, Jt: 0xd6, Jf: 0x00, K: 0x4000004e}, // 363: if nr == 1073741902 (getdents) goto 578 else 364
-	{Code: 0x0015, Jt: 0xd5, Jf: 0x00, K: 0x4000004f}, // 364: if nr == 1073741903 (getcwd) goto 578 else 365
-	{Code: 0x0015, Jt: 0xd4, Jf: 0x00, K: 0x40000050}, // 365: if nr == 1073741904 (chdir) goto 578 else 366
-	{Code: 0x0015, Jt: 0xd3, Jf: 0x00, K: 0x40000051}, // 366: if nr == 1073741905 (fchdir) goto 578 else 367
-	{Code: 0x0015, Jt: 0xd2, Jf: 0x00, K: 0x40000052}, // 367: if nr == 1073741906 (rename) goto 578 else 368
-	{Code: 0x0015, Jt: 0xd1, Jf: 0x00, K: 0x40000053}, // 368: if nr == 1073741907 (mkdir) goto 578 else 369
-	{Code: 0x0015, Jt: 0xd0, Jf: 0x00, K: 0x40000054}, // 369: if nr == 1073741908 (rmdir) goto 578 else 370
-	{Code: 0x0015, Jt: 0xcf, Jf: 0x00, K: 0x40000055}, // 370: if nr == 1073741909 (creat) goto 578 else 371
-	{Code: 0x0015, Jt: 0xce, Jf: 0x00, K: 0x40000056}, // 371: if nr == 1073741910 (link) goto 578 else 372
-	{Code: 0x0015, Jt: 0xcd, Jf: 0x00, K: 0x40000057}, // 372: if nr == 1073741911 (unlink) goto 578 else 373
-	{Code: 0x0015, Jt: 0xcc, Jf: 0x00, K: 0x40000058}, // 373: if nr == 1073741912 (symlink) goto 578 else 374
-	{Code: 0x0015, Jt: 0xcb, Jf: 0x00, K: 0x40000059}, // 374: if nr == 1073741913 (readlink) goto 578 else 375
-	{Code: 0x0015, Jt: 0xca, Jf: 0x00, K: 0x4000005a}, // 375: if nr == 1073741914 (chmod) goto 578 else 376
-	{Code: 0x0015, Jt: 0xc9, Jf: 0x00, K: 0x4000005b}, // 376: if nr == 1073741915 (fchmod) goto 578 else 377
-	{Code: 0x0015, Jt: 0xc8, Jf: 0x00, K: 0x4000005c}, // 377: if nr == 1073741916 (chown) goto 578 else 378
-	{Code: 0x0015, Jt: 0xc7, Jf: 0x00, K: 0x4000005d}, // 378: if nr == 1073741917 (fchown) goto 578 else 379
-	{Code: 0x0015, Jt: 0xc6, Jf: 0x00, K: 0x4000005e}, // 379: if nr == 1073741918 (lchown) goto 578 else 380
-	{Code: 0x0015, Jt: 0xc5, Jf: 0x00, K: 0x4000005f}, // 380: if nr == 1073741919 (umask) goto 578 else 381
-	{Code: 0x0015, Jt: 0xc4, Jf: 0x00, K: 0x40000060}, // 381: if nr == 1073741920 (gettimeofday) goto 578 else 382
-	{Code: 0x0015, Jt: 0xc3, Jf: 0x00, K: 0x40000061}, // 382: if nr == 1073741921 (getrlimit) goto 578 else 383
-	{Code: 0x0015, Jt: 0xc2, Jf: 0x00, K: 0x40000062}, // 383: if nr == 1073741922 (getrusage) goto 578 else 384
-	{Code: 0x0015, Jt: 0xc1, Jf: 0x00, K: 0x40000063}, // 384: if nr == 1073741923 (sysinfo) goto 578 else 385
-	{Code: 0x0015, Jt: 0xc0, Jf: 0x00, K: 0x40000064}, // 385: if nr == 1073741924 (times) goto 578 else 386
-	{Code: 0x0015, Jt: 0xbf, Jf: 0x00, K: 0x40000066}, // 386: if nr == 1073741926 (getuid) goto 578 else 387
-	{Code: 0x0015, Jt: 0xbe, Jf: 0x00, K: 0x40000068}, // 387: if nr == 1073741928 (getgid) goto 578 else 388
-	{Code: 0x0015, Jt: 0xbd, Jf: 0x00, K: 0x40000069}, // 388: if nr == 1073741929 (setuid) goto 578 else 389
-	{Code: 0x0015, Jt: 0xbc, Jf: 0x00, K: 0x4000006a}, // 389: if nr == 1073741930 (setgid) goto 578 else 390
-	{Code: 0x0015, Jt: 0xbb, Jf: 0x00, K: 0x4000006b}, // 390: if nr == 1073741931 (geteuid) goto 578 else 391
-	{Code: 0x0015, Jt: 0xba, Jf: 0x00, K: 0x4000006c}, // 391: if nr == 1073741932 (getegid) goto 578 else 392
-	{Code: 0x0015, Jt: 0xb9, Jf: 0x00, K: 0x4000006d}, // 392: if nr == 1073741933 (setpgid) goto 578 else 393
-	{Code: 0x0015, Jt: 0xb8, Jf: 0x00, K: 0x4000006e}, // 393: if nr == 1073741934 (getppid) goto 578 else 394
-	{Code: 0x0015, Jt: 0xb7, Jf: 0x00, K: 0x4000006f}, // 394: if nr == 1073741935 (getpgrp) goto 578 else 395
-	{Code: 0x0015, Jt: 0xb6, Jf: 0x00, K: 0x40000070}, // 395: if nr == 1073741936 (setsid) goto 578 else 396
-	{Code: 0x0015, Jt: 0xb5, Jf: 0x00, K: 0x40000071}, // 396: if nr == 1073741937 (setreuid) goto 578 else 397
-	{Code: 0x0015, Jt: 0xb4, Jf: 0x00, K: 0x40000072}, // 397: if nr == 1073741938 (setregid) goto 578 else 398
-	{Code: 0x0015, Jt: 0xb3, Jf: 0x00, K: 0x40000073}, // 398: if nr == 1073741939 (getgroups) goto 578 else 399
-	{Code: 0x0015, Jt: 0xb2, Jf: 0x00, K: 0x40000074}, // 399: if nr == 1073741940 (setgroups) goto 578 else 400
-	{Code: 0x0015, Jt: 0xb1, Jf: 0x00, K: 0x40000075}, // 400: if nr == 1073741941 (setresuid) goto 578 else 401
-	{Code: 0x0015, Jt: 0xb0, Jf: 0x00, K: 0x40000076}, // 401: if nr == 1073741942 (getresuid) goto 578 else 402
-	{Code: 0x0015, Jt: 0xaf, Jf: 0x00, K: 0x40000077}, // 402: if nr == 1073741943 (setresgid) goto 578 else 403
-	{Code: 0x0015, Jt: 0xae, Jf: 0x00, K: 0x40000078}, // 403: if nr == 1073741944 (getresgid) goto 578 else 404
-	{Code: 0x0015, Jt: 0xad, Jf: 0x00, K: 0x40000079}, // 404: if nr == 1073741945 (getpgid) goto 578 else 405
-	{Code: 0x0015, Jt: 0xac, Jf: 0x00, K: 0x4000007a}, // 405: if nr == 1073741946 (setfsuid) goto 578 else 406
-	{Code: 0x0015, Jt: 0xab, Jf: 0x00, K: 0x4000007b}, // 406: if nr == 1073741947 (setfsgid) goto 578 else 407
-	{Code: 0x0015, Jt: 0xaa, Jf: 0x00, K: 0x4000007c}, // 407: if nr == 1073741948 (getsid) goto 578 else 408
-	{Code: 0x0015, Jt: 0xa9, Jf: 0x00, K: 0x4000007d}, // 408: if nr == 1073741949 (capget) goto 578 else 409
-	{Code: 0x0015, Jt: 0xa8, Jf: 0x00, K: 0x4000007e}, // 409: if nr == 1073741950 (capset) goto 578 else 410
-	{Code: 0x0015, Jt: 0xa7, Jf: 0x00, K: 0x40000082}, // 410: if nr == 1073741954 (rt_sigsuspend) goto 578 else 411
-	{Code: 0x0015, Jt: 0xa6, Jf: 0x00, K: 0x40000084}, // 411: if nr == 1073741956 (utime) goto 578 else 412
-	{Code: 0x0015, Jt: 0xa5, Jf: 0x00, K: 0x40000085}, // 412: if nr == 1073741957 (mknod) goto 578 else 413
-	{Code: 0x0015, Jt: 0xa4, Jf: 0x00, K: 0x40000089}, // 413: if nr == 1073741961 (statfs) goto 578 else 414
-	{Code: 0x0015, Jt: 0xa3, Jf: 0x00, K: 0x4000008a}, // 414: if nr == 1073741962 (fstatfs) goto 578 else 415
-	{Code: 0x0015, Jt: 0xa2, Jf: 0x00, K: 0x4000008c}, // 415: if nr == 1073741964 (getpriority) goto 578 else 416
-	{Code: 0x0015, Jt: 0xa1, Jf: 0x00, K: 0x4000008d}, // 416: if nr == 1073741965 (setpriority) goto 578 else 417
-	{Code: 0x0015, Jt: 0xa0, Jf: 0x00, K: 0x4000008e}, // 417: if nr == 1073741966 (sched_setparam) goto 578 else 418
-	{Code: 0x0015, Jt: 0x9f, Jf: 0x00, K: 0x4000008f}, // 418: if nr == 1073741967 (sched_getparam) goto 578 else 419
-	{Code: 0x0015, Jt: 0x9e, Jf: 0x00, K: 0x40000090}, // 419: if nr == 1073741968 (sched_setscheduler) goto 578 else 420
-	{Code: 0x0015, Jt: 0x9d, Jf: 0x00, K: 0x40000091}, // 420: if nr == 1073741969 (sched_getscheduler) goto 578 else 421
-	{Code: 0x0015, Jt: 0x9c, Jf: 0x00, K: 0x40000092}, // 421: if nr == 1073741970 (sched_get_priority_max) goto 578 else 422
-	{Code: 0x0015, Jt: 0x9b, Jf: 0x00, K: 0x40000093}, // 422: if nr == 1073741971 (sched_get_priority_min) goto 578 else 423
-	{Code: 0x0015, Jt: 0x9a, Jf: 0x00, K: 0x40000094}, // 423: if nr == 1073741972 (sched_rr_get_interval) goto 578 else 424
-	{Code: 0x0015, Jt: 0x99, Jf: 0x00, K: 0x40000095}, // 424: if nr == 1073741973 (mlock) goto 578 else 425
-	{Code: 0x0015, Jt: 0x98, Jf: 0x00, K: 0x40000096}, // 425: if nr == 1073741974 (munlock) goto 578 else 426
-	{Code: 0x0015, Jt: 0x97, Jf: 0x00, K: 0x40000097}, // 426: if nr == 1073741975 (mlockall) goto 578 else 427
-	{Code: 0x0015, Jt: 0x96, Jf: 0x00, K: 0x40000098}, // 427: if nr == 1073741976 (munlockall) goto 578 else 428
-	{Code: 0x0015, Jt: 0x95, Jf: 0x00, K: 0x4000009d}, // 428: if nr == 1073741981 (prctl) goto 578 else 429
-	{Code: 0x0015, Jt: 0x94, Jf: 0x00, K: 0x4000009e}, // 429: if nr == 1073741982 (arch_prctl) goto 578 else 430
-	{Code: 0x0015, Jt: 0x93, Jf: 0x00, K: 0x400000a0}, // 430: if nr == 1073741984 (setrlimit) goto 578 else 431
-	{Code: 0x0015, Jt: 0x92, Jf: 0x00, K: 0x400000a2}, // 431: if nr == 1073741986 (sync) goto 578 else 432
-	{Code: 0x0015, Jt: 0x91, Jf: 0x00, K: 0x400000ba}, // 432: if nr == 1073742010 (gettid) goto 578 else 433
-	{Code: 0x0015, Jt: 0x90, Jf: 0x00, K: 0x400000bb}, // 433: if nr == 1073742011 (readahead) goto 578 else 434
-	{Code: 0x0015, Jt: 0x8f, Jf: 0x00, K: 0x400000bc}, // 434: if nr == 1073742012 (setxattr) goto 578 else 435
-	{Code: 0x0015, Jt: 0x8e, Jf: 0x00, K: 0x400000bd}, // 435: if nr == 1073742013 (lsetxattr) goto 578 else 436
-	{Code: 0x0015, Jt: 0x8d, Jf: 0x00, K: 0x400000be}, // 436: if nr == 1073742014 (fsetxattr) goto 578 else 437
-	{Code: 0x0015, Jt: 0x8c, Jf: 0x00, K: 0x400000bf}, // 437: if nr == 1073742015 (getxattr) goto 578 else 438
-	{Code: 0x0015, Jt: 0x8b, Jf: 0x00, K: 0x400000c0}, // 438: if nr == 1073742016 (lgetxattr) goto 578 else 439
-	{Code: 0x0015, Jt: 0x8a, Jf: 0x00, K: 0x400000c1}, // 439: if nr == 1073742017 (fgetxattr) goto 578 else 440
-	{Code: 0x0015, Jt: 0x89, Jf: 0x00, K: 0x400000c2}, // 440: if nr == 1073742018 (listxattr) goto 578 else 441
-	{Code: 0x0015, Jt: 0x88, Jf: 0x00, K: 0x400000c3}, // 441: if nr == 1073742019 (llistxattr) goto 578 else 442
-	{Code: 0x0015, Jt: 0x87, Jf: 0x00, K: 0x400000c4}, // 442: if nr == 1073742020 (flistxattr) goto 578 else 443
-	{Code: 0x0015, Jt: 0x86, Jf: 0x00, K: 0x400000c5}, // 443: if nr == 1073742021 (removexattr) goto 578 else 444
-	{Code: 0x0015, Jt: 0x85, Jf: 0x00, K: 0x400000c6}, // 444: if nr == 1073742022 (lremovexattr) goto 578 else 445
-	{Code: 0x0015, Jt: 0x84, Jf: 0x00, K: 0x400000c7}, // 445: if nr == 1073742023 (fremovexattr) goto 578 else 446
-	{Code: 0x0015, Jt: 0x83, Jf: 0x00, K: 0x400000c8}, // 446: if nr == 1073742024 (tkill) goto 578 else 447
-	{Code: 0x0015, Jt: 0x82, Jf: 0x00, K: 0x400000c9}, // 447: if nr == 1073742025 (time) goto 578 else 448
-	{Code: 0x0015, Jt: 0x81, Jf: 0x00, K: 0x400000ca}, // 448: if nr == 1073742026 (futex) goto 578 else 449
-	{Code: 0x0015, Jt: 0x80, Jf: 0x00, K: 0x400000cb}, // 449: if nr == 1073742027 (sched_setaffinity) goto 578 else 450
-	{Code: 0x0015, Jt: 0x7f, Jf: 0x00, K: 0x400000cc}, // 450: if nr == 1073742028 (sched_getaffinity) goto 578 else 451
-	{Code: 0x0015, Jt: 0x7e, Jf: 0x00, K: 0x400000cf}, // 451: if nr == 1073742031 (io_destroy) goto 578 else 452
-	{Code: 0x0015, Jt: 0x7d, Jf: 0x00, K: 0x400000d0}, // 452: if nr == 1073742032 (io_getevents) goto 578 else 453
-	{Code: 0x0015, Jt: 0x7c, Jf: 0x00, K: 0x400000d2}, // 453: if nr == 1073742034 (io_cancel) goto 578 else 454
-	{Code: 0x0015, Jt: 0x7b, Jf: 0x00, K: 0x400000d5}, // 454: if nr == 1073742037 (epoll_create) goto 578 else 455
-	{Code: 0x0015, Jt: 0x7a, Jf: 0x00, K: 0x400000d8}, // 455: if nr == 1073742040 (remap_file_pages) goto 578 else 456
-	{Code: 0x0015, Jt: 0x79, Jf: 0x00, K: 0x400000d9}, // 456: if nr == 1073742041 (getdents64) goto 578 else 457
-	{Code: 0x0015, Jt: 0x78, Jf: 0x00, K: 0x400000da}, // 457: if nr == 1073742042 (set_tid_address) goto 578 else 458
-	{Code: 0x0015, Jt: 0x77, Jf: 0x00, K: 0x400000db}, // 458: if nr == 1073742043 (restart_syscall) goto 578 else 459
-	{Code: 0x0015, Jt: 0x76, Jf: 0x00, K: 0x400000dc}, // 459: if nr == 1073742044 (semtimedop) goto 578 else 460
-	{Code: 0x0015, Jt: 0x75, Jf: 0x00, K: 0x400000dd}, // 460: if nr == 1073742045 (fadvise64) goto 578 else 461
-	{Code: 0x0015, Jt: 0x74, Jf: 0x00, K: 0x400000df}, // 461: if nr == 1073742047 (timer_settime) goto 578 else 462
-	{Code: 0x0015, Jt: 0x73, Jf: 0x00, K: 0x400000e0}, // 462: if nr == 1073742048 (timer_gettime) goto 578 else 463
-	{Code: 0x0015, Jt: 0x72, Jf: 0x00, K: 0x400000e1}, // 463: if nr == 1073742049 (timer_getoverrun) goto 578 else 464
-	{Code: 0x0015, Jt: 0x71, Jf: 0x00, K: 0x400000e2}, // 464: if nr == 1073742050 (timer_delete) goto 578 else 465
-	{Code: 0x0015, Jt: 0x70, Jf: 0x00, K: 0x400000e4}, // 465: if nr == 1073742052 (clock_gettime) goto 578 else 466
-	{Code: 0x0015, Jt: 0x6f, Jf: 0x00, K: 0x400000e5}, // 466: if nr == 1073742053 (clock_getres) goto 578 else 467
-	{Code: 0x0015, Jt: 0x6e, Jf: 0x00, K: 0x400000e6}, // 467: if nr == 1073742054 (clock_nanosleep) goto 578 else 468
-	{Code: 0x0015, Jt: 0x6d, Jf: 0x00, K: 0x400000e7}, // 468: if nr == 1073742055 (exit_group) goto 578 else 469
-	{Code: 0x0015, Jt: 0x6c, Jf: 0x00, K: 0x400000e8}, // 469: if nr == 1073742056 (epoll_wait) goto 578 else 470
-	{Code: 0x0015, Jt: 0x6b, Jf: 0x00, K: 0x400000e9}, // 470: if nr == 1073742057 (epoll_ctl) goto 578 else 471
-	{Code: 0x0015, Jt: 0x6a, Jf: 0x00, K: 0x400000ea}, // 471: if nr == 1073742058 (tgkill) goto 578 else 472
-	{Code: 0x0015, Jt: 0x69, Jf: 0x00, K: 0x400000eb}, // 472: if nr == 1073742059 (utimes) goto 578 else 473
-	{Code: 0x0015, Jt: 0x68, Jf: 0x00, K: 0x400000f0}, // 473: if nr == 1073742064 (mq_open) goto 578 else 474
-	{Code: 0x0015, Jt: 0x67, Jf: 0x00, K: 0x400000f1}, // 474: if nr == 1073742065 (mq_unlink) goto 578 else 475
-	{Code: 0x0015, Jt: 0x66, Jf: 0x00, K: 0x400000f2}, // 475: if nr == 1073742066 (mq_timedsend) goto 578 else 476
-	{Code: 0x0015, Jt: 0x65, Jf: 0x00, K: 0x400000f3}, // 476: if nr == 1073742067 (mq_timedreceive) goto 578 else 477
-	{Code: 0x0015, Jt: 0x64, Jf: 0x00, K: 0x400000f5}, // 477: if nr == 1073742069 (mq_getsetattr) goto 578 else 478
-	{Code: 0x0015, Jt: 0x63, Jf: 0x00, K: 0x400000fb}, // 478: if nr == 1073742075 (ioprio_set) goto 578 else 479
-	{Code: 0x0015, Jt: 0x62, Jf: 0x00, K: 0x400000fc}, // 479: if nr == 1073742076 (ioprio_get) goto 578 else 480
-	{Code: 0x0015, Jt: 0x61, Jf: 0x00, K: 0x400000fd}, // 480: if nr == 1073742077 (inotify_init) goto 578 else 481
-	{Code: 0x0015, Jt: 0x60, Jf: 0x00, K: 0x400000fe}, // 481: if nr == 1073742078 (inotify_add_watch) goto 578 else 482
-	{Code: 0x0015, Jt: 0x5f, Jf: 0x00, K: 0x400000ff}, // 482: if nr == 1073742079 (inotify_rm_watch) goto 578 else 483
-	{Code: 0x0015, Jt: 0x5e, Jf: 0x00, K: 0x40000101}, // 483: if nr == 1073742081 (openat) goto 578 else 484
-	{Code: 0x0015, Jt: 0x5d, Jf: 0x00, K: 0x40000102}, // 484: if nr == 1073742082 (mkdirat) goto 578 else 485
-	{Code: 0x0015, Jt: 0x5c, Jf: 0x00, K: 0x40000103}, // 485: if nr == 1073742083 (mknodat) goto 578 else 486
-	{Code: 0x0015, Jt: 0x5b, Jf: 0x00, K: 0x40000104}, // 486: if nr == 1073742084 (fchownat) goto 578 else 487
-	{Code: 0x0015, Jt: 0x5a, Jf: 0x00, K: 0x40000105}, // 487: if nr == 1073742085 (futimesat) goto 578 else 488
-	{Code: 0x0015, Jt: 0x59, Jf: 0x00, K: 0x40000106}, // 488: if nr == 1073742086 (newfstatat) goto 578 else 489
-	{Code: 0x0015, Jt: 0x58, Jf: 0x00, K: 0x40000107}, // 489: if nr == 1073742087 (unlinkat) goto 578 else 490
-	{Code: 0x0015, Jt: 0x57, Jf: 0x00, K: 0x40000108}, // 490: if nr == 1073742088 (renameat) goto 578 else 491
-	{Code: 0x0015, Jt: 0x56, Jf: 0x00, K: 0x40000109}, // 491: if nr == 1073742089 (linkat) goto 578 else 492
-	{Code: 0x0015, Jt: 0x55, Jf: 0x00, K: 0x4000010a}, // 492: if nr == 1073742090 (symlinkat) goto 578 else 493
-	{Code: 0x0015, Jt: 0x54, Jf: 0x00, K: 0x4000010b}, // 493: if nr == 1073742091 (readlinkat) goto 578 else 494
-	{Code: 0x0015, Jt: 0x53, Jf: 0x00, K: 0x4000010c}, // 494: if nr == 1073742092 (fchmodat) goto 578 else 495
-	{Code: 0x0015, Jt: 0x52, Jf: 0x00, K: 0x4000010d}, // 495: if nr == 1073742093 (faccessat) goto 578 else 496
-	{Code: 0x0015, Jt: 0x51, Jf: 0x00, K: 0x4000010e}, // 496: if nr == 1073742094 (pselect6) goto 578 else 497
-	{Code: 0x0015, Jt: 0x50, Jf: 0x00, K: 0x4000010f}, // 497: if nr == 1073742095 (ppoll) goto 578 else 498
-	{Code: 0x0015, Jt: 0x4f, Jf: 0x00, K: 0x40000113}, // 498: if nr == 1073742099 (splice) goto 578 else 499
-	{Code: 0x0015, Jt: 0x4e, Jf: 0x00, K: 0x40000114}, // 499: if nr == 1073742100 (tee) goto 578 else 500
-	{Code: 0x0015, Jt: 0x4d, Jf: 0x00, K: 0x40000115}, // 500: if nr == 1073742101 (sync_file_range) goto 578 else 501
-	{Code: 0x0015, Jt: 0x4c, Jf: 0x00, K: 0x40000118}, // 501: if nr == 1073742104 (utimensat) goto 578 else 502
-	{Code: 0x0015, Jt: 0x4b, Jf: 0x00, K: 0x40000119}, // 502: if nr == 1073742105 (epoll_pwait) goto 578 else 503
-	{Code: 0x0015, Jt: 0x4a, Jf: 0x00, K: 0x4000011a}, // 503: if nr == 1073742106 (signalfd) goto 578 else 504
-	{Code: 0x0015, Jt: 0x49, Jf: 0x00, K: 0x4000011b}, // 504: if nr == 1073742107 (timerfd_create) goto 578 else 505
-	{Code: 0x0015, Jt: 0x48, Jf: 0x00, K: 0x4000011c}, // 505: if nr == 1073742108 (eventfd) goto 578 else 506
-	{Code: 0x0015, Jt: 0x47, Jf: 0x00, K: 0x4000011d}, // 506: if nr == 1073742109 (fallocate) goto 578 else 507
-	{Code: 0x0015, Jt: 0x46, Jf: 0x00, K: 0x4000011e}, // 507: if nr == 1073742110 (timerfd_settime) goto 578 else 508
-	{Code: 0x0015, Jt: 0x45, Jf: 0x00, K: 0x4000011f}, // 508: if nr == 1073742111 (timerfd_gettime) goto 578 else 509
-	{Code: 0x0015, Jt: 0x44, Jf: 0x00, K: 0x40000120}, // 509: if nr == 1073742112 (accept4) goto 578 else 510
-	{Code: 0x0015, Jt: 0x43, Jf: 0x00, K: 0x40000121}, // 510: if nr == 1073742113 (signalfd4) goto 578 else 511
-	{Code: 0x0015, Jt: 0x42, Jf: 0x00, K: 0x40000122}, // 511: if nr == 1073742114 (eventfd2) goto 578 else 512
-	{Code: 0x0015, Jt: 0x41, Jf: 0x00, K: 0x40000123}, // 512: if nr == 1073742115 (epoll_create1) goto 578 else 513
-	{Code: 0x0015, Jt: 0x40, Jf: 0x00, K: 0x40000124}, // 513: if nr == 1073742116 (dup3) goto 578 else 514
-	{Code: 0x0015, Jt: 0x3f, Jf: 0x00, K: 0x40000125}, // 514: if nr == 1073742117 (pipe2) goto 578 else 515
-	{Code: 0x0015, Jt: 0x3e, Jf: 0x00, K: 0x40000126}, // 515: if nr == 1073742118 (inotify_init1) goto 578 else 516
-	{Code: 0x0015, Jt: 0x3d, Jf: 0x00, K: 0x4000012d}, // 516: if nr == 1073742125 (fanotify_mark) goto 578 else 517
-	{Code: 0x0015, Jt: 0x3c, Jf: 0x00, K: 0x4000012e}, // 517: if nr == 1073742126 (prlimit64) goto 578 else 518
-	{Code: 0x0015, Jt: 0x3b, Jf: 0x00, K: 0x4000012f}, // 518: if nr == 1073742127 (name_to_handle_at) goto 578 else 519
-	{Code: 0x0015, Jt: 0x3a, Jf: 0x00, K: 0x40000132}, // 519: if nr == 1073742130 (syncfs) goto 578 else 520
-	{Code: 0x0015, Jt: 0x39, Jf: 0x00, K: 0x40000135}, // 520: if nr == 1073742133 (getcpu) goto 578 else 521
-	{Code: 0x0015, Jt: 0x38, Jf: 0x00, K: 0x4000013a}, // 521: if nr == 1073742138 (sched_setattr) goto 578 else 522
-	{Code: 0x0015, Jt: 0x37, Jf: 0x00, K: 0x4000013b}, // 522: if nr == 1073742139 (sched_getattr) goto 578 else 523
-	{Code: 0x0015, Jt: 0x36, Jf: 0x00, K: 0x4000013c}, // 523: if nr == 1073742140 (renameat2) goto 578 else 524
-	{Code: 0x0015, Jt: 0x35, Jf: 0x00, K: 0x4000013d}, // 524: if nr == 1073742141 (seccomp) goto 578 else 525
-	{Code: 0x0015, Jt: 0x34, Jf: 0x00, K: 0x4000013e}, // 525: if nr == 1073742142 (getrandom) goto 578 else 526
-	{Code: 0x0015, Jt: 0x33, Jf: 0x00, K: 0x4000013f}, // 526: if nr == 1073742143 (memfd_create) goto 578 else 527
-	{Code: 0x0015, Jt: 0x32, Jf: 0x00, K: 0x40000144}, // 527: if nr == 1073742148 (membarrier) goto 578 else 528
-	{Code: 0x0015, Jt: 0x31, Jf: 0x00, K: 0x40000145}, // 528: if nr == 1073742149 (mlock2) goto 578 else 529
-	{Code: 0x0015, Jt: 0x30, Jf: 0x00, K: 0x40000146}, // 529: if nr == 1073742150 (copy_file_range) goto 578 else 530
-	{Code: 0x0015, Jt: 0x2f, Jf: 0x00, K: 0x40000149}, // 530: if nr == 1073742153 (pkey_mprotect) goto 578 else 531
-	{Code: 0x0015, Jt: 0x2e, Jf: 0x00, K: 0x4000014a}, // 531: if nr == 1073742154 (pkey_alloc) goto 578 else 532
-	{Code: 0x0015, Jt: 0x2d, Jf: 0x00, K: 0x4000014b}, // 532: if nr == 1073742155 (pkey_free) goto 578 else 533
-	{Code: 0x0015, Jt: 0x2c, Jf: 0x00, K: 0x4000014c}, // 533: if nr == 1073742156 (statx) goto 578 else 534
-	{Code: 0x0015, Jt: 0x2b, Jf: 0x00, K: 0x4000014d}, // 534: if nr == 1073742157 (io_pgetevents) goto 578 else 535
-	{Code: 0x0015, Jt: 0x2a, Jf: 0x00, K: 0x4000014e}, // 535: if nr == 1073742158 (rseq) goto 578 else 536
-	{Code: 0x0015, Jt: 0x29, Jf: 0x00, K: 0x400001a8}, // 536: if nr == 1073742248 (pidfd_send_signal) goto 578 else 537
-	{Code: 0x0015, Jt: 0x28, Jf: 0x00, K: 0x400001b2}, // 537: if nr == 1073742258 (pidfd_open) goto 578 else 538
-	{Code: 0x0015, Jt: 0x00, Jf: 0x01, K: 0x400001b3}, // 538: if nr == 1073742259 (clone3) goto 539 else 540
-	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00050026}, // 539: return ERRNO(38)
-	{Code: 0x0015, Jt: 0x25, Jf: 0x00, K: 0x400001b4}, // 540: if nr == 1073742260 (close_range) goto 578 else 541
-	{Code: 0x0015, Jt: 0x24, Jf: 0x00, K: 0x400001b5}, // 541: if nr == 1073742261 (openat2) goto 578 else 542
-	{Code: 0x0015, Jt: 0x23, Jf: 0x00, K: 0x400001b7}, // 542: if nr == 1073742263 (faccessat2) goto 578 else 543
-	{Code: 0x0015, Jt: 0x22, Jf: 0x00, K: 0x400001b9}, // 543: if nr == 1073742265 (epoll_pwait2) goto 578 else 544
-	{Code: 0x0015, Jt: 0x21, Jf: 0x00, K: 0x400001bc}, // 544: if nr == 1073742268 (landlock_create_ruleset) goto 578 else 545
-	{Code: 0x0015, Jt: 0x20, Jf: 0x00, K: 0x400001bd}, // 545: if nr == 1073742269 (landlock_add_rule) goto 578 else 546
-	{Code: 0x0015, Jt: 0x1f, Jf: 0x00, K: 0x400001be}, // 546: if nr == 1073742270 (landlock_restrict_self) goto 578 else 547
-	{Code: 0x0015, Jt: 0x1e, Jf: 0x00, K: 0x400001bf}, // 547: if nr == 1073742271 (memfd_secret) goto 578 else 548
-	{Code: 0x0015, Jt: 0x1d, Jf: 0x00, K: 0x400001c0}, // 548: if nr == 1073742272 (process_mrelease) goto 578 else 549
-	{Code: 0x0015, Jt: 0x1c, Jf: 0x00, K: 0x400001c1}, // 549: if nr == 1073742273 (futex_waitv) goto 578 else 550
-	{Code: 0x0015, Jt: 0x1b, Jf: 0x00, K: 0x400001c3}, // 550: if nr == 1073742275 (cachestat) goto 578 else 551
-	{Code: 0x0015, Jt: 0x1a, Jf: 0x00, K: 0x400001c4}, // 551: if nr == 1073742276 (fchmodat2) goto 578 else 552
-	{Code: 0x0015, Jt: 0x19, Jf: 0x00, K: 0x400001c6}, // 552: if nr == 1073742278 (futex_wake) goto 578 else 553
-	{Code: 0x0015, Jt: 0x18, Jf: 0x00, K: 0x400001c7}, // 553: if nr == 1073742279 (futex_wait) goto 578 else 554
-	{Code: 0x0015, Jt: 0x17, Jf: 0x00, K: 0x400001c8}, // 554: if nr == 1073742280 (futex_requeue) goto 578 else 555
-	{Code: 0x0015, Jt: 0x16, Jf: 0x00, K: 0x40000200}, // 555: if nr == 1073742336 (rt_sigaction) goto 578 else 556
-	{Code: 0x0015, Jt: 0x15, Jf: 0x00, K: 0x40000201}, // 556: if nr == 1073742337 (rt_sigreturn) goto 578 else 557
-	{Code: 0x0015, Jt: 0x14, Jf: 0x00, K: 0x40000203}, // 557: if nr == 1073742339 (readv) goto 578 else 558
-	{Code: 0x0015, Jt: 0x13, Jf: 0x00, K: 0x40000204}, // 558: if nr == 1073742340 (writev) goto 578 else 559
-	{Code: 0x0015, Jt: 0x12, Jf: 0x00, K: 0x40000205}, // 559: if nr == 1073742341 (recvfrom) goto 578 else 560
-	{Code: 0x0015, Jt: 0x11, Jf: 0x00, K: 0x40000206}, // 560: if nr == 1073742342 (sendmsg) goto 578 else 561
-	{Code: 0x0015, Jt: 0x10, Jf: 0x00, K: 0x40000207}, // 561: if nr == 1073742343 (recvmsg) goto 578 else 562
-	{Code: 0x0015, Jt: 0x0f, Jf: 0x00, K: 0x40000208}, // 562: if nr == 1073742344 (execve) goto 578 else 563
-	{Code: 0x0015, Jt: 0x0e, Jf: 0x00, K: 0x4000020a}, // 563: if nr == 1073742346 (rt_sigpending) goto 578 else 564
-	{Code: 0x0015, Jt: 0x0d, Jf: 0x00, K: 0x4000020b}, // 564: if nr == 1073742347 (rt_sigtimedwait) goto 578 else 565
-	{Code: 0x0015, Jt: 0x0c, Jf: 0x00, K: 0x4000020c}, // 565: if nr == 1073742348 (rt_sigqueueinfo) goto 578 else 566
-	{Code: 0x0015, Jt: 0x0b, Jf: 0x00, K: 0x4000020d}, // 566: if nr == 1073742349 (sigaltstack) goto 578 else 567
-	{Code: 0x0015, Jt: 0x0a, Jf: 0x00, K: 0x4000020e}, // 567: if nr == 1073742350 (timer_create) goto 578 else 568
-	{Code: 0x0015, Jt: 0x09, Jf: 0x00, K: 0x4000020f}, // 568: if nr == 1073742351 (mq_notify) goto 578 else 569
-	{Code: 0x0015, Jt: 0x08, Jf: 0x00, K: 0x40000211}, // 569: if nr == 1073742353 (waitid) goto 578 else 570
-	{Code: 0x0015, Jt: 0x07, Jf: 0x00, K: 0x40000212}, // 570: if nr == 1073742354 (set_robust_list) goto 578 else 571
-	{Code: 0x0015, Jt: 0x06, Jf: 0x00, K: 0x40000213}, // 571: if nr == 1073742355 (get_robust_list) goto 578 else 572
-	{Code: 0x0015, Jt: 0x05, Jf: 0x00, K: 0x40000214}, // 572: if nr == 1073742356 (vmsplice) goto 578 else 573
-	{Code: 0x0015, Jt: 0x04, Jf: 0x00, K: 0x40000216}, // 573: if nr == 1073742358 (preadv) goto 578 else 574
-	{Code: 0x0015, Jt: 0x03, Jf: 0x00, K: 0x40000217}, // 574: if nr == 1073742359 (pwritev) goto 578 else 575
-	{Code: 0x0015, Jt: 0x02, Jf: 0x00, K: 0x40000218}, // 575: if nr == 1073742360 (rt_tgsigqueueinfo) goto 578 else 576
-	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x40000219}, // 576: if nr == 1073742361 (recvmmsg) goto 578 else 577
-	{Code: 0x0015, Jt: 0x00, Jf: 0x01, K: 0x4000021a}, // 577: if nr == 1073742362 (sendmmsg) goto 578 else 579
-	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x7fff0000}, // 578: return ALLOW
-	{Code: 0x0015, Jt: 0xff, Jf: 0x00, K: 0x4000021d}, // 579: if nr == 1073742365 (setsockopt) goto 835 else 580
-	{Code: 0x0015, Jt: 0xfe, Jf: 0x00, K: 0x4000021e}, // 580: if nr == 1073742366 (getsockopt) goto 835 else 581
-	{Code: 0x0015, Jt: 0xfd, Jf: 0x00, K: 0x4000021f}, // 581: if nr == 1073742367 (io_setup) goto 835 else 582
-	{Code: 0x0015, Jt: 0xfc, Jf: 0x00, K: 0x40000220}, // 582: if nr == 1073742368 (io_submit) goto 835 else 583
-	{Code: 0x0015, Jt: 0xfb, Jf: 0x00, K: 0x40000221}, // 583: if nr == 1073742369 (execveat) goto 835 else 584
-	{Code: 0x0015, Jt: 0xfa, Jf: 0x00, K: 0x40000222}, // 584: if nr == 1073742370 (preadv2) goto 835 else 585
-	{Code: 0x0015, Jt: 0xf9, Jf: 0x00, K: 0x40000223}, // 585: if nr == 1073742371 (pwritev2) goto 835 else 586
-	{Code: 0x0015, Jt: 0x06, Jf: 0x00, K: 0x40000038}, // 586: if nr == 1073741880 (clone) goto 593 else 587
-	{Code: 0x0015, Jt: 0x05, Jf: 0x00, K: 0x40000110}, // 587: if nr == 1073742096 (unshare) goto 593 else 588
-	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x00000038}, // 588: if nr == 56 (clone) goto 590 else 589
-	{Code: 0x0015, Jt: 0x00, Jf: 0x04, K: 0x00000110}, // 589: if nr == 272 (unshare) goto 590 else 594
+	{Code: 0x0025, Jt: 0x01, Jf: 0x00, K: 0x0000004a}, // 4: if nr > 0x4a goto 6 else 5
+	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x00000290}, // 5: goto 662
+	{Code: 0x0025, Jt: 0x01, Jf: 0x00, K: 0x40000027}, // 6: if nr > 0x40000027 goto 8 else 7
+	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x00000148}, // 7: goto 336
+	{Code: 0x0025, Jt: 0x00, Jf: 0xa3, K: 0x400000da}, // 8: if nr > 0x400000da goto 9 else 172
+	{Code: 0x0025, Jt: 0x00, Jf: 0x53, K: 0x40000135}, // 9: if nr > 0x40000135 goto 10 else 93
+	{Code: 0x0025, Jt: 0x00, Jf: 0x2a, K: 0x400001c7}, // 10: if nr > 0x400001c7 goto 11 else 53
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x4000020f}, // 11: if nr > 0x4000020f goto 12 else 31
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x40000219}, // 12: if nr > 0x40000219 goto 13 else 22
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x4000021f}, // 13: if nr > 0x4000021f goto 14 else 18
+	{Code: 0x0015, Jt: 0x24, Jf: 0x00, K: 0x40000223}, // 14: if nr == 1073742371 (pwritev2) goto 51 else 15
+	{Code: 0x0015, Jt: 0x23, Jf: 0x00, K: 0x40000222}, // 15: if nr == 1073742370 (preadv2) goto 51 else 16
+	{Code: 0x0015, Jt: 0x22, Jf: 0x00, K: 0x40000221}, // 16: if nr == 1073742369 (execveat) goto 51 else 17
+	{Code: 0x0015, Jt: 0x21, Jf: 0x1c, K: 0x40000220}, // 17: if nr == 1073742368 (io_submit) goto 51 else 46
+	{Code: 0x0015, Jt: 0x20, Jf: 0x00, K: 0x4000021f}, // 18: if nr == 1073742367 (io_setup) goto 51 else 19
+	{Code: 0x0015, Jt: 0x1f, Jf: 0x00, K: 0x4000021e}, // 19: if nr == 1073742366 (getsockopt) goto 51 else 20
+	{Code: 0x0015, Jt: 0x1e, Jf: 0x00, K: 0x4000021d}, // 20: if nr == 1073742365 (setsockopt) goto 51 else 21
+	{Code: 0x0015, Jt: 0x1d, Jf: 0x18, K: 0x4000021a}, // 21: if nr == 1073742362 (sendmmsg) goto 51 else 46
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x40000214}, // 22: if nr > 0x40000214 goto 23 else 27
+	{Code: 0x0015, Jt: 0x1b, Jf: 0x00, K: 0x40000219}, // 23: if nr == 1073742361 (recvmmsg) goto 51 else 24
+	{Code: 0x0015, Jt: 0x1a, Jf: 0x00, K: 0x40000218}, // 24: if nr == 1073742360 (rt_tgsigqueueinfo) goto 51 else 25
+	{Code: 0x0015, Jt: 0x19, Jf: 0x00, K: 0x40000217}, // 25: if nr == 1073742359 (pwritev) goto 51 else 26
+	{Code: 0x0015, Jt: 0x18, Jf: 0x13, K: 0x40000216}, // 26: if nr == 1073742358 (preadv) goto 51 else 46
+	{Code: 0x0015, Jt: 0x17, Jf: 0x00, K: 0x40000214}, // 27: if nr == 1073742356 (vmsplice) goto 51 else 28
+	{Code: 0x0015, Jt: 0x16, Jf: 0x00, K: 0x40000213}, // 28: if nr == 1073742355 (get_robust_list) goto 51 else 29
+	{Code: 0x0015, Jt: 0x15, Jf: 0x00, K: 0x40000212}, // 29: if nr == 1073742354 (set_robust_list) goto 51 else 30
+	{Code: 0x0015, Jt: 0x14, Jf: 0x0f, K: 0x40000211}, // 30: if nr == 1073742353 (waitid) goto 51 else 46
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x40000206}, // 31: if nr > 0x40000206 goto 32 else 41
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x4000020b}, // 32: if nr > 0x4000020b goto 33 else 37
+	{Code: 0x0015, Jt: 0x11, Jf: 0x00, K: 0x4000020f}, // 33: if nr == 1073742351 (mq_notify) goto 51 else 34
+	{Code: 0x0015, Jt: 0x10, Jf: 0x00, K: 0x4000020e}, // 34: if nr == 1073742350 (timer_create) goto 51 else 35
+	{Code: 0x0015, Jt: 0x0f, Jf: 0x00, K: 0x4000020d}, // 35: if nr == 1073742349 (sigaltstack) goto 51 else 36
+	{Code: 0x0015, Jt: 0x0e, Jf: 0x09, K: 0x4000020c}, // 36: if nr == 1073742348 (rt_sigqueueinfo) goto 51 else 46
+	{Code: 0x0015, Jt: 0x0d, Jf: 0x00, K: 0x4000020b}, // 37: if nr == 1073742347 (rt_sigtimedwait) goto 51 else 38
+	{Code: 0x0015, Jt: 0x0c, Jf: 0x00, K: 0x4000020a}, // 38: if nr == 1073742346 (rt_sigpending) goto 51 else 39
+	{Code: 0x0015, Jt: 0x0b, Jf: 0x00, K: 0x40000208}, // 39: if nr == 1073742344 (execve) goto 51 else 40
+	{Code: 0x0015, Jt: 0x0a, Jf: 0x05, K: 0x40000207}, // 40: if nr == 1073742343 (recvmsg) goto 51 else 46
+	{Code: 0x0025, Jt: 0x00, Jf: 0x05, K: 0x40000202}, // 41: if nr > 0x40000202 goto 42 else 47
+	{Code: 0x0015, Jt: 0x08, Jf: 0x00, K: 0x40000206}, // 42: if nr == 1073742342 (sendmsg) goto 51 else 43
+	{Code: 0x0015, Jt: 0x07, Jf: 0x00, K: 0x40000205}, // 43: if nr == 1073742341 (recvfrom) goto 51 else 44
+	{Code: 0x0015, Jt: 0x06, Jf: 0x00, K: 0x40000204}, // 44: if nr == 1073742340 (writev) goto 51 else 45
+	{Code: 0x0015, Jt: 0x05, Jf: 0x00, K: 0x40000203}, // 45: if nr == 1073742339 (readv) goto 51 else 46
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00050001}, // 46: return ERRNO(1)
+	{Code: 0x0015, Jt: 0x00, Jf: 0x01, K: 0x40000202}, // 47: if nr == 1073742338 (ioctl) goto 48 else 49
+	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x0000047c}, // 48: goto 1197
+	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x40000201}, // 49: if nr == 1073742337 (rt_sigreturn) goto 51 else 50
+	{Code: 0x0015, Jt: 0x00, Jf: 0x01, K: 0x40000200}, // 50: if nr == 1073742336 (rt_sigaction) goto 51 else 52
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x7fff0000}, // 51: return ALLOW
+	{Code: 0x0015, Jt: 0xff, Jf: 0xfb, K: 0x400001c8}, // 52: if nr == 1073742280 (futex_requeue) goto 308 else 304
+	{Code: 0x0025, Jt: 0x00, Jf: 0x14, K: 0x400001a8}, // 53: if nr > 0x400001a8 goto 54 else 74
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x400001bd}, // 54: if nr > 0x400001bd goto 55 else 64
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x400001c1}, // 55: if nr > 0x400001c1 goto 56 else 60
+	{Code: 0x0015, Jt: 0xfb, Jf: 0x00, K: 0x400001c7}, // 56: if nr == 1073742279 (futex_wait) goto 308 else 57
+	{Code: 0x0015, Jt: 0xfa, Jf: 0x00, K: 0x400001c6}, // 57: if nr == 1073742278 (futex_wake) goto 308 else 58
+	{Code: 0x0015, Jt: 0xf9, Jf: 0x00, K: 0x400001c4}, // 58: if nr == 1073742276 (fchmodat2) goto 308 else 59
+	{Code: 0x0015, Jt: 0xf8, Jf: 0xf4, K: 0x400001c3}, // 59: if nr == 1073742275 (cachestat) goto 308 else 304
+	{Code: 0x0015, Jt: 0xf7, Jf: 0x00, K: 0x400001c1}, // 60: if nr == 1073742273 (futex_waitv) goto 308 else 61
+	{Code: 0x0015, Jt: 0xf6, Jf: 0x00, K: 0x400001c0}, // 61: if nr == 1073742272 (process_mrelease) goto 308 else 62
+	{Code: 0x0015, Jt: 0xf5, Jf: 0x00, K: 0x400001bf}, // 62: if nr == 1073742271 (memfd_secret) goto 308 else 63
+	{Code: 0x0015, Jt: 0xf4, Jf: 0xf0, K: 0x400001be}, // 63: if nr == 1073742270 (landlock_restrict_self) goto 308 else 304
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x400001b5}, // 64: if nr > 0x400001b5 goto 65 else 69
+	{Code: 0x0015, Jt: 0xf2, Jf: 0x00, K: 0x400001bd}, // 65: if nr == 1073742269 (landlock_add_rule) goto 308 else 66
+	{Code: 0x0015, Jt: 0xf1, Jf: 0x00, K: 0x400001bc}, // 66: if nr == 1073742268 (landlock_create_ruleset) goto 308 else 67
+	{Code: 0x0015, Jt: 0xf0, Jf: 0x00, K: 0x400001b9}, // 67: if nr == 1073742265 (epoll_pwait2) goto 308 else 68
+	{Code: 0x0015, Jt: 0xef, Jf: 0xeb, K: 0x400001b7}, // 68: if nr == 1073742263 (faccessat2) goto 308 else 304
+	{Code: 0x0015, Jt: 0xee, Jf: 0x00, K: 0x400001b5}, // 69: if nr == 1073742261 (openat2) goto 308 else 70
+	{Code: 0x0015, Jt: 0xed, Jf: 0x00, K: 0x400001b4}, // 70: if nr == 1073742260 (close_range) goto 308 else 71
+	{Code: 0x0015, Jt: 0x00, Jf: 0x01, K: 0x400001b3}, // 71: if nr == 1073742259 (clone3) goto 72 else 73
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00050026}, // 72: return ERRNO(38)
+	{Code: 0x0015, Jt: 0xea, Jf: 0xe6, K: 0x400001b2}, // 73: if nr == 1073742258 (pidfd_open) goto 308 else 304
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x40000145}, // 74: if nr > 0x40000145 goto 75 else 84
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x4000014b}, // 75: if nr > 0x4000014b goto 76 else 80
+	{Code: 0x0015, Jt: 0xe7, Jf: 0x00, K: 0x400001a8}, // 76: if nr == 1073742248 (pidfd_send_signal) goto 308 else 77
+	{Code: 0x0015, Jt: 0xe6, Jf: 0x00, K: 0x4000014e}, // 77: if nr == 1073742158 (rseq) goto 308 else 78
+	{Code: 0x0015, Jt: 0xe5, Jf: 0x00, K: 0x4000014d}, // 78: if nr == 1073742157 (io_pgetevents) goto 308 else 79
+	{Code: 0x0015, Jt: 0xe4, Jf: 0xe0, K: 0x4000014c}, // 79: if nr == 1073742156 (statx) goto 308 else 304
+	{Code: 0x0015, Jt: 0xe3, Jf: 0x00, K: 0x4000014b}, // 80: if nr == 1073742155 (pkey_free) goto 308 else 81
+	{Code: 0x0015, Jt: 0xe2, Jf: 0x00, K: 0x4000014a}, // 81: if nr == 1073742154 (pkey_alloc) goto 308 else 82
+	{Code: 0x0015, Jt: 0xe1, Jf: 0x00, K: 0x40000149}, // 82: if nr == 1073742153 (pkey_mprotect) goto 308 else 83
+	{Code: 0x0015, Jt: 0xe0, Jf: 0xdc, K: 0x40000146}, // 83: if nr == 1073742150 (copy_file_range) goto 308 else 304
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x4000013d}, // 84: if nr > 0x4000013d goto 85 else 89
+	{Code: 0x0015, Jt: 0xde, Jf: 0x00, K: 0x40000145}, // 85: if nr == 1073742149 (mlock2) goto 308 else 86
+	{Code: 0x0015, Jt: 0xdd, Jf: 0x00, K: 0x40000144}, // 86: if nr == 1073742148 (membarrier) goto 308 else 87
+	{Code: 0x0015, Jt: 0xdc, Jf: 0x00, K: 0x4000013f}, // 87: if nr == 1073742143 (memfd_create) goto 308 else 88
+	{Code: 0x0015, Jt: 0xdb, Jf: 0xd7, K: 0x4000013e}, // 88: if nr == 1073742142 (getrandom) goto 308 else 304
+	{Code: 0x0015, Jt: 0xda, Jf: 0x00, K: 0x4000013d}, // 89: if nr == 1073742141 (seccomp) goto 308 else 90
+	{Code: 0x0015, Jt: 0xd9, Jf: 0x00, K: 0x4000013c}, // 90: if nr == 1073742140 (renameat2) goto 308 else 91
+	{Code: 0x0015, Jt: 0xd8, Jf: 0x00, K: 0x4000013b}, // 91: if nr == 1073742139 (sched_getattr) goto 308 else 92
+	{Code: 0x0015, Jt: 0xd7, Jf: 0xd3, K: 0x4000013a}, // 92: if nr == 1073742138 (sched_setattr) goto 308 else 304
+	{Code: 0x0025, Jt: 0x00, Jf: 0x27, K: 0x40000107}, // 93: if nr > 0x40000107 goto 94 else 133
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x4000011b}, // 94: if nr > 0x4000011b goto 95 else 114
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x40000123}, // 95: if nr > 0x40000123 goto 96 else 105
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x4000012d}, // 96: if nr > 0x4000012d goto 97 else 101
+	{Code: 0x0015, Jt: 0xd2, Jf: 0x00, K: 0x40000135}, // 97: if nr == 1073742133 (getcpu) goto 308 else 98
+	{Code: 0x0015, Jt: 0xd1, Jf: 0x00, K: 0x40000132}, // 98: if nr == 1073742130 (syncfs) goto 308 else 99
+	{Code: 0x0015, Jt: 0xd0, Jf: 0x00, K: 0x4000012f}, // 99: if nr == 1073742127 (name_to_handle_at) goto 308 else 100
+	{Code: 0x0015, Jt: 0xcf, Jf: 0xcb, K: 0x4000012e}, // 100: if nr == 1073742126 (prlimit64) goto 308 else 304
+	{Code: 0x0015, Jt: 0xce, Jf: 0x00, K: 0x4000012d}, // 101: if nr == 1073742125 (fanotify_mark) goto 308 else 102
+	{Code: 0x0015, Jt: 0xcd, Jf: 0x00, K: 0x40000126}, // 102: if nr == 1073742118 (inotify_init1) goto 308 else 103
+	{Code: 0x0015, Jt: 0xcc, Jf: 0x00, K: 0x40000125}, // 103: if nr == 1073742117 (pipe2) goto 308 else 104
+	{Code: 0x0015, Jt: 0xcb, Jf: 0xc7, K: 0x40000124}, // 104: if nr == 1073742116 (dup3) goto 308 else 304
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x4000011f}, // 105: if nr > 0x4000011f goto 106 else 110
+	{Code: 0x0015, Jt: 0xc9, Jf: 0x00, K: 0x40000123}, // 106: if nr == 1073742115 (epoll_create1) goto 308 else 107
+	{Code: 0x0015, Jt: 0xc8, Jf: 0x00, K: 0x40000122}, // 107: if nr == 1073742114 (eventfd2) goto 308 else 108
+	{Code: 0x0015, Jt: 0xc7, Jf: 0x00, K: 0x40000121}, // 108: if nr == 1073742113 (signalfd4) goto 308 else 109
+	{Code: 0x0015, Jt: 0xc6, Jf: 0xc2, K: 0x40000120}, // 109: if nr == 1073742112 (accept4) goto 308 else 304
+	{Code: 0x0015, Jt: 0xc5, Jf: 0x00, K: 0x4000011f}, // 110: if nr == 1073742111 (timerfd_gettime) goto 308 else 111
+	{Code: 0x0015, Jt: 0xc4, Jf: 0x00, K: 0x4000011e}, // 111: if nr == 1073742110 (timerfd_settime) goto 308 else 112
+	{Code: 0x0015, Jt: 0xc3, Jf: 0x00, K: 0x4000011d}, // 112: if nr == 1073742109 (fallocate) goto 308 else 113
+	{Code: 0x0015, Jt: 0xc2, Jf: 0xbe, K: 0x4000011c}, // 113: if nr == 1073742108 (eventfd) goto 308 else 304
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x4000010f}, // 114: if nr > 0x4000010f goto 115 else 124
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x40000115}, // 115: if nr > 0x40000115 goto 116 else 120
+	{Code: 0x0015, Jt: 0xbf, Jf: 0x00, K: 0x4000011b}, // 116: if nr == 1073742107 (timerfd_create) goto 308 else 117
+	{Code: 0x0015, Jt: 0xbe, Jf: 0x00, K: 0x4000011a}, // 117: if nr == 1073742106 (signalfd) goto 308 else 118
+	{Code: 0x0015, Jt: 0xbd, Jf: 0x00, K: 0x40000119}, // 118: if nr == 1073742105 (epoll_pwait) goto 308 else 119
+	{Code: 0x0015, Jt: 0xbc, Jf: 0xb8, K: 0x40000118}, // 119: if nr == 1073742104 (utimensat) goto 308 else 304
+	{Code: 0x0015, Jt: 0xbb, Jf: 0x00, K: 0x40000115}, // 120: if nr == 1073742101 (sync_file_range) goto 308 else 121
+	{Code: 0x0015, Jt: 0xba, Jf: 0x00, K: 0x40000114}, // 121: if nr == 1073742100 (tee) goto 308 else 122
+	{Code: 0x0015, Jt: 0xb9, Jf: 0x00, K: 0x40000113}, // 122: if nr == 1073742099 (splice) goto 308 else 123
+	{Code: 0x0015, Jt: 0xc6, Jf: 0xb4, K: 0x40000110}, // 123: if nr == 1073742096 (unshare) goto 322 else 304
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x4000010b}, // 124: if nr > 0x4000010b goto 125 else 129
+	{Code: 0x0015, Jt: 0xb6, Jf: 0x00, K: 0x4000010f}, // 125: if nr == 1073742095 (ppoll) goto 308 else 126
+	{Code: 0x0015, Jt: 0xb5, Jf: 0x00, K: 0x4000010e}, // 126: if nr == 1073742094 (pselect6) goto 308 else 127
+	{Code: 0x0015, Jt: 0xb4, Jf: 0x00, K: 0x4000010d}, // 127: if nr == 1073742093 (faccessat) goto 308 else 128
+	{Code: 0x0015, Jt: 0xb3, Jf: 0xaf, K: 0x4000010c}, // 128: if nr == 1073742092 (fchmodat) goto 308 else 304
+	{Code: 0x0015, Jt: 0xb2, Jf: 0x00, K: 0x4000010b}, // 129: if nr == 1073742091 (readlinkat) goto 308 else 130
+	{Code: 0x0015, Jt: 0xb1, Jf: 0x00, K: 0x4000010a}, // 130: if nr == 1073742090 (symlinkat) goto 308 else 131
+	{Code: 0x0015, Jt: 0xb0, Jf: 0x00, K: 0x40000109}, // 131: if nr == 1073742089 (linkat) goto 308 else 132
+	{Code: 0x0015, Jt: 0xaf, Jf: 0xab, K: 0x40000108}, // 132: if nr == 1073742088 (renameat) goto 308 else 304
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x400000f0}, // 133: if nr > 0x400000f0 goto 134 else 153
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x400000fe}, // 134: if nr > 0x400000fe goto 135 else 144
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x40000103}, // 135: if nr > 0x40000103 goto 136 else 140
+	{Code: 0x0015, Jt: 0xab, Jf: 0x00, K: 0x40000107}, // 136: if nr == 1073742087 (unlinkat) goto 308 else 137
+	{Code: 0x0015, Jt: 0xaa, Jf: 0x00, K: 0x40000106}, // 137: if nr == 1073742086 (newfstatat) goto 308 else 138
+	{Code: 0x0015, Jt: 0xa9, Jf: 0x00, K: 0x40000105}, // 138: if nr == 1073742085 (futimesat) goto 308 else 139
+	{Code: 0x0015, Jt: 0xa8, Jf: 0xa4, K: 0x40000104}, // 139: if nr == 1073742084 (fchownat) goto 308 else 304
+	{Code: 0x0015, Jt: 0xa7, Jf: 0x00, K: 0x40000103}, // 140: if nr == 1073742083 (mknodat) goto 308 else 141
+	{Code: 0x0015, Jt: 0xa6, Jf: 0x00, K: 0x40000102}, // 141: if nr == 1073742082 (mkdirat) goto 308 else 142
+	{Code: 0x0015, Jt: 0xa5, Jf: 0x00, K: 0x40000101}, // 142: if nr == 1073742081 (openat) goto 308 else 143
+	{Code: 0x0015, Jt: 0xa4, Jf: 0xa0, K: 0x400000ff}, // 143: if nr == 1073742079 (inotify_rm_watch) goto 308 else 304
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x400000f5}, // 144: if nr > 0x400000f5 goto 145 else 149
+	{Code: 0x0015, Jt: 0xa2, Jf: 0x00, K: 0x400000fe}, // 145: if nr == 1073742078 (inotify_add_watch) goto 308 else 146
+	{Code: 0x0015, Jt: 0xa1, Jf: 0x00, K: 0x400000fd}, // 146: if nr == 1073742077 (inotify_init) goto 308 else 147
+	{Code: 0x0015, Jt: 0xa0, Jf: 0x00, K: 0x400000fc}, // 147: if nr == 1073742076 (ioprio_get) goto 308 else 148
+	{Code: 0x0015, Jt: 0x9f, Jf: 0x9b, K: 0x400000fb}, // 148: if nr == 1073742075 (ioprio_set) goto 308 else 304
+	{Code: 0x0015, Jt: 0x9e, Jf: 0x00, K: 0x400000f5}, // 149: if nr == 1073742069 (mq_getsetattr) goto 308 else 150
+	{Code: 0x0015, Jt: 0x9d, Jf: 0x00, K: 0x400000f3}, // 150: if nr == 1073742067 (mq_timedreceive) goto 308 else 151
+	{Code: 0x0015, Jt: 0x9c, Jf: 0x00, K: 0x400000f2}, // 151: if nr == 1073742066 (mq_timedsend) goto 308 else 152
+	{Code: 0x0015, Jt: 0x9b, Jf: 0x97, K: 0x400000f1}, // 152: if nr == 1073742065 (mq_unlink) goto 308 else 304
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x400000e4}, // 153: if nr > 0x400000e4 goto 154 else 163
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x400000e8}, // 154: if nr > 0x400000e8 goto 155 else 159
+	{Code: 0x0015, Jt: 0x98, Jf: 0x00, K: 0x400000f0}, // 155: if nr == 1073742064 (mq_open) goto 308 else 156
+	{Code: 0x0015, Jt: 0x97, Jf: 0x00, K: 0x400000eb}, // 156: if nr == 1073742059 (utimes) goto 308 else 157
+	{Code: 0x0015, Jt: 0x96, Jf: 0x00, K: 0x400000ea}, // 157: if nr == 1073742058 (tgkill) goto 308 else 158
+	{Code: 0x0015, Jt: 0x95, Jf: 0x91, K: 0x400000e9}, // 158: if nr == 1073742057 (epoll_ctl) goto 308 else 304
+	{Code: 0x0015, Jt: 0x94, Jf: 0x00, K: 0x400000e8}, // 159: if nr == 1073742056 (epoll_wait) goto 308 else 160
+	{Code: 0x0015, Jt: 0x93, Jf: 0x00, K: 0x400000e7}, // 160: if nr == 1073742055 (exit_group) goto 308 else 161
+	{Code: 0x0015, Jt: 0x92, Jf: 0x00, K: 0x400000e6}, // 161: if nr == 1073742054 (clock_nanosleep) goto 308 else 162
+	{Code: 0x0015, Jt: 0x91, Jf: 0x8d, K: 0x400000e5}, // 162: if nr == 1073742053 (clock_getres) goto 308 else 304
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x400000df}, // 163: if nr > 0x400000df goto 164 else 168
+	{Code: 0x0015, Jt: 0x8f, Jf: 0x00, K: 0x400000e4}, // 164: if nr == 1073742052 (clock_gettime) goto 308 else 165
+	{Code: 0x0015, Jt: 0x8e, Jf: 0x00, K: 0x400000e2}, // 165: if nr == 1073742050 (timer_delete) goto 308 else 166
+	{Code: 0x0015, Jt: 0x8d, Jf: 0x00, K: 0x400000e1}, // 166: if nr == 1073742049 (timer_getoverrun) goto 308 else 167
+	{Code: 0x0015, Jt: 0x8c, Jf: 0x88, K: 0x400000e0}, // 167: if nr == 1073742048 (timer_gettime) goto 308 else 304
+	{Code: 0x0015, Jt: 0x8b, Jf: 0x00, K: 0x400000df}, // 168: if nr == 1073742047 (timer_settime) goto 308 else 169
+	{Code: 0x0015, Jt: 0x8a, Jf: 0x00, K: 0x400000dd}, // 169: if nr == 1073742045 (fadvise64) goto 308 else 170
+	{Code: 0x0015, Jt: 0x89, Jf: 0x00, K: 0x400000dc}, // 170: if nr == 1073742044 (semtimedop) goto 308 else 171
+	{Code: 0x0015, Jt: 0x88, Jf: 0x84, K: 0x400000db}, // 171: if nr == 1073742043 (restart_syscall) goto 308 else 304
+	{Code: 0x0025, Jt: 0x00, Jf: 0x50, K: 0x4000006f}, // 172: if nr > 0x4000006f goto 173 else 253
+	{Code: 0x0025, Jt: 0x00, Jf: 0x27, K: 0x40000096}, // 173: if nr > 0x40000096 goto 174 else 213
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x400000c3}, // 174: if nr > 0x400000c3 goto 175 else 194
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x400000cb}, // 175: if nr > 0x400000cb goto 176 else 185
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x400000d2}, // 176: if nr > 0x400000d2 goto 177 else 181
+	{Code: 0x0015, Jt: 0x82, Jf: 0x00, K: 0x400000da}, // 177: if nr == 1073742042 (set_tid_address) goto 308 else 178
+	{Code: 0x0015, Jt: 0x81, Jf: 0x00, K: 0x400000d9}, // 178: if nr == 1073742041 (getdents64) goto 308 else 179
+	{Code: 0x0015, Jt: 0x80, Jf: 0x00, K: 0x400000d8}, // 179: if nr == 1073742040 (remap_file_pages) goto 308 else 180
+	{Code: 0x0015, Jt: 0x7f, Jf: 0x7b, K: 0x400000d5}, // 180: if nr == 1073742037 (epoll_create) goto 308 else 304
+	{Code: 0x0015, Jt: 0x7e, Jf: 0x00, K: 0x400000d2}, // 181: if nr == 1073742034 (io_cancel) goto 308 else 182
+	{Code: 0x0015, Jt: 0x7d, Jf: 0x00, K: 0x400000d0}, // 182: if nr == 1073742032 (io_getevents) goto 308 else 183
+	{Code: 0x0015, Jt: 0x7c, Jf: 0x00, K: 0x400000cf}, // 183: if nr == 1073742031 (io_destroy) goto 308 else 184
+	{Code: 0x0015, Jt: 0x7b, Jf: 0x77, K: 0x400000cc}, // 184: if nr == 1073742028 (sched_getaffinity) goto 308 else 304
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x400000c7}, // 185: if nr > 0x400000c7 goto 186 else 190
+	{Code: 0x0015, Jt: 0x79, Jf: 0x00, K: 0x400000cb}, // 186: if nr == 1073742027 (sched_setaffinity) goto 308 else 187
+	{Code: 0x0015, Jt: 0x78, Jf: 0x00, K: 0x400000ca}, // 187: if nr == 1073742026 (futex) goto 308 else 188
+	{Code: 0x0015, Jt: 0x77, Jf: 0x00, K: 0x400000c9}, // 188: if nr == 1073742025 (time) goto 308 else 189
+	{Code: 0x0015, Jt: 0x76, Jf: 0x72, K: 0x400000c8}, // 189: if nr == 1073742024 (tkill) goto 308 else 304
+	{Code: 0x0015, Jt: 0x75, Jf: 0x00, K: 0x400000c7}, // 190: if nr == 1073742023 (fremovexattr) goto 308 else 191
+	{Code: 0x0015, Jt: 0x74, Jf: 0x00, K: 0x400000c6}, // 191: if nr == 1073742022 (lremovexattr) goto 308 else 192
+	{Code: 0x0015, Jt: 0x73, Jf: 0x00, K: 0x400000c5}, // 192: if nr == 1073742021 (removexattr) goto 308 else 193
+	{Code: 0x0015, Jt: 0x72, Jf: 0x6e, K: 0x400000c4}, // 193: if nr == 1073742020 (flistxattr) goto 308 else 304
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x400000bb}, // 194: if nr > 0x400000bb goto 195 else 204
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x400000bf}, // 195: if nr > 0x400000bf goto 196 else 200
+	{Code: 0x0015, Jt: 0x6f, Jf: 0x00, K: 0x400000c3}, // 196: if nr == 1073742019 (llistxattr) goto 308 else 197
+	{Code: 0x0015, Jt: 0x6e, Jf: 0x00, K: 0x400000c2}, // 197: if nr == 1073742018 (listxattr) goto 308 else 198
+	{Code: 0x0015, Jt: 0x6d, Jf: 0x00, K: 0x400000c1}, // 198: if nr == 1073742017 (fgetxattr) goto 308 else 199
+	{Code: 0x0015, Jt: 0x6c, Jf: 0x68, K: 0x400000c0}, // 199: if nr == 1073742016 (lgetxattr) goto 308 else 304
+	{Code: 0x0015, Jt: 0x6b, Jf: 0x00, K: 0x400000bf}, // 200: if nr == 1073742015 (getxattr) goto 308 else 201
+	{Code: 0x0015, Jt: 0x6a, Jf: 0x00, K: 0x400000be}, // 201: if nr == 1073742014 (fsetxattr) goto 308 else 202
+	{Code: 0x0015, Jt: 0x69, Jf: 0x00, K: 0x400000bd}, // 202: if nr == 1073742013 (lsetxattr) goto 308 else 203
+	{Code: 0x0015, Jt: 0x68, Jf: 0x64, K: 0x400000bc}, // 203: if nr == 1073742012 (setxattr) goto 308 else 304
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x4000009e}, // 204: if nr > 0x4000009e goto 205 else 209
+	{Code: 0x0015, Jt: 0x66, Jf: 0x00, K: 0x400000bb}, // 205: if nr == 1073742011 (readahead) goto 308 else 206
+	{Code: 0x0015, Jt: 0x65, Jf: 0x00, K: 0x400000ba}, // 206: if nr == 1073742010 (gettid) goto 308 else 207
+	{Code: 0x0015, Jt: 0x64, Jf: 0x00, K: 0x400000a2}, // 207: if nr == 1073741986 (sync) goto 308 else 208
+	{Code: 0x0015, Jt: 0x63, Jf: 0x5f, K: 0x400000a0}, // 208: if nr == 1073741984 (setrlimit) goto 308 else 304
+	{Code: 0x0015, Jt: 0x62, Jf: 0x00, K: 0x4000009e}, // 209: if nr == 1073741982 (arch_prctl) goto 308 else 210
+	{Code: 0x0015, Jt: 0x61, Jf: 0x00, K: 0x4000009d}, // 210: if nr == 1073741981 (prctl) goto 308 else 211
+	{Code: 0x0015, Jt: 0x60, Jf: 0x00, K: 0x40000098}, // 211: if nr == 1073741976 (munlockall) goto 308 else 212
+	{Code: 0x0015, Jt: 0x5f, Jf: 0x5b, K: 0x40000097}, // 212: if nr == 1073741975 (mlockall) goto 308 else 304
+	{Code: 0x0025, Jt: 0x00, Jf: 0x14, K: 0x40000082}, // 213: if nr > 0x40000082 goto 214 else 234
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x4000008e}, // 214: if nr > 0x4000008e goto 215 else 224
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x40000092}, // 215: if nr > 0x40000092 goto 216 else 220
+	{Code: 0x0015, Jt: 0x5b, Jf: 0x00, K: 0x40000096}, // 216: if nr == 1073741974 (munlock) goto 308 else 217
+	{Code: 0x0015, Jt: 0x5a, Jf: 0x00, K: 0x40000095}, // 217: if nr == 1073741973 (mlock) goto 308 else 218
+	{Code: 0x0015, Jt: 0x59, Jf: 0x00, K: 0x40000094}, // 218: if nr == 1073741972 (sched_rr_get_interval) goto 308 else 219
+	{Code: 0x0015, Jt: 0x58, Jf: 0x54, K: 0x40000093}, // 219: if nr == 1073741971 (sched_get_priority_min) goto 308 else 304
+	{Code: 0x0015, Jt: 0x57, Jf: 0x00, K: 0x40000092}, // 220: if nr == 1073741970 (sched_get_priority_max) goto 308 else 221
+	{Code: 0x0015, Jt: 0x56, Jf: 0x00, K: 0x40000091}, // 221: if nr == 1073741969 (sched_getscheduler) goto 308 else 222
+	{Code: 0x0015, Jt: 0x55, Jf: 0x00, K: 0x40000090}, // 222: if nr == 1073741968 (sched_setscheduler) goto 308 else 223
+	{Code: 0x0015, Jt: 0x54, Jf: 0x50, K: 0x4000008f}, // 223: if nr == 1073741967 (sched_getparam) goto 308 else 304
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x40000089}, // 224: if nr > 0x40000089 goto 225 else 229
+	{Code: 0x0015, Jt: 0x52, Jf: 0x00, K: 0x4000008e}, // 225: if nr == 1073741966 (sched_setparam) goto 308 else 226
+	{Code: 0x0015, Jt: 0x51, Jf: 0x00, K: 0x4000008d}, // 226: if nr == 1073741965 (setpriority) goto 308 else 227
+	{Code: 0x0015, Jt: 0x50, Jf: 0x00, K: 0x4000008c}, // 227: if nr == 1073741964 (getpriority) goto 308 else 228
+	{Code: 0x0015, Jt: 0x4f, Jf: 0x4b, K: 0x4000008a}, // 228: if nr == 1073741962 (fstatfs) goto 308 else 304
+	{Code: 0x0015, Jt: 0x4e, Jf: 0x00, K: 0x40000089}, // 229: if nr == 1073741961 (statfs) goto 308 else 230
+	{Code: 0x0015, Jt: 0x00, Jf: 0x01, K: 0x40000087}, // 230: if nr == 1073741959 (personality) goto 231 else 232
+	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x0000036f}, // 231: goto 1111
+	{Code: 0x0015, Jt: 0x4b, Jf: 0x00, K: 0x40000085}, // 232: if nr == 1073741957 (mknod) goto 308 else 233
+	{Code: 0x0015, Jt: 0x4a, Jf: 0x46, K: 0x40000084}, // 233: if nr == 1073741956 (utime) goto 308 else 304
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x40000077}, // 234: if nr > 0x40000077 goto 235 else 244
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x4000007b}, // 235: if nr > 0x4000007b goto 236 else 240
+	{Code: 0x0015, Jt: 0x47, Jf: 0x00, K: 0x40000082}, // 236: if nr == 1073741954 (rt_sigsuspend) goto 308 else 237
+	{Code: 0x0015, Jt: 0x46, Jf: 0x00, K: 0x4000007e}, // 237: if nr == 1073741950 (capset) goto 308 else 238
+	{Code: 0x0015, Jt: 0x45, Jf: 0x00, K: 0x4000007d}, // 238: if nr == 1073741949 (capget) goto 308 else 239
+	{Code: 0x0015, Jt: 0x44, Jf: 0x40, K: 0x4000007c}, // 239: if nr == 1073741948 (getsid) goto 308 else 304
+	{Code: 0x0015, Jt: 0x43, Jf: 0x00, K: 0x4000007b}, // 240: if nr == 1073741947 (setfsgid) goto 308 else 241
+	{Code: 0x0015, Jt: 0x42, Jf: 0x00, K: 0x4000007a}, // 241: if nr == 1073741946 (setfsuid) goto 308 else 242
+	{Code: 0x0015, Jt: 0x41, Jf: 0x00, K: 0x40000079}, // 242: if nr == 1073741945 (getpgid) goto 308 else 243
+	{Code: 0x0015, Jt: 0x40, Jf: 0x3c, K: 0x40000078}, // 243: if nr == 1073741944 (getresgid) goto 308 else 304
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x40000073}, // 244: if nr > 0x40000073 goto 245 else 249
+	{Code: 0x0015, Jt: 0x3e, Jf: 0x00, K: 0x40000077}, // 245: if nr == 1073741943 (setresgid) goto 308 else 246
+	{Code: 0x0015, Jt: 0x3d, Jf: 0x00, K: 0x40000076}, // 246: if nr == 1073741942 (getresuid) goto 308 else 247
+	{Code: 0x0015, Jt: 0x3c, Jf: 0x00, K: 0x40000075}, // 247: if nr == 1073741941 (setresuid) goto 308 else 248
+	{Code: 0x0015, Jt: 0x3b, Jf: 0x37, K: 0x40000074}, // 248: if nr == 1073741940 (setgroups) goto 308 else 304
+	{Code: 0x0015, Jt: 0x3a, Jf: 0x00, K: 0x40000073}, // 249: if nr == 1073741939 (getgroups) goto 308 else 250
+	{Code: 0x0015, Jt: 0x39, Jf: 0x00, K: 0x40000072}, // 250: if nr == 1073741938 (setregid) goto 308 else 251
+	{Code: 0x0015, Jt: 0x38, Jf: 0x00, K: 0x40000071}, // 251: if nr == 1073741937 (setreuid) goto 308 else 252
+	{Code: 0x0015, Jt: 0x37, Jf: 0x33, K: 0x40000070}, // 252: if nr == 1073741936 (setsid) goto 308 else 304
+	{Code: 0x0025, Jt: 0x00, Jf: 0x27, K: 0x4000004d}, // 253: if nr > 0x4000004d goto 254 else 293
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x4000005d}, // 254: if nr > 0x4000005d goto 255 else 274
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x40000066}, // 255: if nr > 0x40000066 goto 256 else 265
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x4000006b}, // 256: if nr > 0x4000006b goto 257 else 261
+	{Code: 0x0015, Jt: 0x32, Jf: 0x00, K: 0x4000006f}, // 257: if nr == 1073741935 (getpgrp) goto 308 else 258
+	{Code: 0x0015, Jt: 0x31, Jf: 0x00, K: 0x4000006e}, // 258: if nr == 1073741934 (getppid) goto 308 else 259
+	{Code: 0x0015, Jt: 0x30, Jf: 0x00, K: 0x4000006d}, // 259: if nr == 1073741933 (setpgid) goto 308 else 260
+	{Code: 0x0015, Jt: 0x2f, Jf: 0x2b, K: 0x4000006c}, // 260: if nr == 1073741932 (getegid) goto 308 else 304
+	{Code: 0x0015, Jt: 0x2e, Jf: 0x00, K: 0x4000006b}, // 261: if nr == 1073741931 (geteuid) goto 308 else 262
+	{Code: 0x0015, Jt: 0x2d, Jf: 0x00, K: 0x4000006a}, // 262: if nr == 1073741930 (setgid) goto 308 else 263
+	{Code: 0x0015, Jt: 0x2c, Jf: 0x00, K: 0x40000069}, // 263: if nr == 1073741929 (setuid) goto 308 else 264
+	{Code: 0x0015, Jt: 0x2b, Jf: 0x27, K: 0x40000068}, // 264: if nr == 1073741928 (getgid) goto 308 else 304
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x40000061}, // 265: if nr > 0x40000061 goto 266 else 270
+	{Code: 0x0015, Jt: 0x29, Jf: 0x00, K: 0x40000066}, // 266: if nr == 1073741926 (getuid) goto 308 else 267
+	{Code: 0x0015, Jt: 0x28, Jf: 0x00, K: 0x40000064}, // 267: if nr == 1073741924 (times) goto 308 else 268
+	{Code: 0x0015, Jt: 0x27, Jf: 0x00, K: 0x40000063}, // 268: if nr == 1073741923 (sysinfo) goto 308 else 269
+	{Code: 0x0015, Jt: 0x26, Jf: 0x22, K: 0x40000062}, // 269: if nr == 1073741922 (getrusage) goto 308 else 304
+	{Code: 0x0015, Jt: 0x25, Jf: 0x00, K: 0x40000061}, // 270: if nr == 1073741921 (getrlimit) goto 308 else 271
+	{Code: 0x0015, Jt: 0x24, Jf: 0x00, K: 0x40000060}, // 271: if nr == 1073741920 (gettimeofday) goto 308 else 272
+	{Code: 0x0015, Jt: 0x23, Jf: 0x00, K: 0x4000005f}, // 272: if nr == 1073741919 (umask) goto 308 else 273
+	{Code: 0x0015, Jt: 0x22, Jf: 0x1e, K: 0x4000005e}, // 273: if nr == 1073741918 (lchown) goto 308 else 304
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x40000055}, // 274: if nr > 0x40000055 goto 275 else 284
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x40000059}, // 275: if nr > 0x40000059 goto 276 else 280
+	{Code: 0x0015, Jt: 0x1f, Jf: 0x00, K: 0x4000005d}, // 276: if nr == 1073741917 (fchown) goto 308 else 277
+	{Code: 0x0015, Jt: 0x1e, Jf: 0x00, K: 0x4000005c}, // 277: if nr == 1073741916 (chown) goto 308 else 278
+	{Code: 0x0015, Jt: 0x1d, Jf: 0x00, K: 0x4000005b}, // 278: if nr == 1073741915 (fchmod) goto 308 else 279
+	{Code: 0x0015, Jt: 0x1c, Jf: 0x18, K: 0x4000005a}, // 279: if nr == 1073741914 (chmod) goto 308 else 304
+	{Code: 0x0015, Jt: 0x1b, Jf: 0x00, K: 0x40000059}, // 280: if nr == 1073741913 (readlink) goto 308 else 281
+	{Code: 0x0015, Jt: 0x1a, Jf: 0x00, K: 0x40000058}, // 281: if nr == 1073741912 (symlink) goto 308 else 282
+	{Code: 0x0015, Jt: 0x19, Jf: 0x00, K: 0x40000057}, // 282: if nr == 1073741911 (unlink) goto 308 else 283
+	{Code: 0x0015, Jt: 0x18, Jf: 0x14, K: 0x40000056}, // 283: if nr == 1073741910 (link) goto 308 else 304
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x40000051}, // 284: if nr > 0x40000051 goto 285 else 289
+	{Code: 0x0015, Jt: 0x16, Jf: 0x00, K: 0x40000055}, // 285: if nr == 1073741909 (creat) goto 308 else 286
+	{Code: 0x0015, Jt: 0x15, Jf: 0x00, K: 0x40000054}, // 286: if nr == 1073741908 (rmdir) goto 308 else 287
+	{Code: 0x0015, Jt: 0x14, Jf: 0x00, K: 0x40000053}, // 287: if nr == 1073741907 (mkdir) goto 308 else 288
+	{Code: 0x0015, Jt: 0x13, Jf: 0x0f, K: 0x40000052}, // 288: if nr == 1073741906 (rename) goto 308 else 304
+	{Code: 0x0015, Jt: 0x12, Jf: 0x00, K: 0x40000051}, // 289: if nr == 1073741905 (fchdir) goto 308 else 290
+	{Code: 0x0015, Jt: 0x11, Jf: 0x00, K: 0x40000050}, // 290: if nr == 1073741904 (chdir) goto 308 else 291
+	{Code: 0x0015, Jt: 0x10, Jf: 0x00, K: 0x4000004f}, // 291: if nr == 1073741903 (getcwd) goto 308 else 292
+	{Code: 0x0015, Jt: 0x0f, Jf: 0x0b, K: 0x4000004e}, // 292: if nr == 1073741902 (getdents) goto 308 else 304
+	{Code: 0x0025, Jt: 0x00, Jf: 0x15, K: 0x4000003d}, // 293: if nr > 0x4000003d goto 294 else 315
+	{Code: 0x0025, Jt: 0x00, Jf: 0x0a, K: 0x40000045}, // 294: if nr > 0x40000045 goto 295 else 305
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x40000049}, // 295: if nr > 0x40000049 goto 296 else 300
+	{Code: 0x0015, Jt: 0x0b, Jf: 0x00, K: 0x4000004d}, // 296: if nr == 1073741901 (ftruncate) goto 308 else 297
+	{Code: 0x0015, Jt: 0x0a, Jf: 0x00, K: 0x4000004c}, // 297: if nr == 1073741900 (truncate) goto 308 else 298
+	{Code: 0x0015, Jt: 0x09, Jf: 0x00, K: 0x4000004b}, // 298: if nr == 1073741899 (fdatasync) goto 308 else 299
+	{Code: 0x0015, Jt: 0x08, Jf: 0x04, K: 0x4000004a}, // 299: if nr == 1073741898 (fsync) goto 308 else 304
+	{Code: 0x0015, Jt: 0x07, Jf: 0x00, K: 0x40000049}, // 300: if nr == 1073741897 (flock) goto 308 else 301
+	{Code: 0x0015, Jt: 0x06, Jf: 0x00, K: 0x40000048}, // 301: if nr == 1073741896 (fcntl) goto 308 else 302
+	{Code: 0x0015, Jt: 0x05, Jf: 0x00, K: 0x40000047}, // 302: if nr == 1073741895 (msgctl) goto 308 else 303
+	{Code: 0x0015, Jt: 0x04, Jf: 0x00, K: 0x40000046}, // 303: if nr == 1073741894 (msgrcv) goto 308 else 304
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00050001}, // 304: return ERRNO(1)
+	{Code: 0x0025, Jt: 0x00, Jf: 0x05, K: 0x40000041}, // 305: if nr > 0x40000041 goto 306 else 311
+	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x40000045}, // 306: if nr == 1073741893 (msgsnd) goto 308 else 307
+	{Code: 0x0015, Jt: 0x00, Jf: 0x01, K: 0x40000044}, // 307: if nr == 1073741892 (msgget) goto 308 else 309
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x7fff0000}, // 308: return ALLOW
+	{Code: 0x0015, Jt: 0xff, Jf: 0x00, K: 0x40000043}, // 309: if nr == 1073741891 (shmdt) goto 565 else 310
+	{Code: 0x0015, Jt: 0xfe, Jf: 0xfd, K: 0x40000042}, // 310: if nr == 1073741890 (semctl) goto 565 else 564
+	{Code: 0x0015, Jt: 0xfd, Jf: 0x00, K: 0x40000041}, // 311: if nr == 1073741889 (semop) goto 565 else 312
+	{Code: 0x0015, Jt: 0xfc, Jf: 0x00, K: 0x40000040}, // 312: if nr == 1073741888 (semget) goto 565 else 313
+	{Code: 0x0015, Jt: 0xfb, Jf: 0x00, K: 0x4000003f}, // 313: if nr == 1073741887 (uname) goto 565 else 314
+	{Code: 0x0015, Jt: 0xfa, Jf: 0xf9, K: 0x4000003e}, // 314: if nr == 1073741886 (kill) goto 565 else 564
+	{Code: 0x0025, Jt: 0x00, Jf: 0x0a, K: 0x40000032}, // 315: if nr > 0x40000032 goto 316 else 326
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x40000038}, // 316: if nr > 0x40000038 goto 317 else 321
+	{Code: 0x0015, Jt: 0xf7, Jf: 0x00, K: 0x4000003d}, // 317: if nr == 1073741885 (wait4) goto 565 else 318
+	{Code: 0x0015, Jt: 0xf6, Jf: 0x00, K: 0x4000003c}, // 318: if nr == 1073741884 (exit) goto 565 else 319
+	{Code: 0x0015, Jt: 0xf5, Jf: 0x00, K: 0x4000003a}, // 319: if nr == 1073741882 (vfork) goto 565 else 320
+	{Code: 0x0015, Jt: 0xf4, Jf: 0xf3, K: 0x40000039}, // 320: if nr == 1073741881 (fork) goto 565 else 564
+	{Code: 0x0015, Jt: 0x00, Jf: 0x01, K: 0x40000038}, // 321: if nr == 1073741880 (clone) goto 322 else 323
+	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x00000321}, // 322: goto 1124
+	{Code: 0x0015, Jt: 0xf1, Jf: 0x00, K: 0x40000035}, // 323: if nr == 1073741877 (socketpair) goto 565 else 324
+	{Code: 0x0015, Jt: 0xf0, Jf: 0x00, K: 0x40000034}, // 324: if nr == 1073741876 (getpeername) goto 565 else 325
+	{Code: 0x0015, Jt: 0xef, Jf: 0xee, K: 0x40000033}, // 325: if nr == 1073741875 (getsockname) goto 565 else 564
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x4000002b}, // 326: if nr > 0x4000002b goto 327 else 331
+	{Code: 0x0015, Jt: 0xed, Jf: 0x00, K: 0x40000032}, // 327: if nr == 1073741874 (listen) goto 565 else 328
+	{Code: 0x0015, Jt: 0xec, Jf: 0x00, K: 0x40000031}, // 328: if nr == 1073741873 (bind) goto 565 else 329
+	{Code: 0x0015, Jt: 0xeb, Jf: 0x00, K: 0x40000030}, // 329: if nr == 1073741872 (shutdown) goto 565 else 330
+	{Code: 0x0015, Jt: 0xea, Jf: 0xe9, K: 0x4000002c}, // 330: if nr == 1073741868 (sendto) goto 565 else 564
+	{Code: 0x0015, Jt: 0xe9, Jf: 0x00, K: 0x4000002b}, // 331: if nr == 1073741867 (accept) goto 565 else 332
+	{Code: 0x0015, Jt: 0xe8, Jf: 0x00, K: 0x4000002a}, // 332: if nr == 1073741866 (connect) goto 565 else 333
+	{Code: 0x0015, Jt: 0x00, Jf: 0x01, K: 0x40000029}, // 333: if nr == 1073741865 (socket) goto 334 else 335
+	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x00000217}, // 334: goto 870
+	{Code: 0x0015, Jt: 0xe5, Jf: 0xe4, K: 0x40000028}, // 335: if nr == 1073741864 (sendfile) goto 565 else 564
+	{Code: 0x0025, Jt: 0x00, Jf: 0xa0, K: 0x000000f2}, // 336: if nr > 0xf2 goto 337 else 497
+	{Code: 0x0025, Jt: 0x00, Jf: 0x50, K: 0x00000144}, // 337: if nr > 0x144 goto 338 else 418
+	{Code: 0x0025, Jt: 0x00, Jf: 0x27, K: 0x40000002}, // 338: if nr > 0x40000002 goto 339 else 378
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x40000017}, // 339: if nr > 0x40000017 goto 340 else 359
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x4000001f}, // 340: if nr > 0x4000001f goto 341 else 350
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x40000023}, // 341: if nr > 0x40000023 goto 342 else 346
+	{Code: 0x0015, Jt: 0xde, Jf: 0x00, K: 0x40000027}, // 342: if nr == 1073741863 (getpid) goto 565 else 343
+	{Code: 0x0015, Jt: 0xdd, Jf: 0x00, K: 0x40000026}, // 343: if nr == 1073741862 (setitimer) goto 565 else 344
+	{Code: 0x0015, Jt: 0xdc, Jf: 0x00, K: 0x40000025}, // 344: if nr == 1073741861 (alarm) goto 565 else 345
+	{Code: 0x0015, Jt: 0xdb, Jf: 0xda, K: 0x40000024}, // 345: if nr == 1073741860 (getitimer) goto 565 else 564
+	{Code: 0x0015, Jt: 0xda, Jf: 0x00, K: 0x40000023}, // 346: if nr == 1073741859 (nanosleep) goto 565 else 347
+	{Code: 0x0015, Jt: 0xd9, Jf: 0x00, K: 0x40000022}, // 347: if nr == 1073741858 (pause) goto 565 else 348
+	{Code: 0x0015, Jt: 0xd8, Jf: 0x00, K: 0x40000021}, // 348: if nr == 1073741857 (dup2) goto 565 else 349
+	{Code: 0x0015, Jt: 0xd7, Jf: 0xd6, K: 0x40000020}, // 349: if nr == 1073741856 (dup) goto 565 else 564
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x4000001b}, // 350: if nr > 0x4000001b goto 351 else 355
+	{Code: 0x0015, Jt: 0xd5, Jf: 0x00, K: 0x4000001f}, // 351: if nr == 1073741855 (shmctl) goto 565 else 352
+	{Code: 0x0015, Jt: 0xd4, Jf: 0x00, K: 0x4000001e}, // 352: if nr == 1073741854 (shmat) goto 565 else 353
+	{Code: 0x0015, Jt: 0xd3, Jf: 0x00, K: 0x4000001d}, // 353: if nr == 1073741853 (shmget) goto 565 else 354
+	{Code: 0x0015, Jt: 0xd2, Jf: 0xd1, K: 0x4000001c}, // 354: if nr == 1073741852 (madvise) goto 565 else 564
+	{Code: 0x0015, Jt: 0xd1, Jf: 0x00, K: 0x4000001b}, // 355: if nr == 1073741851 (mincore) goto 565 else 356
+	{Code: 0x0015, Jt: 0xd0, Jf: 0x00, K: 0x4000001a}, // 356: if nr == 1073741850 (msync) goto 565 else 357
+	{Code: 0x0015, Jt: 0xcf, Jf: 0x00, K: 0x40000019}, // 357: if nr == 1073741849 (mremap) goto 565 else 358
+	{Code: 0x0015, Jt: 0xce, Jf: 0xcd, K: 0x40000018}, // 358: if nr == 1073741848 (sched_yield) goto 565 else 564
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x4000000a}, // 359: if nr > 0x4000000a goto 360 else 369
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x40000011}, // 360: if nr > 0x40000011 goto 361 else 365
+	{Code: 0x0015, Jt: 0xcb, Jf: 0x00, K: 0x40000017}, // 361: if nr == 1073741847 (select) goto 565 else 362
+	{Code: 0x0015, Jt: 0xca, Jf: 0x00, K: 0x40000016}, // 362: if nr == 1073741846 (pipe) goto 565 else 363
+	{Code: 0x0015, Jt: 0xc9, Jf: 0x00, K: 0x40000015}, // 363: if nr == 1073741845 (access) goto 565 else 364
+	{Code: 0x0015, Jt: 0xc8, Jf: 0xc7, K: 0x40000012}, // 364: if nr == 1073741842 (pwrite64) goto 565 else 564
+	{Code: 0x0015, Jt: 0xc7, Jf: 0x00, K: 0x40000011}, // 365: if nr == 1073741841 (pread64) goto 565 else 366
+	{Code: 0x0015, Jt: 0xc6, Jf: 0x00, K: 0x4000000e}, // 366: if nr == 1073741838 (rt_sigprocmask) goto 565 else 367
+	{Code: 0x0015, Jt: 0xc5, Jf: 0x00, K: 0x4000000c}, // 367: if nr == 1073741836 (brk) goto 565 else 368
+	{Code: 0x0015, Jt: 0xc4, Jf: 0xc3, K: 0x4000000b}, // 368: if nr == 1073741835 (munmap) goto 565 else 564
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x40000006}, // 369: if nr > 0x40000006 goto 370 else 374
+	{Code: 0x0015, Jt: 0xc2, Jf: 0x00, K: 0x4000000a}, // 370: if nr == 1073741834 (mprotect) goto 565 else 371
+	{Code: 0x0015, Jt: 0xc1, Jf: 0x00, K: 0x40000009}, // 371: if nr == 1073741833 (mmap) goto 565 else 372
+	{Code: 0x0015, Jt: 0xc0, Jf: 0x00, K: 0x40000008}, // 372: if nr == 1073741832 (lseek) goto 565 else 373
+	{Code: 0x0015, Jt: 0xbf, Jf: 0xbe, K: 0x40000007}, // 373: if nr == 1073741831 (poll) goto 565 else 564
+	{Code: 0x0015, Jt: 0xbe, Jf: 0x00, K: 0x40000006}, // 374: if nr == 1073741830 (lstat) goto 565 else 375
+	{Code: 0x0015, Jt: 0xbd, Jf: 0x00, K: 0x40000005}, // 375: if nr == 1073741829 (fstat) goto 565 else 376
+	{Code: 0x0015, Jt: 0xbc, Jf: 0x00, K: 0x40000004}, // 376: if nr == 1073741828 (stat) goto 565 else 377
+	{Code: 0x0015, Jt: 0xbb, Jf: 0xba, K: 0x40000003}, // 377: if nr == 1073741827 (close) goto 565 else 564
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x000001b7}, // 378: if nr > 0x1b7 goto 379 else 398
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x000001c3}, // 379: if nr > 0x1c3 goto 380 else 389
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000001c7}, // 380: if nr > 0x1c7 goto 381 else 385
+	{Code: 0x0015, Jt: 0xb7, Jf: 0x00, K: 0x40000002}, // 381: if nr == 1073741826 (open) goto 565 else 382
+	{Code: 0x0015, Jt: 0xb6, Jf: 0x00, K: 0x40000001}, // 382: if nr == 1073741825 (write) goto 565 else 383
+	{Code: 0x0015, Jt: 0xb5, Jf: 0x00, K: 0x40000000}, // 383: if nr == 1073741824 (read) goto 565 else 384
+	{Code: 0x0015, Jt: 0xb4, Jf: 0xb3, K: 0x000001c8}, // 384: if nr == 456 (futex_requeue) goto 565 else 564
+	{Code: 0x0015, Jt: 0xb3, Jf: 0x00, K: 0x000001c7}, // 385: if nr == 455 (futex_wait) goto 565 else 386
+	{Code: 0x0015, Jt: 0xb2, Jf: 0x00, K: 0x000001c6}, // 386: if nr == 454 (futex_wake) goto 565 else 387
+	{Code: 0x0015, Jt: 0xb1, Jf: 0x00, K: 0x000001c5}, // 387: if nr == 453 (map_shadow_stack) goto 565 else 388
+	{Code: 0x0015, Jt: 0xb0, Jf: 0xaf, K: 0x000001c4}, // 388: if nr == 452 (fchmodat2) goto 565 else 564
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000001be}, // 389: if nr > 0x1be goto 390 else 394
+	{Code: 0x0015, Jt: 0xae, Jf: 0x00, K: 0x000001c3}, // 390: if nr == 451 (cachestat) goto 565 else 391
+	{Code: 0x0015, Jt: 0xad, Jf: 0x00, K: 0x000001c1}, // 391: if nr == 449 (futex_waitv) goto 565 else 392
+	{Code: 0x0015, Jt: 0xac, Jf: 0x00, K: 0x000001c0}, // 392: if nr == 448 (process_mrelease) goto 565 else 393
+	{Code: 0x0015, Jt: 0xab, Jf: 0xaa, K: 0x000001bf}, // 393: if nr == 447 (memfd_secret) goto 565 else 564
+	{Code: 0x0015, Jt: 0xaa, Jf: 0x00, K: 0x000001be}, // 394: if nr == 446 (landlock_restrict_self) goto 565 else 395
+	{Code: 0x0015, Jt: 0xa9, Jf: 0x00, K: 0x000001bd}, // 395: if nr == 445 (landlock_add_rule) goto 565 else 396
+	{Code: 0x0015, Jt: 0xa8, Jf: 0x00, K: 0x000001bc}, // 396: if nr == 444 (landlock_create_ruleset) goto 565 else 397
+	{Code: 0x0015, Jt: 0xa7, Jf: 0xa6, K: 0x000001b9}, // 397: if nr == 441 (epoll_pwait2) goto 565 else 564
+	{Code: 0x0025, Jt: 0x00, Jf: 0x0a, K: 0x0000014c}, // 398: if nr > 0x14c goto 399 else 409
+	{Code: 0x0025, Jt: 0x00, Jf: 0x05, K: 0x000001b2}, // 399: if nr > 0x1b2 goto 400 else 405
+	{Code: 0x0015, Jt: 0xa4, Jf: 0x00, K: 0x000001b7}, // 400: if nr == 439 (faccessat2) goto 565 else 401
+	{Code: 0x0015, Jt: 0xa3, Jf: 0x00, K: 0x000001b5}, // 401: if nr == 437 (openat2) goto 565 else 402
+	{Code: 0x0015, Jt: 0xa2, Jf: 0x00, K: 0x000001b4}, // 402: if nr == 436 (close_range) goto 565 else 403
+	{Code: 0x0015, Jt: 0x00, Jf: 0xa0, K: 0x000001b3}, // 403: if nr == 435 (clone3) goto 404 else 564
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00050026}, // 404: return ERRNO(38)
+	{Code: 0x0015, Jt: 0x9f, Jf: 0x00, K: 0x000001b2}, // 405: if nr == 434 (pidfd_open) goto 565 else 406
+	{Code: 0x0015, Jt: 0x9e, Jf: 0x00, K: 0x000001a8}, // 406: if nr == 424 (pidfd_send_signal) goto 565 else 407
+	{Code: 0x0015, Jt: 0x9d, Jf: 0x00, K: 0x0000014e}, // 407: if nr == 334 (rseq) goto 565 else 408
+	{Code: 0x0015, Jt: 0x9c, Jf: 0x9b, K: 0x0000014d}, // 408: if nr == 333 (io_pgetevents) goto 565 else 564
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000148}, // 409: if nr > 0x148 goto 410 else 414
+	{Code: 0x0015, Jt: 0x9a, Jf: 0x00, K: 0x0000014c}, // 410: if nr == 332 (statx) goto 565 else 411
+	{Code: 0x0015, Jt: 0x99, Jf: 0x00, K: 0x0000014b}, // 411: if nr == 331 (pkey_free) goto 565 else 412
+	{Code: 0x0015, Jt: 0x98, Jf: 0x00, K: 0x0000014a}, // 412: if nr == 330 (pkey_alloc) goto 565 else 413
+	{Code: 0x0015, Jt: 0x97, Jf: 0x96, K: 0x00000149}, // 413: if nr == 329 (pkey_mprotect) goto 565 else 564
+	{Code: 0x0015, Jt: 0x96, Jf: 0x00, K: 0x00000148}, // 414: if nr == 328 (pwritev2) goto 565 else 415
+	{Code: 0x0015, Jt: 0x95, Jf: 0x00, K: 0x00000147}, // 415: if nr == 327 (preadv2) goto 565 else 416
+	{Code: 0x0015, Jt: 0x94, Jf: 0x00, K: 0x00000146}, // 416: if nr == 326 (copy_file_range) goto 565 else 417
+	{Code: 0x0015, Jt: 0x93, Jf: 0x92, K: 0x00000145}, // 417: if nr == 325 (mlock2) goto 565 else 564
+	{Code: 0x0025, Jt: 0x00, Jf: 0x27, K: 0x00000118}, // 418: if nr > 0x118 goto 419 else 458
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x00000128}, // 419: if nr > 0x128 goto 420 else 439
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000135}, // 420: if nr > 0x135 goto 421 else 430
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000013d}, // 421: if nr > 0x13d goto 422 else 426
+	{Code: 0x0015, Jt: 0x8e, Jf: 0x00, K: 0x00000144}, // 422: if nr == 324 (membarrier) goto 565 else 423
+	{Code: 0x0015, Jt: 0x8d, Jf: 0x00, K: 0x00000142}, // 423: if nr == 322 (execveat) goto 565 else 424
+	{Code: 0x0015, Jt: 0x8c, Jf: 0x00, K: 0x0000013f}, // 424: if nr == 319 (memfd_create) goto 565 else 425
+	{Code: 0x0015, Jt: 0x8b, Jf: 0x8a, K: 0x0000013e}, // 425: if nr == 318 (getrandom) goto 565 else 564
+	{Code: 0x0015, Jt: 0x8a, Jf: 0x00, K: 0x0000013d}, // 426: if nr == 317 (seccomp) goto 565 else 427
+	{Code: 0x0015, Jt: 0x89, Jf: 0x00, K: 0x0000013c}, // 427: if nr == 316 (renameat2) goto 565 else 428
+	{Code: 0x0015, Jt: 0x88, Jf: 0x00, K: 0x0000013b}, // 428: if nr == 315 (sched_getattr) goto 565 else 429
+	{Code: 0x0015, Jt: 0x87, Jf: 0x86, K: 0x0000013a}, // 429: if nr == 314 (sched_setattr) goto 565 else 564
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000012e}, // 430: if nr > 0x12e goto 431 else 435
+	{Code: 0x0015, Jt: 0x85, Jf: 0x00, K: 0x00000135}, // 431: if nr == 309 (getcpu) goto 565 else 432
+	{Code: 0x0015, Jt: 0x84, Jf: 0x00, K: 0x00000133}, // 432: if nr == 307 (sendmmsg) goto 565 else 433
+	{Code: 0x0015, Jt: 0x83, Jf: 0x00, K: 0x00000132}, // 433: if nr == 306 (syncfs) goto 565 else 434
+	{Code: 0x0015, Jt: 0x82, Jf: 0x81, K: 0x0000012f}, // 434: if nr == 303 (name_to_handle_at) goto 565 else 564
+	{Code: 0x0015, Jt: 0x81, Jf: 0x00, K: 0x0000012e}, // 435: if nr == 302 (prlimit64) goto 565 else 436
+	{Code: 0x0015, Jt: 0x80, Jf: 0x00, K: 0x0000012d}, // 436: if nr == 301 (fanotify_mark) goto 565 else 437
+	{Code: 0x0015, Jt: 0x7f, Jf: 0x00, K: 0x0000012b}, // 437: if nr == 299 (recvmmsg) goto 565 else 438
+	{Code: 0x0015, Jt: 0x7e, Jf: 0x7d, K: 0x00000129}, // 438: if nr == 297 (rt_tgsigqueueinfo) goto 565 else 564
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000120}, // 439: if nr > 0x120 goto 440 else 449
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000124}, // 440: if nr > 0x124 goto 441 else 445
+	{Code: 0x0015, Jt: 0x7b, Jf: 0x00, K: 0x00000128}, // 441: if nr == 296 (pwritev) goto 565 else 442
+	{Code: 0x0015, Jt: 0x7a, Jf: 0x00, K: 0x00000127}, // 442: if nr == 295 (preadv) goto 565 else 443
+	{Code: 0x0015, Jt: 0x79, Jf: 0x00, K: 0x00000126}, // 443: if nr == 294 (inotify_init1) goto 565 else 444
+	{Code: 0x0015, Jt: 0x78, Jf: 0x77, K: 0x00000125}, // 444: if nr == 293 (pipe2) goto 565 else 564
+	{Code: 0x0015, Jt: 0x77, Jf: 0x00, K: 0x00000124}, // 445: if nr == 292 (dup3) goto 565 else 446
+	{Code: 0x0015, Jt: 0x76, Jf: 0x00, K: 0x00000123}, // 446: if nr == 291 (epoll_create1) goto 565 else 447
+	{Code: 0x0015, Jt: 0x75, Jf: 0x00, K: 0x00000122}, // 447: if nr == 290 (eventfd2) goto 565 else 448
+	{Code: 0x0015, Jt: 0x74, Jf: 0x73, K: 0x00000121}, // 448: if nr == 289 (signalfd4) goto 565 else 564
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000011c}, // 449: if nr > 0x11c goto 450 else 454
+	{Code: 0x0015, Jt: 0x72, Jf: 0x00, K: 0x00000120}, // 450: if nr == 288 (accept4) goto 565 else 451
+	{Code: 0x0015, Jt: 0x71, Jf: 0x00, K: 0x0000011f}, // 451: if nr == 287 (timerfd_gettime) goto 565 else 452
+	{Code: 0x0015, Jt: 0x70, Jf: 0x00, K: 0x0000011e}, // 452: if nr == 286 (timerfd_settime) goto 565 else 453
+	{Code: 0x0015, Jt: 0x6f, Jf: 0x6e, K: 0x0000011d}, // 453: if nr == 285 (fallocate) goto 565 else 564
+	{Code: 0x0015, Jt: 0x6e, Jf: 0x00, K: 0x0000011c}, // 454: if nr == 284 (eventfd) goto 565 else 455
+	{Code: 0x0015, Jt: 0x6d, Jf: 0x00, K: 0x0000011b}, // 455: if nr == 283 (timerfd_create) goto 565 else 456
+	{Code: 0x0015, Jt: 0x6c, Jf: 0x00, K: 0x0000011a}, // 456: if nr == 282 (signalfd) goto 565 else 457
+	{Code: 0x0015, Jt: 0x6b, Jf: 0x6a, K: 0x00000119}, // 457: if nr == 281 (epoll_pwait) goto 565 else 564
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x00000107}, // 458: if nr > 0x107 goto 459 else 478
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x0000010f}, // 459: if nr > 0x10f goto 460 else 469
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000113}, // 460: if nr > 0x113 goto 461 else 465
+	{Code: 0x0015, Jt: 0x67, Jf: 0x00, K: 0x00000118}, // 461: if nr == 280 (utimensat) goto 565 else 462
+	{Code: 0x0015, Jt: 0x66, Jf: 0x00, K: 0x00000116}, // 462: if nr == 278 (vmsplice) goto 565 else 463
+	{Code: 0x0015, Jt: 0x65, Jf: 0x00, K: 0x00000115}, // 463: if nr == 277 (sync_file_range) goto 565 else 464
+	{Code: 0x0015, Jt: 0x64, Jf: 0x63, K: 0x00000114}, // 464: if nr == 276 (tee) goto 565 else 564
+	{Code: 0x0015, Jt: 0x63, Jf: 0x00, K: 0x00000113}, // 465: if nr == 275 (splice) goto 565 else 466
+	{Code: 0x0015, Jt: 0x62, Jf: 0x00, K: 0x00000112}, // 466: if nr == 274 (get_robust_list) goto 565 else 467
+	{Code: 0x0015, Jt: 0x61, Jf: 0x00, K: 0x00000111}, // 467: if nr == 273 (set_robust_list) goto 565 else 468
+	{Code: 0x0015, Jt: 0xdc, Jf: 0x5f, K: 0x00000110}, // 468: if nr == 272 (unshare) goto 689 else 564
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000010b}, // 469: if nr > 0x10b goto 470 else 474
+	{Code: 0x0015, Jt: 0x5e, Jf: 0x00, K: 0x0000010f}, // 470: if nr == 271 (ppoll) goto 565 else 471
+	{Code: 0x0015, Jt: 0x5d, Jf: 0x00, K: 0x0000010e}, // 471: if nr == 270 (pselect6) goto 565 else 472
+	{Code: 0x0015, Jt: 0x5c, Jf: 0x00, K: 0x0000010d}, // 472: if nr == 269 (faccessat) goto 565 else 473
+	{Code: 0x0015, Jt: 0x5b, Jf: 0x5a, K: 0x0000010c}, // 473: if nr == 268 (fchmodat) goto 565 else 564
+	{Code: 0x0015, Jt: 0x5a, Jf: 0x00, K: 0x0000010b}, // 474: if nr == 267 (readlinkat) goto 565 else 475
+	{Code: 0x0015, Jt: 0x59, Jf: 0x00, K: 0x0000010a}, // 475: if nr == 266 (symlinkat) goto 565 else 476
+	{Code: 0x0015, Jt: 0x58, Jf: 0x00, K: 0x00000109}, // 476: if nr == 265 (linkat) goto 565 else 477
+	{Code: 0x0015, Jt: 0x57, Jf: 0x56, K: 0x00000108}, // 477: if nr == 264 (renameat) goto 565 else 564
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x000000fe}, // 478: if nr > 0xfe goto 479 else 488
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000103}, // 479: if nr > 0x103 goto 480 else 484
+	{Code: 0x0015, Jt: 0x54, Jf: 0x00, K: 0x00000107}, // 480: if nr == 263 (unlinkat) goto 565 else 481
+	{Code: 0x0015, Jt: 0x53, Jf: 0x00, K: 0x00000106}, // 481: if nr == 262 (newfstatat) goto 565 else 482
+	{Code: 0x0015, Jt: 0x52, Jf: 0x00, K: 0x00000105}, // 482: if nr == 261 (futimesat) goto 565 else 483
+	{Code: 0x0015, Jt: 0x51, Jf: 0x50, K: 0x00000104}, // 483: if nr == 260 (fchownat) goto 565 else 564
+	{Code: 0x0015, Jt: 0x50, Jf: 0x00, K: 0x00000103}, // 484: if nr == 259 (mknodat) goto 565 else 485
+	{Code: 0x0015, Jt: 0x4f, Jf: 0x00, K: 0x00000102}, // 485: if nr == 258 (mkdirat) goto 565 else 486
+	{Code: 0x0015, Jt: 0x4e, Jf: 0x00, K: 0x00000101}, // 486: if nr == 257 (openat) goto 565 else 487
+	{Code: 0x0015, Jt: 0x4d, Jf: 0x4c, K: 0x000000ff}, // 487: if nr == 255 (inotify_rm_watch) goto 565 else 564
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000f7}, // 488: if nr > 0xf7 goto 489 else 493
+	{Code: 0x0015, Jt: 0x4b, Jf: 0x00, K: 0x000000fe}, // 489: if nr == 254 (inotify_add_watch) goto 565 else 490
+	{Code: 0x0015, Jt: 0x4a, Jf: 0x00, K: 0x000000fd}, // 490: if nr == 253 (inotify_init) goto 565 else 491
+	{Code: 0x0015, Jt: 0x49, Jf: 0x00, K: 0x000000fc}, // 491: if nr == 252 (ioprio_get) goto 565 else 492
+	{Code: 0x0015, Jt: 0x48, Jf: 0x47, K: 0x000000fb}, // 492: if nr == 251 (ioprio_set) goto 565 else 564
+	{Code: 0x0015, Jt: 0x47, Jf: 0x00, K: 0x000000f7}, // 493: if nr == 247 (waitid) goto 565 else 494
+	{Code: 0x0015, Jt: 0x46, Jf: 0x00, K: 0x000000f5}, // 494: if nr == 245 (mq_getsetattr) goto 565 else 495
+	{Code: 0x0015, Jt: 0x45, Jf: 0x00, K: 0x000000f4}, // 495: if nr == 244 (mq_notify) goto 565 else 496
+	{Code: 0x0015, Jt: 0x44, Jf: 0x43, K: 0x000000f3}, // 496: if nr == 243 (mq_timedreceive) goto 565 else 564
+	{Code: 0x0025, Jt: 0x00, Jf: 0x51, K: 0x0000008f}, // 497: if nr > 0x8f goto 498 else 579
+	{Code: 0x0025, Jt: 0x00, Jf: 0x27, K: 0x000000cc}, // 498: if nr > 0xcc goto 499 else 538
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x000000dd}, // 499: if nr > 0xdd goto 500 else 519
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x000000e6}, // 500: if nr > 0xe6 goto 501 else 510
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000ea}, // 501: if nr > 0xea goto 502 else 506
+	{Code: 0x0015, Jt: 0x3e, Jf: 0x00, K: 0x000000f2}, // 502: if nr == 242 (mq_timedsend) goto 565 else 503
+	{Code: 0x0015, Jt: 0x3d, Jf: 0x00, K: 0x000000f1}, // 503: if nr == 241 (mq_unlink) goto 565 else 504
+	{Code: 0x0015, Jt: 0x3c, Jf: 0x00, K: 0x000000f0}, // 504: if nr == 240 (mq_open) goto 565 else 505
+	{Code: 0x0015, Jt: 0x3b, Jf: 0x3a, K: 0x000000eb}, // 505: if nr == 235 (utimes) goto 565 else 564
+	{Code: 0x0015, Jt: 0x3a, Jf: 0x00, K: 0x000000ea}, // 506: if nr == 234 (tgkill) goto 565 else 507
+	{Code: 0x0015, Jt: 0x39, Jf: 0x00, K: 0x000000e9}, // 507: if nr == 233 (epoll_ctl) goto 565 else 508
+	{Code: 0x0015, Jt: 0x38, Jf: 0x00, K: 0x000000e8}, // 508: if nr == 232 (epoll_wait) goto 565 else 509
+	{Code: 0x0015, Jt: 0x37, Jf: 0x36, K: 0x000000e7}, // 509: if nr == 231 (exit_group) goto 565 else 564
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000e1}, // 510: if nr > 0xe1 goto 511 else 515
+	{Code: 0x0015, Jt: 0x35, Jf: 0x00, K: 0x000000e6}, // 511: if nr == 230 (clock_nanosleep) goto 565 else 512
+	{Code: 0x0015, Jt: 0x34, Jf: 0x00, K: 0x000000e5}, // 512: if nr == 229 (clock_getres) goto 565 else 513
+	{Code: 0x0015, Jt: 0x33, Jf: 0x00, K: 0x000000e4}, // 513: if nr == 228 (clock_gettime) goto 565 else 514
+	{Code: 0x0015, Jt: 0x32, Jf: 0x31, K: 0x000000e2}, // 514: if nr == 226 (timer_delete) goto 565 else 564
+	{Code: 0x0015, Jt: 0x31, Jf: 0x00, K: 0x000000e1}, // 515: if nr == 225 (timer_getoverrun) goto 565 else 516
+	{Code: 0x0015, Jt: 0x30, Jf: 0x00, K: 0x000000e0}, // 516: if nr == 224 (timer_gettime) goto 565 else 517
+	{Code: 0x0015, Jt: 0x2f, Jf: 0x00, K: 0x000000df}, // 517: if nr == 223 (timer_settime) goto 565 else 518
+	{Code: 0x0015, Jt: 0x2e, Jf: 0x2d, K: 0x000000de}, // 518: if nr == 222 (timer_create) goto 565 else 564
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x000000d5}, // 519: if nr > 0xd5 goto 520 else 529
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000d9}, // 520: if nr > 0xd9 goto 521 else 525
+	{Code: 0x0015, Jt: 0x2b, Jf: 0x00, K: 0x000000dd}, // 521: if nr == 221 (fadvise64) goto 565 else 522
+	{Code: 0x0015, Jt: 0x2a, Jf: 0x00, K: 0x000000dc}, // 522: if nr == 220 (semtimedop) goto 565 else 523
+	{Code: 0x0015, Jt: 0x29, Jf: 0x00, K: 0x000000db}, // 523: if nr == 219 (restart_syscall) goto 565 else 524
+	{Code: 0x0015, Jt: 0x28, Jf: 0x27, K: 0x000000da}, // 524: if nr == 218 (set_tid_address) goto 565 else 564
+	{Code: 0x0015, Jt: 0x27, Jf: 0x00, K: 0x000000d9}, // 525: if nr == 217 (getdents64) goto 565 else 526
+	{Code: 0x0015, Jt: 0x26, Jf: 0x00, K: 0x000000d8}, // 526: if nr == 216 (remap_file_pages) goto 565 else 527
+	{Code: 0x0015, Jt: 0x25, Jf: 0x00, K: 0x000000d7}, // 527: if nr == 215 (epoll_wait_old) goto 565 else 528
+	{Code: 0x0015, Jt: 0x24, Jf: 0x23, K: 0x000000d6}, // 528: if nr == 214 (epoll_ctl_old) goto 565 else 564
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000d0}, // 529: if nr > 0xd0 goto 530 else 534
+	{Code: 0x0015, Jt: 0x22, Jf: 0x00, K: 0x000000d5}, // 530: if nr == 213 (epoll_create) goto 565 else 531
+	{Code: 0x0015, Jt: 0x21, Jf: 0x00, K: 0x000000d3}, // 531: if nr == 211 (get_thread_area) goto 565 else 532
+	{Code: 0x0015, Jt: 0x20, Jf: 0x00, K: 0x000000d2}, // 532: if nr == 210 (io_cancel) goto 565 else 533
+	{Code: 0x0015, Jt: 0x1f, Jf: 0x1e, K: 0x000000d1}, // 533: if nr == 209 (io_submit) goto 565 else 564
+	{Code: 0x0015, Jt: 0x1e, Jf: 0x00, K: 0x000000d0}, // 534: if nr == 208 (io_getevents) goto 565 else 535
+	{Code: 0x0015, Jt: 0x1d, Jf: 0x00, K: 0x000000cf}, // 535: if nr == 207 (io_destroy) goto 565 else 536
+	{Code: 0x0015, Jt: 0x1c, Jf: 0x00, K: 0x000000ce}, // 536: if nr == 206 (io_setup) goto 565 else 537
+	{Code: 0x0015, Jt: 0x1b, Jf: 0x1a, K: 0x000000cd}, // 537: if nr == 205 (set_thread_area) goto 565 else 564
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x000000bc}, // 538: if nr > 0xbc goto 539 else 558
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x000000c4}, // 539: if nr > 0xc4 goto 540 else 549
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000c8}, // 540: if nr > 0xc8 goto 541 else 545
+	{Code: 0x0015, Jt: 0x17, Jf: 0x00, K: 0x000000cc}, // 541: if nr == 204 (sched_getaffinity) goto 565 else 542
+	{Code: 0x0015, Jt: 0x16, Jf: 0x00, K: 0x000000cb}, // 542: if nr == 203 (sched_setaffinity) goto 565 else 543
+	{Code: 0x0015, Jt: 0x15, Jf: 0x00, K: 0x000000ca}, // 543: if nr == 202 (futex) goto 565 else 544
+	{Code: 0x0015, Jt: 0x14, Jf: 0x13, K: 0x000000c9}, // 544: if nr == 201 (time) goto 565 else 564
+	{Code: 0x0015, Jt: 0x13, Jf: 0x00, K: 0x000000c8}, // 545: if nr == 200 (tkill) goto 565 else 546
+	{Code: 0x0015, Jt: 0x12, Jf: 0x00, K: 0x000000c7}, // 546: if nr == 199 (fremovexattr) goto 565 else 547
+	{Code: 0x0015, Jt: 0x11, Jf: 0x00, K: 0x000000c6}, // 547: if nr == 198 (lremovexattr) goto 565 else 548
+	{Code: 0x0015, Jt: 0x10, Jf: 0x0f, K: 0x000000c5}, // 548: if nr == 197 (removexattr) goto 565 else 564
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000c0}, // 549: if nr > 0xc0 goto 550 else 554
+	{Code: 0x0015, Jt: 0x0e, Jf: 0x00, K: 0x000000c4}, // 550: if nr == 196 (flistxattr) goto 565 else 551
+	{Code: 0x0015, Jt: 0x0d, Jf: 0x00, K: 0x000000c3}, // 551: if nr == 195 (llistxattr) goto 565 else 552
+	{Code: 0x0015, Jt: 0x0c, Jf: 0x00, K: 0x000000c2}, // 552: if nr == 194 (listxattr) goto 565 else 553
+	{Code: 0x0015, Jt: 0x0b, Jf: 0x0a, K: 0x000000c1}, // 553: if nr == 193 (fgetxattr) goto 565 else 564
+	{Code: 0x0015, Jt: 0x0a, Jf: 0x00, K: 0x000000c0}, // 554: if nr == 192 (lgetxattr) goto 565 else 555
+	{Code: 0x0015, Jt: 0x09, Jf: 0x00, K: 0x000000bf}, // 555: if nr == 191 (getxattr) goto 565 else 556
+	{Code: 0x0015, Jt: 0x08, Jf: 0x00, K: 0x000000be}, // 556: if nr == 190 (fsetxattr) goto 565 else 557
+	{Code: 0x0015, Jt: 0x07, Jf: 0x06, K: 0x000000bd}, // 557: if nr == 189 (lsetxattr) goto 565 else 564
+	{Code: 0x0025, Jt: 0x00, Jf: 0x0b, K: 0x00000097}, // 558: if nr > 0x97 goto 559 else 570
+	{Code: 0x0025, Jt: 0x00, Jf: 0x06, K: 0x000000a0}, // 559: if nr > 0xa0 goto 560 else 566
+	{Code: 0x0015, Jt: 0x04, Jf: 0x00, K: 0x000000bc}, // 560: if nr == 188 (setxattr) goto 565 else 561
+	{Code: 0x0015, Jt: 0x03, Jf: 0x00, K: 0x000000bb}, // 561: if nr == 187 (readahead) goto 565 else 562
+	{Code: 0x0015, Jt: 0x02, Jf: 0x00, K: 0x000000ba}, // 562: if nr == 186 (gettid) goto 565 else 563
+	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x000000a2}, // 563: if nr == 162 (sync) goto 565 else 564
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00050001}, // 564: return ERRNO(1)
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x7fff0000}, // 565: return ALLOW
+	{Code: 0x0015, Jt: 0xff, Jf: 0x00, K: 0x000000a0}, // 566: if nr == 160 (setrlimit) goto 822 else 567
+	{Code: 0x0015, Jt: 0xfe, Jf: 0x00, K: 0x0000009e}, // 567: if nr == 158 (arch_prctl) goto 822 else 568
+	{Code: 0x0015, Jt: 0xfd, Jf: 0x00, K: 0x0000009d}, // 568: if nr == 157 (prctl) goto 822 else 569
+	{Code: 0x0015, Jt: 0xfc, Jf: 0xfb, K: 0x00000098}, // 569: if nr == 152 (munlockall) goto 822 else 821
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000093}, // 570: if nr > 0x93 goto 571 else 575
+	{Code: 0x0015, Jt: 0xfa, Jf: 0x00, K: 0x00000097}, // 571: if nr == 151 (mlockall) goto 822 else 572
+	{Code: 0x0015, Jt: 0xf9, Jf: 0x00, K: 0x00000096}, // 572: if nr == 150 (munlock) goto 822 else 573
+	{Code: 0x0015, Jt: 0xf8, Jf: 0x00, K: 0x00000095}, // 573: if nr == 149 (mlock) goto 822 else 574
+	{Code: 0x0015, Jt: 0xf7, Jf: 0xf6, K: 0x00000094}, // 574: if nr == 148 (sched_rr_get_interval) goto 822 else 821
+	{Code: 0x0015, Jt: 0xf6, Jf: 0x00, K: 0x00000093}, // 575: if nr == 147 (sched_get_priority_min) goto 822 else 576
+	{Code: 0x0015, Jt: 0xf5, Jf: 0x00, K: 0x00000092}, // 576: if nr == 146 (sched_get_priority_max) goto 822 else 577
+	{Code: 0x0015, Jt: 0xf4, Jf: 0x00, K: 0x00000091}, // 577: if nr == 145 (sched_getscheduler) goto 822 else 578
+	{Code: 0x0015, Jt: 0xf3, Jf: 0xf2, K: 0x00000090}, // 578: if nr == 144 (sched_setscheduler) goto 822 else 821
+	{Code: 0x0025, Jt: 0x00, Jf: 0x2b, K: 0x0000006c}, // 579: if nr > 0x6c goto 580 else 623
+	{Code: 0x0025, Jt: 0x00, Jf: 0x17, K: 0x0000007c}, // 580: if nr > 0x7c goto 581 else 604
+	{Code: 0x0025, Jt: 0x00, Jf: 0x0d, K: 0x00000084}, // 581: if nr > 0x84 goto 582 else 595
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000008a}, // 582: if nr > 0x8a goto 583 else 587
+	{Code: 0x0015, Jt: 0xee, Jf: 0x00, K: 0x0000008f}, // 583: if nr == 143 (sched_getparam) goto 822 else 584
+	{Code: 0x0015, Jt: 0xed, Jf: 0x00, K: 0x0000008e}, // 584: if nr == 142 (sched_setparam) goto 822 else 585
+	{Code: 0x0015, Jt: 0xec, Jf: 0x00, K: 0x0000008d}, // 585: if nr == 141 (setpriority) goto 822 else 586
+	{Code: 0x0015, Jt: 0xeb, Jf: 0xea, K: 0x0000008c}, // 586: if nr == 140 (getpriority) goto 822 else 821
+	{Code: 0x0015, Jt: 0xea, Jf: 0x00, K: 0x0000008a}, // 587: if nr == 138 (fstatfs) goto 822 else 588
+	{Code: 0x0015, Jt: 0xe9, Jf: 0x00, K: 0x00000089}, // 588: if nr == 137 (statfs) goto 822 else 589
+	{Code: 0x0015, Jt: 0x00, Jf: 0x04, K: 0x00000087}, // 589: if nr == 135 (personality) goto 590 else 594
 	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000014}, // 590: A = args[0].hi
 	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 591: A &= 0x0
-	{Code: 0x0015, Jt: 0x00, Jf: 0x12, K: 0x00000000}, // 592: if A == 0x0 goto 593 else 611
-	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x0000016f}, // 593: goto 961
-	{Code: 0x0015, Jt: 0x04, Jf: 0x00, K: 0x40000029}, // 594: if nr == 1073741865 (socket) goto 599 else 595
-	{Code: 0x0015, Jt: 0x00, Jf: 0x04, K: 0x00000029}, // 595: if nr == 41 (socket) goto 596 else 600
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000014}, // 596: A = args[0].hi
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 597: A &= 0x0
-	{Code: 0x0015, Jt: 0x00, Jf: 0x0c, K: 0x00000000}, // 598: if A == 0x0 goto 599 else 611
-	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x0000016d}, // 599: goto 965
-	{Code: 0x0015, Jt: 0x04, Jf: 0x00, K: 0x40000087}, // 600: if nr == 1073741959 (personality) goto 605 else 601
-	{Code: 0x0015, Jt: 0x00, Jf: 0x04, K: 0x00000087}, // 601: if nr == 135 (personality) goto 602 else 606
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000014}, // 602: A = args[0].hi
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 603: A &= 0x0
-	{Code: 0x0015, Jt: 0x00, Jf: 0x06, K: 0x00000000}, // 604: if A == 0x0 goto 605 else 611
-	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x0000016b}, // 605: goto 969
-	{Code: 0x0015, Jt: 0x05, Jf: 0x00, K: 0x40000202}, // 606: if nr == 1073742338 (ioctl) goto 612 else 607
-	{Code: 0x0015, Jt: 0x00, Jf: 0x03, K: 0x00000010}, // 607: if nr == 16 (ioctl) goto 608 else 611
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x0000001c}, // 608: A = args[1].hi
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 609: A &= 0x0
-	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x00000000}, // 610: if A == 0x0 goto 612 else 611
-	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00050001}, // 611: return ERRNO(1)
-	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x00000181}, // 612: goto 998
-	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x40000003}, // 613: if arch == AUDIT_ARCH_I386 goto 615 else 614
-	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 614: return KILL_THREAD
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 615: A = nr
-	{Code: 0x0015, Jt: 0xda, Jf: 0x00, K: 0x00000000}, // 616: if nr == 0 (restart_syscall) goto 835 else 617
-	{Code: 0x0015, Jt: 0xd9, Jf: 0x00, K: 0x00000001}, // 617: if nr == 1 (exit) goto 835 else 618
-	{Code: 0x0015, Jt: 0xd8, Jf: 0x00, K: 0x00000002}, // 618: if nr == 2 (fork) goto 835 else 619
-	{Code: 0x0015, Jt: 0xd7, Jf: 0x00, K: 0x00000003}, // 619: if nr == 3 (read) goto 835 else 620
-	{Code: 0x0015, Jt: 0xd6, Jf: 0x00, K: 0x00000004}, // 620: if nr == 4 (write) goto 835 else 621
-	{Code: 0x0015, Jt: 0xd5, Jf: 0x00, K: 0x00000005}, // 621: if nr == 5 (open) goto 835 else 622
-	{Code: 0x0015, Jt: 0xd4, Jf: 0x00, K: 0x00000006}, // 622: if nr == 6 (close) goto 835 else 623
-	{Code: 0x0015, Jt: 0xd3, Jf: 0x00, K: 0x00000007}, // 623: if nr == 7 (waitpid) goto 835 else 624
-	{Code: 0x0015, Jt: 0xd2, Jf: 0x00, K: 0x00000008}, // 624: if nr == 8 (creat) goto 835 else 625
-	{Code: 0x0015, Jt: 0xd1, Jf: 0x00, K: 0x00000009}, // 625: if nr == 9 (link) goto 835 else 626
-	{Code: 0x0015, Jt: 0xd0, Jf: 0x00, K: 0x0000000a}, // 626: if nr == 10 (unlink) goto 835 else 627
-	{Code: 0x0015, Jt: 0xcf, Jf: 0x00, K: 0x0000000b}, // 627: if nr == 11 (execve) goto 835 else 628
-	{Code: 0x0015, Jt: 0xce, Jf: 0x00, K: 0x0000000c}, // 628: if nr == 12 (chdir) goto 835 else 629
-	{Code: 0x0015, Jt: 0xcd, Jf: 0x00, K: 0x0000000d}, // 629: if nr == 13 (time) goto 835 else 630
-	{Code: 0x0015, Jt: 0xcc, Jf: 0x00, K: 0x0000000e}, // 630: if nr == 14 (mknod) goto 835 else 631
-	{Code: 0x0015, Jt: 0xcb, Jf: 0x00, K: 0x0000000f}, // 631: if nr == 15 (chmod) goto 835 else 632
-	{Code: 0x0015, Jt: 0xca, Jf: 0x00, K: 0x00000010}, // 632: if nr == 16 (lchown) goto 835 else 633
-	{Code: 0x0015, Jt: 0xc9, Jf: 0x00, K: 0x00000013}, // 633: if nr == 19 (lseek) goto 835 else 634
-	{Code: 0x0015, Jt: 0xc8, Jf: 0x00, K: 0x00000014}, // 634: if nr == 20 (getpid) goto 835 else 635
-	{Code: 0x0015, Jt: 0xc7, Jf: 0x00, K: 0x00000017}, // 635: if nr == 23 (setuid) goto 835 else 636
-	{Code: 0x0015, Jt: 0xc6, Jf: 0x00, K: 0x00000018}, // 636: if nr == 24 (getuid) goto 835 else 637
-	{Code: 0x0015, Jt: 0xc5, Jf: 0x00, K: 0x0000001b}, // 637: if nr == 27 (alarm) goto 835 else 638
-	{Code: 0x0015, Jt: 0xc4, Jf: 0x00, K: 0x0000001d}, // 638: if nr == 29 (pause) goto 835 else 639
-	{Code: 0x0015, Jt: 0xc3, Jf: 0x00, K: 0x0000001e}, // 639: if nr == 30 (utime) goto 835 else 640
-	{Code: 0x0015, Jt: 0xc2, Jf: 0x00, K: 0x00000021}, // 640: if nr == 33 (access) goto 835 else 641
-	{Code: 0x0015, Jt: 0xc1, Jf: 0x00, K: 0x00000024}, // 641: if nr == 36 (sync) goto 835 else 642
-	{Code: 0x0015, Jt: 0xc0, Jf: 0x00, K: 0x00000025}, // 642: if nr == 37 (kill) goto 835 else 643
-	{Code: 0x0015, Jt: 0xbf, Jf: 0x00, K: 0x00000026}, // 643: if nr == 38 (rename) goto 835 else 644
-	{Code: 0x0015, Jt: 0xbe, Jf: 0x00, K: 0x00000027}, // 644: if nr == 39 (mkdir) goto 835 else 645
-	{Code: 0x0015, Jt: 0xbd, Jf: 0x00, K: 0x00000028}, // 645: if nr == 40 (rmdir) goto 835 else 646
-	{Code: 0x0015, Jt: 0xbc, Jf: 0x00, K: 0x00000029}, // 646: if nr == 41 (dup) goto 835 else 647
-	{Code: 0x0015, Jt: 0xbb, Jf: 0x00, K: 0x0000002a}, // 647: if nr == 42 (pipe) goto 835 else 648
-	{Code: 0x0015, Jt: 0xba, Jf: 0x00, K: 0x0000002b}, // 648: if nr == 43 (times) goto 835 else 649
-	{Code: 0x0015, Jt: 0xb9, Jf: 0x00, K: 0x0000002d}, // 649: if nr == 45 (brk) goto 835 else 650
-	{Code: 0x0015, Jt: 0xb8, Jf: 0x00, K: 0x0000002e}, // 650: if nr == 46 (setgid) goto 835 else 651
-	{Code: 0x0015, Jt: 0xb7, Jf: 0x00, K: 0x0000002f}, // 651: if nr == 47 (getgid) goto 835 else 652
-	{Code: 0x0015, Jt: 0xb6, Jf: 0x00, K: 0x00000031}, // 652: if nr == 49 (geteuid) goto 835 else 653
-	{Code: 0x0015, Jt: 0xb5, Jf: 0x00, K: 0x00000032}, // 653: if nr == 50 (getegid) goto 835 else 654
-	{Code: 0x0015, Jt: 0xb4, Jf: 0x00, K: 0x00000037}, // 654: if nr == 55 (fcntl) goto 835 else 655
-	{Code: 0x0015, Jt: 0xb3, Jf: 0x00, K: 0x00000039}, // 655: if nr == 57 (setpgid) goto 835 else 656
-	{Code: 0x0015, Jt: 0xb2, Jf: 0x00, K: 0x0000003c}, // 656: if nr == 60 (umask) goto 835 else 657
-	{Code: 0x0015, Jt: 0xb1, Jf: 0x00, K: 0x0000003f}, // 657: if nr == 63 (dup2) goto 835 else 658
-	{Code: 0x0015, Jt: 0xb0, Jf: 0x00, K: 0x00000040}, // 658: if nr == 64 (getppid) goto 835 else 659
-	{Code: 0x0015, Jt: 0xaf, Jf: 0x00, K: 0x00000041}, // 659: if nr == 65 (getpgrp) goto 835 else 660
-	{Code: 0x0015, Jt: 0xae, Jf: 0x00, K: 0x00000042}, // 660: if nr == 66 (setsid) goto 835 else 661
-	{Code: 0x0015, Jt: 0xad, Jf: 0x00, K: 0x00000046}, // 661: if nr == 70 (setreuid) goto 835 else 662
-	{Code: 0x0015, Jt: 0xac, Jf: 0x00, K: 0x00000047}, // 662: if nr == 71 (setregid) goto 835 else 663
-	{Code: 0x0015, Jt: 0xab, Jf: 0x00, K: 0x0000004b}, // 663: if nr == 75 (setrlimit) goto 835 else 664
-	{Code: 0x0015, Jt: 0xaa, Jf: 0x00, K: 0x0000004c}, // 664: if nr == 76 (getrlimit) goto 835 else 665
-	{Code: 0x0015, Jt: 0xa9, Jf: 0x00, K: 0x0000004d}, // 665: if nr == 77 (getrusage) goto 835 else 666
-	{Code: 0x0015, Jt: 0xa8, Jf: 0x00, K: 0x0000004e}, // 666: if nr == 78 (gettimeofday) goto 835 else 667
-	{Code: 0x0015, Jt: 0xa7, Jf: 0x00, K: 0x00000050}, // 667: if nr == 80 (getgroups) goto 835 else 668
-	{Code: 0x0015, Jt: 0xa6, Jf: 0x00, K: 0x00000051}, // 668: if nr == 81 (setgroups) goto 835 else 669
-	{Code: 0x0015, Jt: 0xa5, Jf: 0x00, K: 0x00000052}, // 669: if nr == 82 (select) goto 835 else 670
-	{Code: 0x0015, Jt: 0xa4, Jf: 0x00, K: 0x00000053}, // 670: if nr == 83 (symlink) goto 835 else 671
-	{Code: 0x0015, Jt: 0xa3, Jf: 0x00, K: 0x00000055}, // 671: if nr == 85 (readlink) goto 835 else 672
-	{Code: 0x0015, Jt: 0xa2, Jf: 0x00, K: 0x0000005a}, // 672: if nr == 90 (mmap) goto 835 else 673
-	{Code: 0x0015, Jt: 0xa1, Jf: 0x00, K: 0x0000005b}, // 673: if nr == 91 (munmap) goto 835 else 674
-	{Code: 0x0015, Jt: 0xa0, Jf: 0x00, K: 0x0000005c}, // 674: if nr == 92 (truncate) goto 835 else 675
-	{Code: 0x0015, Jt: 0x9f, Jf: 0x00, K: 0x0000005d}, // 675: if nr == 93 (ftruncate) goto 835 else 676
-	{Code: 0x0015, Jt: 0x9e, Jf: 0x00, K: 0x0000005e}, // 676: if nr == 94 (fchmod) goto 835 else 677
-	{Code: 0x0015, Jt: 0x9d, Jf: 0x00, K: 0x0000005f}, // 677: if nr == 95 (fchown) goto 835 else 678
-	{Code: 0x0015, Jt: 0x9c, Jf: 0x00, K: 0x00000060}, // 678: if nr == 96 (getpriority) goto 835 else 679
-	{Code: 0x0015, Jt: 0x9b, Jf: 0x00, K: 0x00000061}, // 679: if nr == 97 (setpriority) goto 835 else 680
-	{Code: 0x0015, Jt: 0x9a, Jf: 0x00, K: 0x00000063}, // 680: if nr == 99 (statfs) goto 835 else 681
-	{Code: 0x0015, Jt: 0x99, Jf: 0x00, K: 0x00000064}, // 681: if nr == 100 (fstatfs) goto 835 else 682
-	{Code: 0x0015, Jt: 0x98, Jf: 0x00, K: 0x00000068}, // 682: if nr == 104 (setitimer) goto 835 else 683
-	{Code: 0x0015, Jt: 0x97, Jf: 0x00, K: 0x00000069}, // 683: if nr == 105 (getitimer) goto 835 else 684
-	{Code: 0x0015, Jt: 0x96, Jf: 0x00, K: 0x0000006a}, // 684: if nr == 106 (stat) goto 835 else 685
-	{Code: 0x0015, Jt: 0x95, Jf: 0x00, K: 0x0000006b}, // 685: if nr == 107 (lstat) goto 835 else 686
-	{Code: 0x0015, Jt: 0x94, Jf: 0x00, K: 0x0000006c}, // 686: if nr == 108 (fstat) goto 835 else 687
-	{Code: 0x0015, Jt: 0x93, Jf: 0x00, K: 0x00000072}, // 687: if nr == 114 (wait4) goto 835 else 688
-	{Code: 0x0015, Jt: 0x92, Jf: 0x00, K: 0x00000074}, // 688: if nr == 116 (sysinfo) goto 835 else 689
-	{Code: 0x0015, Jt: 0x91, Jf: 0x00, K: 0x00000075}, // 689: if nr == 117 (ipc) goto 835 else 690
-	{Code: 0x0015, Jt: 0x90, Jf: 0x00, K: 0x00000076}, // 690: if nr == 118 (fsync) goto 835 else 691
-	{Code: 0x0015, Jt: 0x8f, Jf: 0x00, K: 0x00000077}, // 691: if nr == 119 (sigreturn) goto 835 else 692
-	{Code: 0x0015, Jt: 0x8e, Jf: 0x00, K: 0x0000007a}, // 692: if nr == 122 (uname) goto 835 else 693
-	{Code: 0x0015, Jt: 0x8d, Jf: 0x00, K: 0x0000007d}, // 693: if nr == 125 (mprotect) goto 835 else 694
-	{Code: 0x0015, Jt: 0x8c, Jf: 0x00, K: 0x0000007e}, // 694: if nr == 126 (sigprocmask) goto 835 else 695
-	{Code: 0x0015, Jt: 0x8b, Jf: 0x00, K: 0x00000084}, // 695: if nr == 132 (getpgid) goto 835 else 696
-	{Code: 0x0015, Jt: 0x8a, Jf: 0x00, K: 0x00000085}, // 696: if nr == 133 (fchdir) goto 835 else 697
-	{Code: 0x0015, Jt: 0x89, Jf: 0x00, K: 0x0000008a}, // 697: if nr == 138 (setfsuid) goto 835 else 698
-	{Code: 0x0015, Jt: 0x88, Jf: 0x00, K: 0x0000008b}, // 698: if nr == 139 (setfsgid) goto 835 else 699
-	{Code: 0x0015, Jt: 0x87, Jf: 0x00, K: 0x0000008c}, // 699: if nr == 140 (_llseek) goto 835 else 700
-	{Code: 0x0015, Jt: 0x86, Jf: 0x00, K: 0x0000008d}, // 700: if nr == 141 (getdents) goto 835 else 701
-	{Code: 0x0015, Jt: 0x85, Jf: 0x00, K: 0x0000008e}, // 701: if nr == 142 (_newselect) goto 835 else 702
-	{Code: 0x0015, Jt: 0x84, Jf: 0x00, K: 0x0000008f}, // 702: if nr == 143 (flock) goto 835 else 703
-	{Code: 0x0015, Jt: 0x83, Jf: 0x00, K: 0x00000090}, // 703: if nr == 144 (msync) goto 835 else 704
-	{Code: 0x0015, Jt: 0x82, Jf: 0x00, K: 0x00000091}, // 704: if nr == 145 (readv) goto 835 else 705
-	{Code: 0x0015, Jt: 0x81, Jf: 0x00, K: 0x00000092}, // 705: if nr == 146 (writev) goto 835 else 706
-	{Code: 0x0015, Jt: 0x80, Jf: 0x00, K: 0x00000093}, // 706: if nr == 147 (getsid) goto 835 else 707
-	{Code: 0x0015, Jt: 0x7f, Jf: 0x00, K: 0x00000094}, // 707: if nr == 148 (fdatasync) goto 835 else 708
-	{Code: 0x0015, Jt: 0x7e, Jf: 0x00, K: 0x00000096}, // 708: if nr == 150 (mlock) goto 835 else 709
-	{Code: 0x0015, Jt: 0x7d, Jf: 0x00, K: 0x00000097}, // 709: if nr == 151 (munlock) goto 835 else 710
-	{Code: 0x0015, Jt: 0x7c, Jf: 0x00, K: 0x00000098}, // 710: if nr == 152 (mlockall) goto 835 else 711
-	{Code: 0x0015, Jt: 0x7b, Jf: 0x00, K: 0x00000099}, // 711: if nr == 153 (munlockall) goto 835 else 712
-	{Code: 0x0015, Jt: 0x7a, Jf: 0x00, K: 0x0000009a}, // 712: if nr == 154 (sched_setparam) goto 835 else 713
-	{Code: 0x0015, Jt: 0x79, Jf: 0x00, K: 0x0000009b}, // 713: if nr == 155 (sched_getparam) goto 835 else 714
-	{Code: 0x0015, Jt: 0x78, Jf: 0x00, K: 0x0000009c}, // 714: if nr == 156 (sched_setscheduler) goto 835 else 715
-	{Code: 0x0015, Jt: 0x77, Jf: 0x00, K: 0x0000009d}, // 715: if nr == 157 (sched_getscheduler) goto 835 else 716
-	{Code: 0x0015, Jt: 0x76, Jf: 0x00, K: 0x0000009e}, // 716: if nr == 158 (sched_yield) goto 835 else 717
-	{Code: 0x0015, Jt: 0x75, Jf: 0x00, K: 0x0000009f}, // 717: if nr == 159 (sched_get_priority_max) goto 835 else 718
-	{Code: 0x0015, Jt: 0x74, Jf: 0x00, K: 0x000000a0}, // 718: if nr == 160 (sched_get_priority_min) goto 835 else 719
-	{Code: 0x0015, Jt: 0x73, Jf: 0x00, K: 0x000000a1}, // 719: if nr == 161 (sched_rr_get_interval) goto 835 else 720
-	{Code: 0x0015, Jt: 0x72, Jf: 0x00, K: 0x000000a2}, // 720: if nr == 162 (nanosleep) goto 835 else 721
-	{Code: 0x0015, Jt: 0x71, Jf: 0x00, K: 0x000000a3}, // 721: if nr == 163 (mremap) goto 835 else 722
-	{Code: 0x0015, Jt: 0x70, Jf: 0x00, K: 0x000000a4}, // 722: if nr == 164 (setresuid) goto 835 else 723
-	{Code: 0x0015, Jt: 0x6f, Jf: 0x00, K: 0x000000a5}, // 723: if nr == 165 (getresuid) goto 835 else 724
-	{Code: 0x0015, Jt: 0x6e, Jf: 0x00, K: 0x000000a8}, // 724: if nr == 168 (poll) goto 835 else 725
-	{Code: 0x0015, Jt: 0x6d, Jf: 0x00, K: 0x000000aa}, // 725: if nr == 170 (setresgid) goto 835 else 726
-	{Code: 0x0015, Jt: 0x6c, Jf: 0x00, K: 0x000000ab}, // 726: if nr == 171 (getresgid) goto 835 else 727
-	{Code: 0x0015, Jt: 0x6b, Jf: 0x00, K: 0x000000ac}, // 727: if nr == 172 (prctl) goto 835 else 728
-	{Code: 0x0015, Jt: 0x6a, Jf: 0x00, K: 0x000000ad}, // 728: if nr == 173 (rt_sigreturn) goto 835 else 729
-	{Code: 0x0015, Jt: 0x69, Jf: 0x00, K: 0x000000ae}, // 729: if nr == 174 (rt_sigaction) goto 835 else 730
-	{Code: 0x0015, Jt: 0x68, Jf: 0x00, K: 0x000000af}, // 730: if nr == 175 (rt_sigprocmask) goto 835 else 731
-	{Code: 0x0015, Jt: 0x67, Jf: 0x00, K: 0x000000b0}, // 731: if nr == 176 (rt_sigpending) goto 835 else 732
-	{Code: 0x0015, Jt: 0x66, Jf: 0x00, K: 0x000000b1}, // 732: if nr == 177 (rt_sigtimedwait) goto 835 else 733
-	{Code: 0x0015, Jt: 0x65, Jf: 0x00, K: 0x000000b2}, // 733: if nr == 178 (rt_sigqueueinfo) goto 835 else 734
-	{Code: 0x0015, Jt: 0x64, Jf: 0x00, K: 0x000000b3}, // 734: if nr == 179 (rt_sigsuspend) goto 835 else 735
-	{Code: 0x0015, Jt: 0x63, Jf: 0x00, K: 0x000000b4}, // 735: if nr == 180 (pread64) goto 835 else 736
-	{Code: 0x0015, Jt: 0x62, Jf: 0x00, K: 0x000000b5}, // 736: if nr == 181 (pwrite64) goto 835 else 737
-	{Code: 0x0015, Jt: 0x61, Jf: 0x00, K: 0x000000b6}, // 737: if nr == 182 (chown) goto 835 else 738
-	{Code: 0x0015, Jt: 0x60, Jf: 0x00, K: 0x000000b7}, // 738: if nr == 183 (getcwd) goto 835 else 739
-	{Code: 0x0015, Jt: 0x5f, Jf: 0x00, K: 0x000000b8}, // 739: if nr == 184 (capget) goto 835 else 740
-	{Code: 0x0015, Jt: 0x5e, Jf: 0x00, K: 0x000000b9}, // 740: if nr == 185 (capset) goto 835 else 741
-	{Code: 0x0015, Jt: 0x5d, Jf: 0x00, K: 0x000000ba}, // 741: if nr == 186 (sigaltstack) goto 835 else 742
-	{Code: 0x0015, Jt: 0x5c, Jf: 0x00, K: 0x000000bb}, // 742: if nr == 187 (sendfile) goto 835 else 743
-	{Code: 0x0015, Jt: 0x5b, Jf: 0x00, K: 0x000000be}, // 743: if nr == 190 (vfork) goto 835 else 744
-	{Code: 0x0015, Jt: 0x5a, Jf: 0x00, K: 0x000000bf}, // 744: if nr == 191 (ugetrlimit) goto 835 else 745
-	{Code: 0x0015, Jt: 0x59, Jf: 0x00, K: 0x000000c0}, // 745: if nr == 192 (mmap2) goto 835 else 746
-	{Code: 0x0015, Jt: 0x58, Jf: 0x00, K: 0x000000c1}, // 746: if nr == 193 (truncate64) goto 835 else 747
-	{Code: 0x0015, Jt: 0x57, Jf: 0x00, K: 0x000000c2}, // 747: if nr == 194 (ftruncate64) goto 835 else 748
-	{Code: 0x0015, Jt: 0x56, Jf: 0x00, K: 0x000000c3}, // 748: if nr == 195 (stat64) goto 835 else 749
-	{Code: 0x0015, Jt: 0x55, Jf: 0x00, K: 0x000000c4}, // 749: if nr == 196 (lstat64) goto 835 else 750
-	{Code: 0x0015, Jt: 0x54, Jf: 0x00, K: 0x000000c5}, // 750: if nr == 197 (fstat64) goto 835 else 751
-	{Code: 0x0015, Jt: 0x53, Jf: 0x00, K: 0x000000c6}, // 751: if nr == 198 (lchown32) goto 835 else 752
-	{Code: 0x0015, Jt: 0x52, Jf: 0x00, K: 0x000000c7}, // 752: if nr == 199 (getuid32) goto 835 else 753
-	{Code: 0x0015, Jt: 0x51, Jf: 0x00, K: 0x000000c8}, // 753: if nr == 200 (getgid32) goto 835 else 754
-	{Code: 0x0015, Jt: 0x50, Jf: 0x00, K: 0x000000c9}, // 754: if nr == 201 (geteuid32) goto 835 else 755
-	{Code: 0x0015, Jt: 0x4f, Jf: 0x00, K: 0x000000ca}, // 755: if nr == 202 (getegid32) goto 835 else 756
-	{Code: 0x0015, Jt: 0x4e, Jf: 0x00, K: 0x000000cb}, // 756: if nr == 203 (setreuid32) goto 835 else 757
-	{Code: 0x0015, Jt: 0x4d, Jf: 0x00, K: 0x000000cc}, // 757: if nr == 204 (setregid32) goto 835 else 758
-	{Code: 0x0015, Jt: 0x4c, Jf: 0x00, K: 0x000000cd}, // 758: if nr == 205 (getgroups32) goto 835 else 759
-	{Code: 0x0015, Jt: 0x4b, Jf: 0x00, K: 0x000000ce}, // 759: if nr == 206 (setgroups32) goto 835 else 760
-	{Code: 0x0015, Jt: 0x4a, Jf: 0x00, K: 0x000000cf}, // 760: if nr == 207 (fchown32) goto 835 else 761
-	{Code: 0x0015, Jt: 0x49, Jf: 0x00, K: 0x000000d0}, // 761: if nr == 208 (setresuid32) goto 835 else 762
-	{Code: 0x0015, Jt: 0x48, Jf: 0x00, K: 0x000000d1}, // 762: if nr == 209 (getresuid32) goto 835 else 763
-	{Code: 0x0015, Jt: 0x47, Jf: 0x00, K: 0x000000d2}, // 763: if nr == 210 (setresgid32) goto 835 else 764
-	{Code: 0x0015, Jt: 0x46, Jf: 0x00, K: 0x000000d3}, // 764: if nr == 211 (getresgid32) goto 835 else 765
-	{Code: 0x0015, Jt: 0x45, Jf: 0x00, K: 0x000000d4}, // 765: if nr == 212 (chown32) goto 835 else 766
-	{Code: 0x0015, Jt: 0x44, Jf: 0x00, K: 0x000000d5}, // 766: if nr == 213 (setuid32) goto 835 else 767
-	{Code: 0x0015, Jt: 0x43, Jf: 0x00, K: 0x000000d6}, // 767: if nr == 214 (setgid32) goto 835 else 768
-	{Code: 0x0015, Jt: 0x42, Jf: 0x00, K: 0x000000d7}, // 768: if nr == 215 (setfsuid32) goto 835 else 769
-	{Code: 0x0015, Jt: 0x41, Jf: 0x00, K: 0x000000d8}, // 769: if nr == 216 (setfsgid32) goto 835 else 770
-	{Code: 0x0015, Jt: 0x40, Jf: 0x00, K: 0x000000da}, // 770: if nr == 218 (mincore) goto 835 else 771
-	{Code: 0x0015, Jt: 0x3f, Jf: 0x00, K: 0x000000db}, // 771: if nr == 219 (madvise) goto 835 else 772
-	{Code: 0x0015, Jt: 0x3e, Jf: 0x00, K: 0x000000dc}, // 772: if nr == 220 (getdents64) goto 835 else 773
-	{Code: 0x0015, Jt: 0x3d, Jf: 0x00, K: 0x000000dd}, // 773: if nr == 221 (fcntl64) goto 835 else 774
-	{Code: 0x0015, Jt: 0x3c, Jf: 0x00, K: 0x000000e0}, // 774: if nr == 224 (gettid) goto 835 else 775
-	{Code: 0x0015, Jt: 0x3b, Jf: 0x00, K: 0x000000e1}, // 775: if nr == 225 (readahead) goto 835 else 776
-	{Code: 0x0015, Jt: 0x3a, Jf: 0x00, K: 0x000000e2}, // 776: if nr == 226 (setxattr) goto 835 else 777
-	{Code: 0x0015, Jt: 0x39, Jf: 0x00, K: 0x000000e3}, // 777: if nr == 227 (lsetxattr) goto 835 else 778
-	{Code: 0x0015, Jt: 0x38, Jf: 0x00, K: 0x000000e4}, // 778: if nr == 228 (fsetxattr) goto 835 else 779
-	{Code: 0x0015, Jt: 0x37, Jf: 0x00, K: 0x000000e5}, // 779: if nr == 229 (getxattr) goto 835 else 780
-	{Code: 0x0015, Jt: 0x36, Jf: 0x00, K: 0x000000e6}, // 780: if nr == 230 (lgetxattr) goto 835 else 781
-	{Code: 0x0015, Jt: 0x35, Jf: 0x00, K: 0x000000e7}, // 781: if nr == 231 (fgetxattr) goto 835 else 782
-	{Code: 0x0015, Jt: 0x34, Jf: 0x00, K: 0x000000e8}, // 782: if nr == 232 (listxattr) goto 835 else 783
-	{Code: 0x0015, Jt: 0x33, Jf: 0x00, K: 0x000000e9}, // 783: if nr == 233 (llistxattr) goto 835 else 784
-	{Code: 0x0015, Jt: 0x32, Jf: 0x00, K: 0x000000ea}, // 784: if nr == 234 (flistxattr) goto 835 else 785
-	{Code: 0x0015, Jt: 0x31, Jf: 0x00, K: 0x000000eb}, // 785: if nr == 235 (removexattr) goto 835 else 786
-	{Code: 0x0015, Jt: 0x30, Jf: 0x00, K: 0x000000ec}, // 786: if nr == 236 (lremovexattr) goto 835 else 787
-	{Code: 0x0015, Jt: 0x2f, Jf: 0x00, K: 0x000000ed}, // 787: if nr == 237 (fremovexattr) goto 835 else 788
-	{Code: 0x0015, Jt: 0x2e, Jf: 0x00, K: 0x000000ee}, // 788: if nr == 238 (tkill) goto 835 else 789
-	{Code: 0x0015, Jt: 0x2d, Jf: 0x00, K: 0x000000ef}, // 789: if nr == 239 (sendfile64) goto 835 else 790
-	{Code: 0x0015, Jt: 0x2c, Jf: 0x00, K: 0x000000f0}, // 790: if nr == 240 (futex) goto 835 else 791
-	{Code: 0x0015, Jt: 0x2b, Jf: 0x00, K: 0x000000f1}, // 791: if nr == 241 (sched_setaffinity) goto 835 else 792
-	{Code: 0x0015, Jt: 0x2a, Jf: 0x00, K: 0x000000f2}, // 792: if nr == 242 (sched_getaffinity) goto 835 else 793
-	{Code: 0x0015, Jt: 0x29, Jf: 0x00, K: 0x000000f3}, // 793: if nr == 243 (set_thread_area) goto 835 else 794
-	{Code: 0x0015, Jt: 0x28, Jf: 0x00, K: 0x000000f4}, // 794: if nr == 244 (get_thread_area) goto 835 else 795
-	{Code: 0x0015, Jt: 0x27, Jf: 0x00, K: 0x000000f5}, // 795: if nr == 245 (io_setup) goto 835 else 796
-	{Code: 0x0015, Jt: 0x26, Jf: 0x00, K: 0x000000f6}, // 796: if nr == 246 (io_destroy) goto 835 else 797
-	{Code: 0x0015, Jt: 0x25, Jf: 0x00, K: 0x000000f7}, // 797: if nr == 247 (io_getevents) goto 835 else 798
-	{Code: 0x0015, Jt: 0x24, Jf: 0x00, K: 0x000000f8}, // 798: if nr == 248 (io_submit) goto 835 else 799
-	{Code: 0x0015, Jt: 0x23, Jf: 0x00, K: 0x000000f9}, // 799: if nr == 249 (io_cancel) goto 835 else 800
-	{Code: 0x0015, Jt: 0x22, Jf: 0x00, K: 0x000000fa}, // 800: if nr == 250 (fadvise64) goto 835 else 801
-	{Code: 0x0015, Jt: 0x21, Jf: 0x00, K: 0x000000fc}, // 801: if nr == 252 (exit_group) goto 835 else 802
-	{Code: 0x0015, Jt: 0x20, Jf: 0x00, K: 0x000000fe}, // 802: if nr == 254 (epoll_create) goto 835 else 803
-	{Code: 0x0015, Jt: 0x1f, Jf: 0x00, K: 0x000000ff}, // 803: if nr == 255 (epoll_ctl) goto 835 else 804
-	{Code: 0x0015, Jt: 0x1e, Jf: 0x00, K: 0x00000100}, // 804: if nr == 256 (epoll_wait) goto 835 else 805
-	{Code: 0x0015, Jt: 0x1d, Jf: 0x00, K: 0x00000101}, // 805: if nr == 257 (remap_file_pages) goto 835 else 806
-	{Code: 0x0015, Jt: 0x1c, Jf: 0x00, K: 0x00000102}, // 806: if nr == 258 (set_tid_address) goto 835 else 807
-	{Code: 0x0015, Jt: 0x1b, Jf: 0x00, K: 0x00000103}, // 807: if nr == 259 (timer_create) goto 835 else 808
-	{Code: 0x0015, Jt: 0x1a, Jf: 0x00, K: 0x00000104}, // 808: if nr == 260 (timer_settime) goto 835 else 809
-	{Code: 0x0015, Jt: 0x19, Jf: 0x00, K: 0x00000105}, // 809: if nr == 261 (timer_gettime) goto 835 else 810
-	{Code: 0x0015, Jt: 0x18, Jf: 0x00, K: 0x00000106}, // 810: if nr == 262 (timer_getoverrun) goto 835 else 811
-	{Code: 0x0015, Jt: 0x17, Jf: 0x00, K: 0x00000107}, // 811: if nr == 263 (timer_delete) goto 835 else 812
-	{Code: 0x0015, Jt: 0x16, Jf: 0x00, K: 0x00000109}, // 812: if nr == 265 (clock_gettime) goto 835 else 813
-	{Code: 0x0015, Jt: 0x15, Jf: 0x00, K: 0x0000010a}, // 813: if nr == 266 (clock_getres) goto 835 else 814
-	{Code: 0x0015, Jt: 0x14, Jf: 0x00, K: 0x0000010b}, // 814: if nr == 267 (clock_nanosleep) goto 835 else 815
-	{Code: 0x0015, Jt: 0x13, Jf: 0x00, K: 0x0000010c}, // 815: if nr == 268 (statfs64) goto 835 else 816
-	{Code: 0x0015, Jt: 0x12, Jf: 0x00, K: 0x0000010d}, // 816: if nr == 269 (fstatfs64) goto 835 else 817
-	{Code: 0x0015, Jt: 0x11, Jf: 0x00, K: 0x0000010e}, // 817: if nr == 270 (tgkill) goto 835 else 818
-	{Code: 0x0015, Jt: 0x10, Jf: 0x00, K: 0x0000010f}, // 818: if nr == 271 (utimes) goto 835 else 819
-	{Code: 0x0015, Jt: 0x0f, Jf: 0x00, K: 0x00000110}, // 819: if nr == 272 (fadvise64_64) goto 835 else 820
-	{Code: 0x0015, Jt: 0x0e, Jf: 0x00, K: 0x00000115}, // 820: if nr == 277 (mq_open) goto 835 else 821
-	{Code: 0x0015, Jt: 0x0d, Jf: 0x00, K: 0x00000116}, // 821: if nr == 278 (mq_unlink) goto 835 else 822
-	{Code: 0x0015, Jt: 0x0c, Jf: 0x00, K: 0x00000117}, // 822: if nr == 279 (mq_timedsend) goto 835 else 823
-	{Code: 0x0015, Jt: 0x0b, Jf: 0x00, K: 0x00000118}, // 823: if nr == 280 (mq_timedreceive) goto 835 else 824
-	{Code: 0x0015, Jt: 0x0a, Jf: 0x00, K: 0x00000119}, // 824: if nr == 281 (mq_notify) goto 835 else 825
-	{Code: 0x0015, Jt: 0x09, Jf: 0x00, K: 0x0000011a}, // 825: if nr == 282 (mq_getsetattr) goto 835 else 826
-	{Code: 0x0015, Jt: 0x08, Jf: 0x00, K: 0x0000011c}, // 826: if nr == 284 (waitid) goto 835 else 827
-	{Code: 0x0015, Jt: 0x07, Jf: 0x00, K: 0x00000121}, // 827: if nr == 289 (ioprio_set) goto 835 else 828
-	{Code: 0x0015, Jt: 0x06, Jf: 0x00, K: 0x00000122}, // 828: if nr == 290 (ioprio_get) goto 835 else 829
-	{Code: 0x0015, Jt: 0x05, Jf: 0x00, K: 0x00000123}, // 829: if nr == 291 (inotify_init) goto 835 else 830
-	{Code: 0x0015, Jt: 0x04, Jf: 0x00, K: 0x00000124}, // 830: if nr == 292 (inotify_add_watch) goto 835 else 831
-	{Code: 0x0015, Jt: 0x03, Jf: 0x00, K: 0x00000125}, // 831: if nr == 293 (inotify_rm_watch) goto 835 else 832
-	{Code: 0x0015, Jt: 0x02, Jf: 0x00, K: 0x00000127}, // 832: if nr == 295 (openat) goto 835 else 833
-	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x00000128}, // 833: if nr == 296 (mkdirat) goto 835 else 834
-	{Code: 0x0015, Jt: 0x00, Jf: 0x01, K: 0x00000129}, // 834: if nr == 297 (mknodat) goto 835 else 836
-	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x7fff0000}, // 835: return ALLOW
-	{Code: 0x0015, Jt: 0xff, Jf: 0x00, K: 0x0000012a}, // 836: if nr == 298 (fchownat) goto 1092 else 837
-	{Code: 0x0015, Jt: 0xfe, Jf: 0x00, K: 0x0000012b}, // 837: if nr == 299 (futimesat) goto 1092 else 838
-	{Code: 0x0015, Jt: 0xfd, Jf: 0x00, K: 0x0000012c}, // 838: if nr == 300 (fstatat64) goto 1092 else 839
-	{Code: 0x0015, Jt: 0xfc, Jf: 0x00, K: 0x0000012d}, // 839: if nr == 301 (unlinkat) goto 1092 else 840
-	{Code: 0x0015, Jt: 0xfb, Jf: 0x00, K: 0x0000012e}, // 840: if nr == 302 (renameat) goto 1092 else 841
-	{Code: 0x0015, Jt: 0xfa, Jf: 0x00, K: 0x0000012f}, // 841: if nr == 303 (linkat) goto 1092 else 842
-	{Code: 0x0015, Jt: 0xf9, Jf: 0x00, K: 0x00000130}, // 842: if nr == 304 (symlinkat) goto 1092 else 843
-	{Code: 0x0015, Jt: 0xf8, Jf: 0x00, K: 0x00000131}, // 843: if nr == 305 (readlinkat) goto 1092 else 844
-	{Code: 0x0015, Jt: 0xf7, Jf: 0x00, K: 0x00000132}, // 844: if nr == 306 (fchmodat) goto 1092 else 845
-	{Code: 0x0015, Jt: 0xf6, Jf: 0x00, K: 0x00000133}, // 845: if nr == 307 (faccessat) goto 1092 else 846
-	{Code: 0x0015, Jt: 0xf5, Jf: 0x00, K: 0x00000134}, // 846: if nr == 308 (pselect6) goto 1092 else 847
-	{Code: 0x0015, Jt: 0xf4, Jf: 0x00, K: 0x00000135}, // 847: if nr == 309 (ppoll) goto 1092 else 848
-	{Code: 0x0015, Jt: 0xf3, Jf: 0x00, K: 0x00000137}, // 848: if nr == 311 (set_robust_list) goto 1092 else 849
-	{Code: 0x0015, Jt: 0xf2, Jf: 0x00, K: 0x00000138}, // 849: if nr == 312 (get_robust_list) goto 1092 else 850
-	{Code: 0x0015, Jt: 0xf1, Jf: 0x00, K: 0x00000139}, // 850: if nr == 313 (splice) goto 1092 else 851
-	{Code: 0x0015, Jt: 0xf0, Jf: 0x00, K: 0x0000013a}, // 851: if nr == 314 (sync_file_range) goto 1092 else 852
-	{Code: 0x0015, Jt: 0xef, Jf: 0x00, K: 0x0000013b}, // 852: if nr == 315 (tee) goto 1092 else 853
-	{Code: 0x0015, Jt: 0xee, Jf: 0x00, K: 0x0000013c}, // 853: if nr == 316 (vmsplice) goto 1092 else 854
-	{Code: 0x0015, Jt: 0xed, Jf: 0x00, K: 0x0000013e}, // 854: if nr == 318 (getcpu) goto 1092 else 855
-	{Code: 0x0015, Jt: 0xec, Jf: 0x00, K: 0x0000013f}, // 855: if nr == 319 (epoll_pwait) goto 1092 else 856
-	{Code: 0x0015, Jt: 0xeb, Jf: 0x00, K: 0x00000140}, // 856: if nr == 320 (utimensat) goto 1092 else 857
-	{Code: 0x0015, Jt: 0xea, Jf: 0x00, K: 0x00000141}, // 857: if nr == 321 (signalfd) goto 1092 else 858
-	{Code: 0x0015, Jt: 0xe9, Jf: 0x00, K: 0x00000142}, // 858: if nr == 322 (timerfd_create) goto 1092 else 859
-	{Code: 0x0015, Jt: 0xe8, Jf: 0x00, K: 0x00000143}, // 859: if nr == 323 (eventfd) goto 1092 else 860
-	{Code: 0x0015, Jt: 0xe7, Jf: 0x00, K: 0x00000144}, // 860: if nr == 324 (fallocate) goto 1092 else 861
-	{Code: 0x0015, Jt: 0xe6, Jf: 0x00, K: 0x00000145}, // 861: if nr == 325 (timerfd_settime) goto 1092 else 862
-	{Code: 0x0015, Jt: 0xe5, Jf: 0x00, K: 0x00000146}, // 862: if nr == 326 (timerfd_gettime) goto 1092 else 863
-	{Code: 0x0015, Jt: 0xe4, Jf: 0x00, K: 0x00000147}, // 863: if nr == 327 (signalfd4) goto 1092 else 864
-	{Code: 0x0015, Jt: 0xe3, Jf: 0x00, K: 0x00000148}, // 864: if nr == 328 (eventfd2) goto 1092 else 865
-	{Code: 0x0015, Jt: 0xe2, Jf: 0x00, K: 0x00000149}, // 865: if nr == 329 (epoll_create1) goto 1092 else 866
-	{Code: 0x0015, Jt: 0xe1, Jf: 0x00, K: 0x0000014a}, // 866: if nr == 330 (dup3) goto 1092 else 867
-	{Code: 0x0015, Jt: 0xe0, Jf: 0x00, K: 0x0000014b}, // 867: if nr == 331 (pipe2) goto 1092 else 868
-	{Code: 0x0015, Jt: 0xdf, Jf: 0x00, K: 0x0000014c}, // 868: if nr == 332 (inotify_init1) goto 1092 else 869
-	{Code: 0x0015, Jt: 0xde, Jf: 0x00, K: 0x0000014d}, // 869: if nr == 333 (preadv) goto 1092 else 870
-	{Code: 0x0015, Jt: 0xdd, Jf: 0x00, K: 0x0000014e}, // 870: if nr == 334 (pwritev) goto 1092 else 871
-	{Code: 0x0015, Jt: 0xdc, Jf: 0x00, K: 0x0000014f}, // 871: if nr == 335 (rt_tgsigqueueinfo) goto 1092 else 872
-	{Code: 0x0015, Jt: 0xdb, Jf: 0x00, K: 0x00000151}, // 872: if nr == 337 (recvmmsg) goto 1092 else 873
-	{Code: 0x0015, Jt: 0xda, Jf: 0x00, K: 0x00000153}, // 873: if nr == 339 (fanotify_mark) goto 1092 else 874
-	{Code: 0x0015, Jt: 0xd9, Jf: 0x00, K: 0x00000154}, // 874: if nr == 340 (prlimit64) goto 1092 else 875
-	{Code: 0x0015, Jt: 0xd8, Jf: 0x00, K: 0x00000155}, // 875: if nr == 341 (name_to_handle_at) goto 1092 else 876
-	{Code: 0x0015, Jt: 0xd7, Jf: 0x00, K: 0x00000158}, // 876: if nr == 344 (syncfs) goto 1092 else 877
-	{Code: 0x0015, Jt: 0xd6, Jf: 0x00, K: 0x00000159}, // 877: if nr == 345 (sendmmsg) goto 1092 else 878
-	{Code: 0x0015, Jt: 0xd5, Jf: 0x00, K: 0x0000015f}, // 878: if nr == 351 (sched_setattr) goto 1092 else 879
-	{Code: 0x0015, Jt: 0xd4, Jf: 0x00, K: 0x00000160}, // 879: if nr == 352 (sched_getattr) goto 1092 else 880
-	{Code: 0x0015, Jt: 0xd3, Jf: 0x00, K: 0x00000161}, // 880: if nr == 353 (renameat2) goto 1092 else 881
-	{Code: 0x0015, Jt: 0xd2, Jf: 0x00, K: 0x00000162}, // 881: if nr == 354 (seccomp) goto 1092 else 882
-	{Code: 0x0015, Jt: 0xd1, Jf: 0x00, K: 0x00000163}, // 882: if nr == 355 (getrandom) goto 1092 else 883
-	{Code: 0x0015, Jt: 0xd0, Jf: 0x00, K: 0x00000164}, // 883: if nr == 356 (memfd_create) goto 1092 else 884
-	{Code: 0x0015, Jt: 0xcf, Jf: 0x00, K: 0x00000166}, // 884: if nr == 358 (execveat) goto 1092 else 885
-	{Code: 0x0015, Jt: 0xce, Jf: 0x00, K: 0x00000168}, // 885: if nr == 360 (socketpair) goto 1092 else 886
-	{Code: 0x0015, Jt: 0xcd, Jf: 0x00, K: 0x00000169}, // 886: if nr == 361 (bind) goto 1092 else 887
-	{Code: 0x0015, Jt: 0xcc, Jf: 0x00, K: 0x0000016a}, // 887: if nr == 362 (connect) goto 1092 else 888
-	{Code: 0x0015, Jt: 0xcb, Jf: 0x00, K: 0x0000016b}, // 888: if nr == 363 (listen) goto 1092 else 889
-	{Code: 0x0015, Jt: 0xca, Jf: 0x00, K: 0x0000016c}, // 889: if nr == 364 (accept4) goto 1092 else 890
-	{Code: 0x0015, Jt: 0xc9, Jf: 0x00, K: 0x0000016d}, // 890: if nr == 365 (getsockopt) goto 1092 else 891
-	{Code: 0x0015, Jt: 0xc8, Jf: 0x00, K: 0x0000016e}, // 891: if nr == 366 (setsockopt) goto 1092 else 892
-	{Code: 0x0015, Jt: 0xc7, Jf: 0x00, K: 0x0000016f}, // 892: if nr == 367 (getsockname) goto 1092 else 893
-	{Code: 0x0015, Jt: 0xc6, Jf: 0x00, K: 0x00000170}, // 893: if nr == 368 (getpeername) goto 1092 else 894
-	{Code: 0x0015, Jt: 0xc5, Jf: 0x00, K: 0x00000171}, // 894: if nr == 369 (sendto) goto 1092 else 895
-	{Code: 0x0015, Jt: 0xc4, Jf: 0x00, K: 0x00000172}, // 895: if nr == 370 (sendmsg) goto 1092 else 896
-	{Code: 0x0015, Jt: 0xc3, Jf: 0x00, K: 0x00000173}, // 896: if nr == 371 (recvfrom) goto 1092 else 897
-	{Code: 0x0015, Jt: 0xc2, Jf: 0x00, K: 0x00000174}, // 897: if nr == 372 (recvmsg) goto 1092 else 898
-	{Code: 0x0015, Jt: 0xc1, Jf: 0x00, K: 0x00000175}, // 898: if nr == 373 (shutdown) goto 1092 else 899
-	{Code: 0x0015, Jt: 0xc0, Jf: 0x00, K: 0x00000177}, // 899: if nr == 375 (membarrier) goto 1092 else 900
-	{Code: 0x0015, Jt: 0xbf, Jf: 0x00, K: 0x00000178}, // 900: if nr == 376 (mlock2) goto 1092 else 901
-	{Code: 0x0015, Jt: 0xbe, Jf: 0x00, K: 0x00000179}, // 901: if nr == 377 (copy_file_range) goto 1092 else 902
-	{Code: 0x0015, Jt: 0xbd, Jf: 0x00, K: 0x0000017a}, // 902: if nr == 378 (preadv2) goto 1092 else 903
-	{Code: 0x0015, Jt: 0xbc, Jf: 0x00, K: 0x0000017b}, // 903: if nr == 379 (pwritev2) goto 1092 else 904
-	{Code: 0x0015, Jt: 0xbb, Jf: 0x00, K: 0x0000017c}, // 904: if nr == 380 (pkey_mprotect) goto 1092 else 905
-	{Code: 0x0015, Jt: 0xba, Jf: 0x00, K: 0x0000017d}, // 905: if nr == 381 (pkey_alloc) goto 1092 else 906
-	{Code: 0x0015, Jt: 0xb9, Jf: 0x00, K: 0x0000017e}, // 906: if nr == 382 (pkey_free) goto 1092 else 907
-	{Code: 0x0015, Jt: 0xb8, Jf: 0x00, K: 0x0000017f}, // 907: if nr == 383 (statx) goto 1092 else 908
-	{Code: 0x0015, Jt: 0xb7, Jf: 0x00, K: 0x00000180}, // 908: if nr == 384 (arch_prctl) goto 1092 else 909
-	{Code: 0x0015, Jt: 0xb6, Jf: 0x00, K: 0x00000181}, // 909: if nr == 385 (io_pgetevents) goto 1092 else 910
-	{Code: 0x0015, Jt: 0xb5, Jf: 0x00, K: 0x00000182}, // 910: if nr == 386 (rseq) goto 1092 else 911
-	{Code: 0x0015, Jt: 0xb4, Jf: 0x00, K: 0x00000189}, // 911: if nr == 393 (semget) goto 1092 else 912
-	{Code: 0x0015, Jt: 0xb3, Jf: 0x00, K: 0x0000018a}, // 912: if nr == 394 (semctl) goto 1092 else 913
-	{Code: 0x0015, Jt: 0xb2, Jf: 0x00, K: 0x0000018b}, // 913: if nr == 395 (shmget) goto 1092 else 914
-	{Code: 0x0015, Jt: 0xb1, Jf: 0x00, K: 0x0000018c}, // 914: if nr == 396 (shmctl) goto 1092 else 915
-	{Code: 0x0015, Jt: 0xb0, Jf: 0x00, K: 0x0000018d}, // 915: if nr == 397 (shmat) goto 1092 else 916
-	{Code: 0x0015, Jt: 0xaf, Jf: 0x00, K: 0x0000018e}, // 916: if nr == 398 (shmdt) goto 1092 else 917
-	{Code: 0x0015, Jt: 0xae, Jf: 0x00, K: 0x0000018f}, // 917: if nr == 399 (msgget) goto 1092 else 918
-	{Code: 0x0015, Jt: 0xad, Jf: 0x00, K: 0x00000190}, // 918: if nr == 400 (msgsnd) goto 1092 else 919
-	{Code: 0x0015, Jt: 0xac, Jf: 0x00, K: 0x00000191}, // 919: if nr == 401 (msgrcv) goto 1092 else 920
-	{Code: 0x0015, Jt: 0xab, Jf: 0x00, K: 0x00000192}, // 920: if nr == 402 (msgctl) goto 1092 else 921
-	{Code: 0x0015, Jt: 0xaa, Jf: 0x00, K: 0x00000193}, // 921: if nr == 403 (clock_gettime64) goto 1092 else 922
-	{Code: 0x0015, Jt: 0xa9, Jf: 0x00, K: 0x00000196}, // 922: if nr == 406 (clock_getres_time64) goto 1092 else 923
-	{Code: 0x0015, Jt: 0xa8, Jf: 0x00, K: 0x00000197}, // 923: if nr == 407 (clock_nanosleep_time64) goto 1092 else 924
-	{Code: 0x0015, Jt: 0xa7, Jf: 0x00, K: 0x00000198}, // 924: if nr == 408 (timer_gettime64) goto 1092 else 925
-	{Code: 0x0015, Jt: 0xa6, Jf: 0x00, K: 0x00000199}, // 925: if nr == 409 (timer_settime64) goto 1092 else 926
-	{Code: 0x0015, Jt: 0xa5, Jf: 0x00, K: 0x0000019a}, // 926: if nr == 410 (timerfd_gettime64) goto 1092 else 927
-	{Code: 0x0015, Jt: 0xa4, Jf: 0x00, K: 0x0000019b}, // 927: if nr == 411 (timerfd_settime64) goto 1092 else 928
-	{Code: 0x0015, Jt: 0xa3, Jf: 0x00, K: 0x0000019c}, // 928: if nr == 412 (utimensat_time64) goto 1092 else 929
-	{Code: 0x0015, Jt: 0xa2, Jf: 0x00, K: 0x0000019d}, // 929: if nr == 413 (pselect6_time64) goto 1092 else 930
-	{Code: 0x0015, Jt: 0xa1, Jf: 0x00, K: 0x0000019e}, // 930: if nr == 414 (ppoll_time64) goto 1092 else 931
-	{Code: 0x0015, Jt: 0xa0, Jf: 0x00, K: 0x000001a0}, // 931: if nr == 416 (io_pgetevents_time64) goto 1092 else 932
-	{Code: 0x0015, Jt: 0x9f, Jf: 0x00, K: 0x000001a1}, // 932: if nr == 417 (recvmmsg_time64) goto 1092 else 933
-	{Code: 0x0015, Jt: 0x9e, Jf: 0x00, K: 0x000001a2}, // 933: if nr == 418 (mq_timedsend_time64) goto 1092 else 934
-	{Code: 0x0015, Jt: 0x9d, Jf: 0x00, K: 0x000001a3}, // 934: if nr == 419 (mq_timedreceive_time64) goto 1092 else 935
-	{Code: 0x0015, Jt: 0x9c, Jf: 0x00, K: 0x000001a4}, // 935: if nr == 420 (semtimedop_time64) goto 1092 else 936
-	{Code: 0x0015, Jt: 0x9b, Jf: 0x00, K: 0x000001a5}, // 936: if nr == 421 (rt_sigtimedwait_time64) goto 1092 else 937
-	{Code: 0x0015, Jt: 0x9a, Jf: 0x00, K: 0x000001a6}, // 937: if nr == 422 (futex_time64) goto 1092 else 938
-	{Code: 0x0015, Jt: 0x99, Jf: 0x00, K: 0x000001a7}, // 938: if nr == 423 (sched_rr_get_interval_time64) goto 1092 else 939
-	{Code: 0x0015, Jt: 0x98, Jf: 0x00, K: 0x000001a8}, // 939: if nr == 424 (pidfd_send_signal) goto 1092 else 940
-	{Code: 0x0015, Jt: 0x97, Jf: 0x00, K: 0x000001b2}, // 940: if nr == 434 (pidfd_open) goto 1092 else 941
-	{Code: 0x0015, Jt: 0x00, Jf: 0x01, K: 0x000001b3}, // 941: if nr == 435 (clone3) goto 942 else 943
-	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00050026}, // 942: return ERRNO(38)
-	{Code: 0x0015, Jt: 0x94, Jf: 0x00, K: 0x000001b4}, // 943: if nr == 436 (close_range) goto 1092 else 944
-	{Code: 0x0015, Jt: 0x93, Jf: 0x00, K: 0x000001b5}, // 944: if nr == 437 (openat2) goto 1092 else 945
-	{Code: 0x0015, Jt: 0x92, Jf: 0x00, K: 0x000001b7}, // 945: if nr == 439 (faccessat2) goto 1092 else 946
-	{Code: 0x0015, Jt: 0x91, Jf: 0x00, K: 0x000001b9}, // 946: if nr == 441 (epoll_pwait2) goto 1092 else 947
-	{Code: 0x0015, Jt: 0x90, Jf: 0x00, K: 0x000001bc}, // 947: if nr == 444 (landlock_create_ruleset) goto 1092 else 948
-	{Code: 0x0015, Jt: 0x8f, Jf: 0x00, K: 0x000001bd}, // 948: if nr == 445 (landlock_add_rule) goto 1092 else 949
-	{Code: 0x0015, Jt: 0x8e, Jf: 0x00, K: 0x000001be}, // 949: if nr == 446 (landlock_restrict_self) goto 1092 else 950
-	{Code: 0x0015, Jt: 0x8d, Jf: 0x00, K: 0x000001bf}, // 950: if nr == 447 (memfd_secret) goto 1092 else 951
-	{Code: 0x0015, Jt: 0x8c, Jf: 0x00, K: 0x000001c0}, // 951: if nr == 448 (process_mrelease) goto 1092 else 952
-	{Code: 0x0015, Jt: 0x8b, Jf: 0x00, K: 0x000001c1}, // 952: if nr == 449 (futex_waitv) goto 1092 else 953
-	{Code: 0x0015, Jt: 0x8a, Jf: 0x00, K: 0x000001c3}, // 953: if nr == 451 (cachestat) goto 1092 else 954
-	{Code: 0x0015, Jt: 0x89, Jf: 0x00, K: 0x000001c4}, // 954: if nr == 452 (fchmodat2) goto 1092 else 955
-	{Code: 0x0015, Jt: 0x88, Jf: 0x00, K: 0x000001c5}, // 955: if nr == 453 (map_shadow_stack) goto 1092 else 956
-	{Code: 0x0015, Jt: 0x87, Jf: 0x00, K: 0x000001c6}, // 956: if nr == 454 (futex_wake) goto 1092 else 957
-	{Code: 0x0015, Jt: 0x86, Jf: 0x00, K: 0x000001c7}, // 957: if nr == 455 (futex_wait) goto 1092 else 958
-	{Code: 0x0015, Jt: 0x85, Jf: 0x00, K: 0x000001c8}, // 958: if nr == 456 (futex_requeue) goto 1092 else 959
-	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x00000078}, // 959: if nr == 120 (clone) goto 961 else 960
-	{Code: 0x0015, Jt: 0x00, Jf: 0x03, K: 0x00000136}, // 960: if nr == 310 (unshare) goto 961 else 964
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000010}, // 961: A = args[0].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x10000000}, // 962: A &= 0x10000000
-	{Code: 0x0015, Jt: 0x80, Jf: 0x7f, K: 0x00000000}, // 963: if A == 0x0 goto 1092 else 1091
-	{Code: 0x0015, Jt: 0x00, Jf: 0x03, K: 0x00000167}, // 964: if nr == 359 (socket) goto 965 else 968
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000010}, // 965: A = args[0].lo
-	{Code: 0x0015, Jt: 0x7d, Jf: 0x00, K: 0x00000010}, // 966: if args[0].lo == 0x10 goto 1092 else 967
-	{Code: 0x0015, Jt: 0x7c, Jf: 0x1b, K: 0x0000000a}, // 967: if args[0].lo == 0xa goto 1092 else 995
-	{Code: 0x0015, Jt: 0x00, Jf: 0x06, K: 0x00000088}, // 968: if nr == 136 (personality) goto 969 else 975
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000010}, // 969: A = args[0].lo
-	{Code: 0x0015, Jt: 0x79, Jf: 0x00, K: 0xffffffff}, // 970: if args[0].lo == 0xffffffff goto 1092 else 971
-	{Code: 0x0015, Jt: 0x78, Jf: 0x00, K: 0x00020008}, // 971: if args[0].lo == 0x20008 goto 1092 else 972
-	{Code: 0x0015, Jt: 0x77, Jf: 0x00, K: 0x00020000}, // 972: if args[0].lo == 0x20000 goto 1092 else 973
-	{Code: 0x0015, Jt: 0x76, Jf: 0x00, K: 0x00000008}, // 973: if args[0].lo == 0x8 goto 1092 else 974
-	{Code: 0x0015, Jt: 0x75, Jf: 0x74, K: 0x00000000}, // 974: if args[0].lo == 0x0 goto 1092 else 1091
-	{Code: 0x0015, Jt: 0x00, Jf: 0x15, K: 0x00000066}, // 975: if nr == 102 (socketcall) goto 976 else 997
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000010}, // 976: A = args[0].lo
-	{Code: 0x0015, Jt: 0x72, Jf: 0x00, K: 0x00000014}, // 977: if args[0].lo == 0x14 goto 1092 else 978
-	{Code: 0x0015, Jt: 0x71, Jf: 0x00, K: 0x00000013}, // 978: if args[0].lo == 0x13 goto 1092 else 979
-	{Code: 0x0015, Jt: 0x70, Jf: 0x00, K: 0x00000012}, // 979: if args[0].lo == 0x12 goto 1092 else 980
-	{Code: 0x0015, Jt: 0x6f, Jf: 0x00, K: 0x00000011}, // 980: if args[0].lo == 0x11 goto 1092 else 981
-	{Code: 0x0015, Jt: 0x6e, Jf: 0x00, K: 0x00000010}, // 981: if args[0].lo == 0x10 goto 1092 else 982
-	{Code: 0x0015, Jt: 0x6d, Jf: 0x00, K: 0x0000000f}, // 982: if args[0].lo == 0xf goto 1092 else 983
-	{Code: 0x0015, Jt: 0x6c, Jf: 0x00, K: 0x0000000e}, // 983: if args[0].lo == 0xe goto 1092 else 984
-	{Code: 0x0015, Jt: 0x6b, Jf: 0x00, K: 0x0000000d}, // 984: if args[0].lo == 0xd goto 1092 else 985
-	{Code: 0x0015, Jt: 0x6a, Jf: 0x00, K: 0x0000000c}, // 985: if args[0].lo == 0xc goto 1092 else 986
-	{Code: 0x0015, Jt: 0x69, Jf: 0x00, K: 0x0000000b}, // 986: if args[0].lo == 0xb goto 1092 else 987
-	{Code: 0x0015, Jt: 0x68, Jf: 0x00, K: 0x0000000a}, // 987: if args[0].lo == 0xa goto 1092 else 988
-	{Code: 0x0015, Jt: 0x67, Jf: 0x00, K: 0x00000009}, // 988: if args[0].lo == 0x9 goto 1092 else 989
-	{Code: 0x0015, Jt: 0x66, Jf: 0x00, K: 0x00000008}, // 989: if args[0].lo == 0x8 goto 1092 else 990
-	{Code: 0x0015, Jt: 0x65, Jf: 0x00, K: 0x00000007}, // 990: if args[0].lo == 0x7 goto 1092 else 991
-	{Code: 0x0015, Jt: 0x64, Jf: 0x00, K: 0x00000006}, // 991: if args[0].lo == 0x6 goto 1092 else 992
-	{Code: 0x0015, Jt: 0x63, Jf: 0x00, K: 0x00000005}, // 992: if args[0].lo == 0x5 goto 1092 else 993
-	{Code: 0x0015, Jt: 0x62, Jf: 0x00, K: 0x00000004}, // 993: if args[0].lo == 0x4 goto 1092 else 994
-	{Code: 0x0015, Jt: 0x61, Jf: 0x00, K: 0x00000003}, // 994: if args[0].lo == 0x3 goto 1092 else 995
-	{Code: 0x0015, Jt: 0x60, Jf: 0x00, K: 0x00000002}, // 995: if args[0].lo == 0x2 goto 1092 else 996
-	{Code: 0x0015, Jt: 0x5f, Jf: 0x5e, K: 0x00000001}, // 996: if args[0].lo == 0x1 goto 1092 else 1091
-	{Code: 0x0015, Jt: 0x00, Jf: 0x5d, K: 0x00000036}, // 997: if nr == 54 (ioctl) goto 998 else 1091
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 998: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x80000000}, // 999: A &= 0x80000000
-	{Code: 0x0015, Jt: 0x5b, Jf: 0x00, K: 0x80000000}, // 1000: if A == 0x80000000 goto 1092 else 1001
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1001: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x40000000}, // 1002: A &= 0x40000000
-	{Code: 0x0015, Jt: 0x58, Jf: 0x00, K: 0x40000000}, // 1003: if A == 0x40000000 goto 1092 else 1004
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1004: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x20000000}, // 1005: A &= 0x20000000
-	{Code: 0x0015, Jt: 0x55, Jf: 0x00, K: 0x20000000}, // 1006: if A == 0x20000000 goto 1092 else 1007
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1007: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x10000000}, // 1008: A &= 0x10000000
-	{Code: 0x0015, Jt: 0x52, Jf: 0x00, K: 0x10000000}, // 1009: if A == 0x10000000 goto 1092 else 1010
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1010: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x08000000}, // 1011: A &= 0x8000000
-	{Code: 0x0015, Jt: 0x4f, Jf: 0x00, K: 0x08000000}, // 1012: if A == 0x8000000 goto 1092 else 1013
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1013: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x04000000}, // 1014: A &= 0x4000000
-	{Code: 0x0015, Jt: 0x4c, Jf: 0x00, K: 0x04000000}, // 1015: if A == 0x4000000 goto 1092 else 1016
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1016: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x02000000}, // 1017: A &= 0x2000000
-	{Code: 0x0015, Jt: 0x49, Jf: 0x00, K: 0x02000000}, // 1018: if A == 0x2000000 goto 1092 else 1019
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1019: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x01000000}, // 1020: A &= 0x1000000
-	{Code: 0x0015, Jt: 0x46, Jf: 0x00, K: 0x01000000}, // 1021: if A == 0x1000000 goto 1092 else 1022
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1022: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00800000}, // 1023: A &= 0x800000
-	{Code: 0x0015, Jt: 0x43, Jf: 0x00, K: 0x00800000}, // 1024: if A == 0x800000 goto 1092 else 1025
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1025: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00400000}, // 1026: A &= 0x400000
-	{Code: 0x0015, Jt: 0x40, Jf: 0x00, K: 0x00400000}, // 1027: if A == 0x400000 goto 1092 else 1028
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1028: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00200000}, // 1029: A &= 0x200000
-	{Code: 0x0015, Jt: 0x3d, Jf: 0x00, K: 0x00200000}, // 1030: if A == 0x200000 goto 1092 else 1031
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1031: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00100000}, // 1032: A &= 0x100000
-	{Code: 0x0015, Jt: 0x3a, Jf: 0x00, K: 0x00100000}, // 1033: if A == 0x100000 goto 1092 else 1034
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1034: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00080000}, // 1035: A &= 0x80000
-	{Code: 0x0015, Jt: 0x37, Jf: 0x00, K: 0x00080000}, // 1036: if A == 0x80000 goto 1092 else 1037
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1037: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00040000}, // 1038: A &= 0x40000
-	{Code: 0x0015, Jt: 0x34, Jf: 0x00, K: 0x00040000}, // 1039: if A == 0x40000 goto 1092 else 1040
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1040: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00020000}, // 1041: A &= 0x20000
-	{Code: 0x0015, Jt: 0x31, Jf: 0x00, K: 0x00020000}, // 1042: if A == 0x20000 goto 1092 else 1043
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1043: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00010000}, // 1044: A &= 0x10000
-	{Code: 0x0015, Jt: 0x2e, Jf: 0x00, K: 0x00010000}, // 1045: if A == 0x10000 goto 1092 else 1046
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1046: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00008000}, // 1047: A &= 0x8000
-	{Code: 0x0015, Jt: 0x2b, Jf: 0x00, K: 0x00008000}, // 1048: if A == 0x8000 goto 1092 else 1049
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1049: A = args[1].lo
-	{Code: 0x0015, Jt: 0x29, Jf: 0x00, K: 0x0000541e}, // 1050: if args[1].lo == 0x541e goto 1092 else 1051
-	{Code: 0x0015, Jt: 0x28, Jf: 0x00, K: 0x0000541a}, // 1051: if args[1].lo == 0x541a goto 1092 else 1052
-	{Code: 0x0015, Jt: 0x27, Jf: 0x00, K: 0x00005418}, // 1052: if args[1].lo == 0x5418 goto 1092 else 1053
-	{Code: 0x0015, Jt: 0x26, Jf: 0x00, K: 0x00005416}, // 1053: if args[1].lo == 0x5416 goto 1092 else 1054
-	{Code: 0x0015, Jt: 0x25, Jf: 0x00, K: 0x00005414}, // 1054: if args[1].lo == 0x5414 goto 1092 else 1055
-	{Code: 0x0015, Jt: 0x24, Jf: 0x00, K: 0x00005410}, // 1055: if args[1].lo == 0x5410 goto 1092 else 1056
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00002000}, // 1056: A &= 0x2000
-	{Code: 0x0015, Jt: 0x22, Jf: 0x00, K: 0x00002000}, // 1057: if A == 0x2000 goto 1092 else 1058
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1058: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000800}, // 1059: A &= 0x800
-	{Code: 0x0015, Jt: 0x1f, Jf: 0x00, K: 0x00000800}, // 1060: if A == 0x800 goto 1092 else 1061
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1061: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000200}, // 1062: A &= 0x200
-	{Code: 0x0015, Jt: 0x1c, Jf: 0x00, K: 0x00000200}, // 1063: if A == 0x200 goto 1092 else 1064
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1064: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000100}, // 1065: A &= 0x100
-	{Code: 0x0015, Jt: 0x19, Jf: 0x00, K: 0x00000100}, // 1066: if A == 0x100 goto 1092 else 1067
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1067: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000080}, // 1068: A &= 0x80
-	{Code: 0x0015, Jt: 0x16, Jf: 0x00, K: 0x00000080}, // 1069: if A == 0x80 goto 1092 else 1070
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1070: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000040}, // 1071: A &= 0x40
-	{Code: 0x0015, Jt: 0x13, Jf: 0x00, K: 0x00000040}, // 1072: if A == 0x40 goto 1092 else 1073
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1073: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000020}, // 1074: A &= 0x20
-	{Code: 0x0015, Jt: 0x10, Jf: 0x00, K: 0x00000020}, // 1075: if A == 0x20 goto 1092 else 1076
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1076: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000001}, // 1077: A &= 0x1
-	{Code: 0x0015, Jt: 0x0d, Jf: 0x00, K: 0x00000001}, // 1078: if A == 0x1 goto 1092 else 1079
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1079: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000010}, // 1080: A &= 0x10
-	{Code: 0x0015, Jt: 0x0a, Jf: 0x00, K: 0x00000000}, // 1081: if A == 0x0 goto 1092 else 1082
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1082: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000400}, // 1083: A &= 0x400
-	{Code: 0x0015, Jt: 0x07, Jf: 0x00, K: 0x00000000}, // 1084: if A == 0x0 goto 1092 else 1085
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1085: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00001000}, // 1086: A &= 0x1000
-	{Code: 0x0015, Jt: 0x04, Jf: 0x00, K: 0x00000000}, // 1087: if A == 0x0 goto 1092 else 1088
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1088: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00004000}, // 1089: A &= 0x4000
-	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x00000000}, // 1090: if A == 0x0 goto 1092 else 1091
-	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00050001}, // 1091: return ERRNO(1)
-	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x7fff0000}, // 1092: return ALLOW
-	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 1093: return KILL_THREAD
+	{Code: 0x0015, Jt: 0x00, Jf: 0xe4, K: 0x00000000}, // 592: if A == 0x0 goto 593 else 821
+	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x00000205}, // 593: goto 1111
+	{Code: 0x0015, Jt: 0xe3, Jf: 0xe2, K: 0x00000085}, // 594: if nr == 133 (mknod) goto 822 else 821
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000080}, // 595: if nr > 0x80 goto 596 else 600
+	{Code: 0x0015, Jt: 0xe1, Jf: 0x00, K: 0x00000084}, // 596: if nr == 132 (utime) goto 822 else 597
+	{Code: 0x0015, Jt: 0xe0, Jf: 0x00, K: 0x00000083}, // 597: if nr == 131 (sigaltstack) goto 822 else 598
+	{Code: 0x0015, Jt: 0xdf, Jf: 0x00, K: 0x00000082}, // 598: if nr == 130 (rt_sigsuspend) goto 822 else 599
+	{Code: 0x0015, Jt: 0xde, Jf: 0xdd, K: 0x00000081}, // 599: if nr == 129 (rt_sigqueueinfo) goto 822 else 821
+	{Code: 0x0015, Jt: 0xdd, Jf: 0x00, K: 0x00000080}, // 600: if nr == 128 (rt_sigtimedwait) goto 822 else 601
+	{Code: 0x0015, Jt: 0xdc, Jf: 0x00, K: 0x0000007f}, // 601: if nr == 127 (rt_sigpending) goto 822 else 602
+	{Code: 0x0015, Jt: 0xdb, Jf: 0x00, K: 0x0000007e}, // 602: if nr == 126 (capset) goto 822 else 603
+	{Code: 0x0015, Jt: 0xda, Jf: 0xd9, K: 0x0000007d}, // 603: if nr == 125 (capget) goto 822 else 821
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000074}, // 604: if nr > 0x74 goto 605 else 614
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000078}, // 605: if nr > 0x78 goto 606 else 610
+	{Code: 0x0015, Jt: 0xd7, Jf: 0x00, K: 0x0000007c}, // 606: if nr == 124 (getsid) goto 822 else 607
+	{Code: 0x0015, Jt: 0xd6, Jf: 0x00, K: 0x0000007b}, // 607: if nr == 123 (setfsgid) goto 822 else 608
+	{Code: 0x0015, Jt: 0xd5, Jf: 0x00, K: 0x0000007a}, // 608: if nr == 122 (setfsuid) goto 822 else 609
+	{Code: 0x0015, Jt: 0xd4, Jf: 0xd3, K: 0x00000079}, // 609: if nr == 121 (getpgid) goto 822 else 821
+	{Code: 0x0015, Jt: 0xd3, Jf: 0x00, K: 0x00000078}, // 610: if nr == 120 (getresgid) goto 822 else 611
+	{Code: 0x0015, Jt: 0xd2, Jf: 0x00, K: 0x00000077}, // 611: if nr == 119 (setresgid) goto 822 else 612
+	{Code: 0x0015, Jt: 0xd1, Jf: 0x00, K: 0x00000076}, // 612: if nr == 118 (getresuid) goto 822 else 613
+	{Code: 0x0015, Jt: 0xd0, Jf: 0xcf, K: 0x00000075}, // 613: if nr == 117 (setresuid) goto 822 else 821
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000070}, // 614: if nr > 0x70 goto 615 else 619
+	{Code: 0x0015, Jt: 0xce, Jf: 0x00, K: 0x00000074}, // 615: if nr == 116 (setgroups) goto 822 else 616
+	{Code: 0x0015, Jt: 0xcd, Jf: 0x00, K: 0x00000073}, // 616: if nr == 115 (getgroups) goto 822 else 617
+	{Code: 0x0015, Jt: 0xcc, Jf: 0x00, K: 0x00000072}, // 617: if nr == 114 (setregid) goto 822 else 618
+	{Code: 0x0015, Jt: 0xcb, Jf: 0xca, K: 0x00000071}, // 618: if nr == 113 (setreuid) goto 822 else 821
+	{Code: 0x0015, Jt: 0xca, Jf: 0x00, K: 0x00000070}, // 619: if nr == 112 (setsid) goto 822 else 620
+	{Code: 0x0015, Jt: 0xc9, Jf: 0x00, K: 0x0000006f}, // 620: if nr == 111 (getpgrp) goto 822 else 621
+	{Code: 0x0015, Jt: 0xc8, Jf: 0x00, K: 0x0000006e}, // 621: if nr == 110 (getppid) goto 822 else 622
+	{Code: 0x0015, Jt: 0xc7, Jf: 0xc6, K: 0x0000006d}, // 622: if nr == 109 (setpgid) goto 822 else 821
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x0000005a}, // 623: if nr > 0x5a goto 624 else 643
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000062}, // 624: if nr > 0x62 goto 625 else 634
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000068}, // 625: if nr > 0x68 goto 626 else 630
+	{Code: 0x0015, Jt: 0xc3, Jf: 0x00, K: 0x0000006c}, // 626: if nr == 108 (getegid) goto 822 else 627
+	{Code: 0x0015, Jt: 0xc2, Jf: 0x00, K: 0x0000006b}, // 627: if nr == 107 (geteuid) goto 822 else 628
+	{Code: 0x0015, Jt: 0xc1, Jf: 0x00, K: 0x0000006a}, // 628: if nr == 106 (setgid) goto 822 else 629
+	{Code: 0x0015, Jt: 0xc0, Jf: 0xbf, K: 0x00000069}, // 629: if nr == 105 (setuid) goto 822 else 821
+	{Code: 0x0015, Jt: 0xbf, Jf: 0x00, K: 0x00000068}, // 630: if nr == 104 (getgid) goto 822 else 631
+	{Code: 0x0015, Jt: 0xbe, Jf: 0x00, K: 0x00000066}, // 631: if nr == 102 (getuid) goto 822 else 632
+	{Code: 0x0015, Jt: 0xbd, Jf: 0x00, K: 0x00000064}, // 632: if nr == 100 (times) goto 822 else 633
+	{Code: 0x0015, Jt: 0xbc, Jf: 0xbb, K: 0x00000063}, // 633: if nr == 99 (sysinfo) goto 822 else 821
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000005e}, // 634: if nr > 0x5e goto 635 else 639
+	{Code: 0x0015, Jt: 0xba, Jf: 0x00, K: 0x00000062}, // 635: if nr == 98 (getrusage) goto 822 else 636
+	{Code: 0x0015, Jt: 0xb9, Jf: 0x00, K: 0x00000061}, // 636: if nr == 97 (getrlimit) goto 822 else 637
+	{Code: 0x0015, Jt: 0xb8, Jf: 0x00, K: 0x00000060}, // 637: if nr == 96 (gettimeofday) goto 822 else 638
+	{Code: 0x0015, Jt: 0xb7, Jf: 0xb6, K: 0x0000005f}, // 638: if nr == 95 (umask) goto 822 else 821
+	{Code: 0x0015, Jt: 0xb6, Jf: 0x00, K: 0x0000005e}, // 639: if nr == 94 (lchown) goto 822 else 640
+	{Code: 0x0015, Jt: 0xb5, Jf: 0x00, K: 0x0000005d}, // 640: if nr == 93 (fchown) goto 822 else 641
+	{Code: 0x0015, Jt: 0xb4, Jf: 0x00, K: 0x0000005c}, // 641: if nr == 92 (chown) goto 822 else 642
+	{Code: 0x0015, Jt: 0xb3, Jf: 0xb2, K: 0x0000005b}, // 642: if nr == 91 (fchmod) goto 822 else 821
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000052}, // 643: if nr > 0x52 goto 644 else 653
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000056}, // 644: if nr > 0x56 goto 645 else 649
+	{Code: 0x0015, Jt: 0xb0, Jf: 0x00, K: 0x0000005a}, // 645: if nr == 90 (chmod) goto 822 else 646
+	{Code: 0x0015, Jt: 0xaf, Jf: 0x00, K: 0x00000059}, // 646: if nr == 89 (readlink) goto 822 else 647
+	{Code: 0x0015, Jt: 0xae, Jf: 0x00, K: 0x00000058}, // 647: if nr == 88 (symlink) goto 822 else 648
+	{Code: 0x0015, Jt: 0xad, Jf: 0xac, K: 0x00000057}, // 648: if nr == 87 (unlink) goto 822 else 821
+	{Code: 0x0015, Jt: 0xac, Jf: 0x00, K: 0x00000056}, // 649: if nr == 86 (link) goto 822 else 650
+	{Code: 0x0015, Jt: 0xab, Jf: 0x00, K: 0x00000055}, // 650: if nr == 85 (creat) goto 822 else 651
+	{Code: 0x0015, Jt: 0xaa, Jf: 0x00, K: 0x00000054}, // 651: if nr == 84 (rmdir) goto 822 else 652
+	{Code: 0x0015, Jt: 0xa9, Jf: 0xa8, K: 0x00000053}, // 652: if nr == 83 (mkdir) goto 822 else 821
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000004e}, // 653: if nr > 0x4e goto 654 else 658
+	{Code: 0x0015, Jt: 0xa7, Jf: 0x00, K: 0x00000052}, // 654: if nr == 82 (rename) goto 822 else 655
+	{Code: 0x0015, Jt: 0xa6, Jf: 0x00, K: 0x00000051}, // 655: if nr == 81 (fchdir) goto 822 else 656
+	{Code: 0x0015, Jt: 0xa5, Jf: 0x00, K: 0x00000050}, // 656: if nr == 80 (chdir) goto 822 else 657
+	{Code: 0x0015, Jt: 0xa4, Jf: 0xa3, K: 0x0000004f}, // 657: if nr == 79 (getcwd) goto 822 else 821
+	{Code: 0x0015, Jt: 0xa3, Jf: 0x00, K: 0x0000004e}, // 658: if nr == 78 (getdents) goto 822 else 659
+	{Code: 0x0015, Jt: 0xa2, Jf: 0x00, K: 0x0000004d}, // 659: if nr == 77 (ftruncate) goto 822 else 660
+	{Code: 0x0015, Jt: 0xa1, Jf: 0x00, K: 0x0000004c}, // 660: if nr == 76 (truncate) goto 822 else 661
+	{Code: 0x0015, Jt: 0xa0, Jf: 0x9f, K: 0x0000004b}, // 661: if nr == 75 (fdatasync) goto 822 else 821
+	{Code: 0x0025, Jt: 0x00, Jf: 0x5a, K: 0x0000000a}, // 662: if nr > 0xa goto 663 else 753
+	{Code: 0x0025, Jt: 0x00, Jf: 0x2b, K: 0x0000002a}, // 663: if nr > 0x2a goto 664 else 707
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x0000003a}, // 664: if nr > 0x3a goto 665 else 684
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000042}, // 665: if nr > 0x42 goto 666 else 675
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000046}, // 666: if nr > 0x46 goto 667 else 671
+	{Code: 0x0015, Jt: 0x9a, Jf: 0x00, K: 0x0000004a}, // 667: if nr == 74 (fsync) goto 822 else 668
+	{Code: 0x0015, Jt: 0x99, Jf: 0x00, K: 0x00000049}, // 668: if nr == 73 (flock) goto 822 else 669
+	{Code: 0x0015, Jt: 0x98, Jf: 0x00, K: 0x00000048}, // 669: if nr == 72 (fcntl) goto 822 else 670
+	{Code: 0x0015, Jt: 0x97, Jf: 0x96, K: 0x00000047}, // 670: if nr == 71 (msgctl) goto 822 else 821
+	{Code: 0x0015, Jt: 0x96, Jf: 0x00, K: 0x00000046}, // 671: if nr == 70 (msgrcv) goto 822 else 672
+	{Code: 0x0015, Jt: 0x95, Jf: 0x00, K: 0x00000045}, // 672: if nr == 69 (msgsnd) goto 822 else 673
+	{Code: 0x0015, Jt: 0x94, Jf: 0x00, K: 0x00000044}, // 673: if nr == 68 (msgget) goto 822 else 674
+	{Code: 0x0015, Jt: 0x93, Jf: 0x92, K: 0x00000043}, // 674: if nr == 67 (shmdt) goto 822 else 821
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000003e}, // 675: if nr > 0x3e goto 676 else 680
+	{Code: 0x0015, Jt: 0x91, Jf: 0x00, K: 0x00000042}, // 676: if nr == 66 (semctl) goto 822 else 677
+	{Code: 0x0015, Jt: 0x90, Jf: 0x00, K: 0x00000041}, // 677: if nr == 65 (semop) goto 822 else 678
+	{Code: 0x0015, Jt: 0x8f, Jf: 0x00, K: 0x00000040}, // 678: if nr == 64 (semget) goto 822 else 679
+	{Code: 0x0015, Jt: 0x8e, Jf: 0x8d, K: 0x0000003f}, // 679: if nr == 63 (uname) goto 822 else 821
+	{Code: 0x0015, Jt: 0x8d, Jf: 0x00, K: 0x0000003e}, // 680: if nr == 62 (kill) goto 822 else 681
+	{Code: 0x0015, Jt: 0x8c, Jf: 0x00, K: 0x0000003d}, // 681: if nr == 61 (wait4) goto 822 else 682
+	{Code: 0x0015, Jt: 0x8b, Jf: 0x00, K: 0x0000003c}, // 682: if nr == 60 (exit) goto 822 else 683
+	{Code: 0x0015, Jt: 0x8a, Jf: 0x89, K: 0x0000003b}, // 683: if nr == 59 (execve) goto 822 else 821
+	{Code: 0x0025, Jt: 0x00, Jf: 0x0d, K: 0x00000032}, // 684: if nr > 0x32 goto 685 else 698
+	{Code: 0x0025, Jt: 0x00, Jf: 0x08, K: 0x00000036}, // 685: if nr > 0x36 goto 686 else 694
+	{Code: 0x0015, Jt: 0x87, Jf: 0x00, K: 0x0000003a}, // 686: if nr == 58 (vfork) goto 822 else 687
+	{Code: 0x0015, Jt: 0x86, Jf: 0x00, K: 0x00000039}, // 687: if nr == 57 (fork) goto 822 else 688
+	{Code: 0x0015, Jt: 0x00, Jf: 0x04, K: 0x00000038}, // 688: if nr == 56 (clone) goto 689 else 693
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000014}, // 689: A = args[0].hi
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 690: A &= 0x0
+	{Code: 0x0015, Jt: 0x00, Jf: 0x81, K: 0x00000000}, // 691: if A == 0x0 goto 692 else 821
+	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x000001af}, // 692: goto 1124
+	{Code: 0x0015, Jt: 0x80, Jf: 0x7f, K: 0x00000037}, // 693: if nr == 55 (getsockopt) goto 822 else 821
+	{Code: 0x0015, Jt: 0x7f, Jf: 0x00, K: 0x00000036}, // 694: if nr == 54 (setsockopt) goto 822 else 695
+	{Code: 0x0015, Jt: 0x7e, Jf: 0x00, K: 0x00000035}, // 695: if nr == 53 (socketpair) goto 822 else 696
+	{Code: 0x0015, Jt: 0x7d, Jf: 0x00, K: 0x00000034}, // 696: if nr == 52 (getpeername) goto 822 else 697
+	{Code: 0x0015, Jt: 0x7c, Jf: 0x7b, K: 0x00000033}, // 697: if nr == 51 (getsockname) goto 822 else 821
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000002e}, // 698: if nr > 0x2e goto 699 else 703
+	{Code: 0x0015, Jt: 0x7a, Jf: 0x00, K: 0x00000032}, // 699: if nr == 50 (listen) goto 822 else 700
+	{Code: 0x0015, Jt: 0x79, Jf: 0x00, K: 0x00000031}, // 700: if nr == 49 (bind) goto 822 else 701
+	{Code: 0x0015, Jt: 0x78, Jf: 0x00, K: 0x00000030}, // 701: if nr == 48 (shutdown) goto 822 else 702
+	{Code: 0x0015, Jt: 0x77, Jf: 0x76, K: 0x0000002f}, // 702: if nr == 47 (recvmsg) goto 822 else 821
+	{Code: 0x0015, Jt: 0x76, Jf: 0x00, K: 0x0000002e}, // 703: if nr == 46 (sendmsg) goto 822 else 704
+	{Code: 0x0015, Jt: 0x75, Jf: 0x00, K: 0x0000002d}, // 704: if nr == 45 (recvfrom) goto 822 else 705
+	{Code: 0x0015, Jt: 0x74, Jf: 0x00, K: 0x0000002c}, // 705: if nr == 44 (sendto) goto 822 else 706
+	{Code: 0x0015, Jt: 0x73, Jf: 0x72, K: 0x0000002b}, // 706: if nr == 43 (accept) goto 822 else 821
+	{Code: 0x0025, Jt: 0x00, Jf: 0x16, K: 0x0000001a}, // 707: if nr > 0x1a goto 708 else 730
+	{Code: 0x0025, Jt: 0x00, Jf: 0x0c, K: 0x00000022}, // 708: if nr > 0x22 goto 709 else 721
+	{Code: 0x0025, Jt: 0x00, Jf: 0x07, K: 0x00000026}, // 709: if nr > 0x26 goto 710 else 717
+	{Code: 0x0015, Jt: 0x6f, Jf: 0x00, K: 0x0000002a}, // 710: if nr == 42 (connect) goto 822 else 711
+	{Code: 0x0015, Jt: 0x00, Jf: 0x03, K: 0x00000029}, // 711: if nr == 41 (socket) goto 712 else 715
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000014}, // 712: A = args[0].hi
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 713: A &= 0x0
+	{Code: 0x0015, Jt: 0x9b, Jf: 0x6a, K: 0x00000000}, // 714: if A == 0x0 goto 870 else 821
+	{Code: 0x0015, Jt: 0x6a, Jf: 0x00, K: 0x00000028}, // 715: if nr == 40 (sendfile) goto 822 else 716
+	{Code: 0x0015, Jt: 0x69, Jf: 0x68, K: 0x00000027}, // 716: if nr == 39 (getpid) goto 822 else 821
+	{Code: 0x0015, Jt: 0x68, Jf: 0x00, K: 0x00000026}, // 717: if nr == 38 (setitimer) goto 822 else 718
+	{Code: 0x0015, Jt: 0x67, Jf: 0x00, K: 0x00000025}, // 718: if nr == 37 (alarm) goto 822 else 719
+	{Code: 0x0015, Jt: 0x66, Jf: 0x00, K: 0x00000024}, // 719: if nr == 36 (getitimer) goto 822 else 720
+	{Code: 0x0015, Jt: 0x65, Jf: 0x64, K: 0x00000023}, // 720: if nr == 35 (nanosleep) goto 822 else 821
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000001e}, // 721: if nr > 0x1e goto 722 else 726
+	{Code: 0x0015, Jt: 0x63, Jf: 0x00, K: 0x00000022}, // 722: if nr == 34 (pause) goto 822 else 723
+	{Code: 0x0015, Jt: 0x62, Jf: 0x00, K: 0x00000021}, // 723: if nr == 33 (dup2) goto 822 else 724
+	{Code: 0x0015, Jt: 0x61, Jf: 0x00, K: 0x00000020}, // 724: if nr == 32 (dup) goto 822 else 725
+	{Code: 0x0015, Jt: 0x60, Jf: 0x5f, K: 0x0000001f}, // 725: if nr == 31 (shmctl) goto 822 else 821
+	{Code: 0x0015, Jt: 0x5f, Jf: 0x00, K: 0x0000001e}, // 726: if nr == 30 (shmat) goto 822 else 727
+	{Code: 0x0015, Jt: 0x5e, Jf: 0x00, K: 0x0000001d}, // 727: if nr == 29 (shmget) goto 822 else 728
+	{Code: 0x0015, Jt: 0x5d, Jf: 0x00, K: 0x0000001c}, // 728: if nr == 28 (madvise) goto 822 else 729
+	{Code: 0x0015, Jt: 0x5c, Jf: 0x5b, K: 0x0000001b}, // 729: if nr == 27 (mincore) goto 822 else 821
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000012}, // 730: if nr > 0x12 goto 731 else 740
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000016}, // 731: if nr > 0x16 goto 732 else 736
+	{Code: 0x0015, Jt: 0x59, Jf: 0x00, K: 0x0000001a}, // 732: if nr == 26 (msync) goto 822 else 733
+	{Code: 0x0015, Jt: 0x58, Jf: 0x00, K: 0x00000019}, // 733: if nr == 25 (mremap) goto 822 else 734
+	{Code: 0x0015, Jt: 0x57, Jf: 0x00, K: 0x00000018}, // 734: if nr == 24 (sched_yield) goto 822 else 735
+	{Code: 0x0015, Jt: 0x56, Jf: 0x55, K: 0x00000017}, // 735: if nr == 23 (select) goto 822 else 821
+	{Code: 0x0015, Jt: 0x55, Jf: 0x00, K: 0x00000016}, // 736: if nr == 22 (pipe) goto 822 else 737
+	{Code: 0x0015, Jt: 0x54, Jf: 0x00, K: 0x00000015}, // 737: if nr == 21 (access) goto 822 else 738
+	{Code: 0x0015, Jt: 0x53, Jf: 0x00, K: 0x00000014}, // 738: if nr == 20 (writev) goto 822 else 739
+	{Code: 0x0015, Jt: 0x52, Jf: 0x51, K: 0x00000013}, // 739: if nr == 19 (readv) goto 822 else 821
+	{Code: 0x0025, Jt: 0x00, Jf: 0x08, K: 0x0000000e}, // 740: if nr > 0xe goto 741 else 749
+	{Code: 0x0015, Jt: 0x50, Jf: 0x00, K: 0x00000012}, // 741: if nr == 18 (pwrite64) goto 822 else 742
+	{Code: 0x0015, Jt: 0x4f, Jf: 0x00, K: 0x00000011}, // 742: if nr == 17 (pread64) goto 822 else 743
+	{Code: 0x0015, Jt: 0x00, Jf: 0x04, K: 0x00000010}, // 743: if nr == 16 (ioctl) goto 744 else 748
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x0000001c}, // 744: A = args[1].hi
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 745: A &= 0x0
+	{Code: 0x0015, Jt: 0x00, Jf: 0x4a, K: 0x00000000}, // 746: if A == 0x0 goto 747 else 821
+	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x000001c1}, // 747: goto 1197
+	{Code: 0x0015, Jt: 0x49, Jf: 0x48, K: 0x0000000f}, // 748: if nr == 15 (rt_sigreturn) goto 822 else 821
+	{Code: 0x0015, Jt: 0x48, Jf: 0x00, K: 0x0000000e}, // 749: if nr == 14 (rt_sigprocmask) goto 822 else 750
+	{Code: 0x0015, Jt: 0x47, Jf: 0x00, K: 0x0000000d}, // 750: if nr == 13 (rt_sigaction) goto 822 else 751
+	{Code: 0x0015, Jt: 0x46, Jf: 0x00, K: 0x0000000c}, // 751: if nr == 12 (brk) goto 822 else 752
+	{Code: 0x0015, Jt: 0x45, Jf: 0x44, K: 0x0000000b}, // 752: if nr == 11 (munmap) goto 822 else 821
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000002}, // 753: if nr > 0x2 goto 754 else 763
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000006}, // 754: if nr > 0x6 goto 755 else 759
+	{Code: 0x0015, Jt: 0x42, Jf: 0x00, K: 0x0000000a}, // 755: if nr == 10 (mprotect) goto 822 else 756
+	{Code: 0x0015, Jt: 0x41, Jf: 0x00, K: 0x00000009}, // 756: if nr == 9 (mmap) goto 822 else 757
+	{Code: 0x0015, Jt: 0x40, Jf: 0x00, K: 0x00000008}, // 757: if nr == 8 (lseek) goto 822 else 758
+	{Code: 0x0015, Jt: 0x3f, Jf: 0x3e, K: 0x00000007}, // 758: if nr == 7 (poll) goto 822 else 821
+	{Code: 0x0015, Jt: 0x3e, Jf: 0x00, K: 0x00000006}, // 759: if nr == 6 (lstat) goto 822 else 760
+	{Code: 0x0015, Jt: 0x3d, Jf: 0x00, K: 0x00000005}, // 760: if nr == 5 (fstat) goto 822 else 761
+	{Code: 0x0015, Jt: 0x3c, Jf: 0x00, K: 0x00000004}, // 761: if nr == 4 (stat) goto 822 else 762
+	{Code: 0x0015, Jt: 0x3b, Jf: 0x3a, K: 0x00000003}, // 762: if nr == 3 (close) goto 822 else 821
+	{Code: 0x0015, Jt: 0x3a, Jf: 0x00, K: 0x00000002}, // 763: if nr == 2 (open) goto 822 else 764
+	{Code: 0x0015, Jt: 0x39, Jf: 0x00, K: 0x00000001}, // 764: if nr == 1 (write) goto 822 else 765
+	{Code: 0x0015, Jt: 0x38, Jf: 0x37, K: 0x00000000}, // 765: if nr == 0 (read) goto 822 else 821
+	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x40000003}, // 766: if arch == AUDIT_ARCH_I386 goto 768 else 767
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 767: return KILL_THREAD
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 768: A = nr
+	{Code: 0x0025, Jt: 0x01, Jf: 0x00, K: 0x0000008f}, // 769: if nr > 0x8f goto 771 else 770
+	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x00000148}, // 770: goto 1099
+	{Code: 0x0025, Jt: 0x00, Jf: 0xa6, K: 0x00000124}, // 771: if nr > 0x124 goto 772 else 938
+	{Code: 0x0025, Jt: 0x00, Jf: 0x52, K: 0x00000170}, // 772: if nr > 0x170 goto 773 else 855
+	{Code: 0x0025, Jt: 0x00, Jf: 0x28, K: 0x00000199}, // 773: if nr > 0x199 goto 774 else 814
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x000001b3}, // 774: if nr > 0x1b3 goto 775 else 794
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x000001bf}, // 775: if nr > 0x1bf goto 776 else 785
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000001c4}, // 776: if nr > 0x1c4 goto 777 else 781
+	{Code: 0x0015, Jt: 0x2c, Jf: 0x00, K: 0x000001c8}, // 777: if nr == 456 (futex_requeue) goto 822 else 778
+	{Code: 0x0015, Jt: 0x2b, Jf: 0x00, K: 0x000001c7}, // 778: if nr == 455 (futex_wait) goto 822 else 779
+	{Code: 0x0015, Jt: 0x2a, Jf: 0x00, K: 0x000001c6}, // 779: if nr == 454 (futex_wake) goto 822 else 780
+	{Code: 0x0015, Jt: 0x29, Jf: 0x28, K: 0x000001c5}, // 780: if nr == 453 (map_shadow_stack) goto 822 else 821
+	{Code: 0x0015, Jt: 0x28, Jf: 0x00, K: 0x000001c4}, // 781: if nr == 452 (fchmodat2) goto 822 else 782
+	{Code: 0x0015, Jt: 0x27, Jf: 0x00, K: 0x000001c3}, // 782: if nr == 451 (cachestat) goto 822 else 783
+	{Code: 0x0015, Jt: 0x26, Jf: 0x00, K: 0x000001c1}, // 783: if nr == 449 (futex_waitv) goto 822 else 784
+	{Code: 0x0015, Jt: 0x25, Jf: 0x24, K: 0x000001c0}, // 784: if nr == 448 (process_mrelease) goto 822 else 821
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000001b9}, // 785: if nr > 0x1b9 goto 786 else 790
+	{Code: 0x0015, Jt: 0x23, Jf: 0x00, K: 0x000001bf}, // 786: if nr == 447 (memfd_secret) goto 822 else 787
+	{Code: 0x0015, Jt: 0x22, Jf: 0x00, K: 0x000001be}, // 787: if nr == 446 (landlock_restrict_self) goto 822 else 788
+	{Code: 0x0015, Jt: 0x21, Jf: 0x00, K: 0x000001bd}, // 788: if nr == 445 (landlock_add_rule) goto 822 else 789
+	{Code: 0x0015, Jt: 0x20, Jf: 0x1f, K: 0x000001bc}, // 789: if nr == 444 (landlock_create_ruleset) goto 822 else 821
+	{Code: 0x0015, Jt: 0x1f, Jf: 0x00, K: 0x000001b9}, // 790: if nr == 441 (epoll_pwait2) goto 822 else 791
+	{Code: 0x0015, Jt: 0x1e, Jf: 0x00, K: 0x000001b7}, // 791: if nr == 439 (faccessat2) goto 822 else 792
+	{Code: 0x0015, Jt: 0x1d, Jf: 0x00, K: 0x000001b5}, // 792: if nr == 437 (openat2) goto 822 else 793
+	{Code: 0x0015, Jt: 0x1c, Jf: 0x1b, K: 0x000001b4}, // 793: if nr == 436 (close_range) goto 822 else 821
+	{Code: 0x0025, Jt: 0x00, Jf: 0x0a, K: 0x000001a2}, // 794: if nr > 0x1a2 goto 795 else 805
+	{Code: 0x0025, Jt: 0x00, Jf: 0x05, K: 0x000001a6}, // 795: if nr > 0x1a6 goto 796 else 801
+	{Code: 0x0015, Jt: 0x00, Jf: 0x01, K: 0x000001b3}, // 796: if nr == 435 (clone3) goto 797 else 798
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00050026}, // 797: return ERRNO(38)
+	{Code: 0x0015, Jt: 0x17, Jf: 0x00, K: 0x000001b2}, // 798: if nr == 434 (pidfd_open) goto 822 else 799
+	{Code: 0x0015, Jt: 0x16, Jf: 0x00, K: 0x000001a8}, // 799: if nr == 424 (pidfd_send_signal) goto 822 else 800
+	{Code: 0x0015, Jt: 0x15, Jf: 0x14, K: 0x000001a7}, // 800: if nr == 423 (sched_rr_get_interval_time64) goto 822 else 821
+	{Code: 0x0015, Jt: 0x14, Jf: 0x00, K: 0x000001a6}, // 801: if nr == 422 (futex_time64) goto 822 else 802
+	{Code: 0x0015, Jt: 0x13, Jf: 0x00, K: 0x000001a5}, // 802: if nr == 421 (rt_sigtimedwait_time64) goto 822 else 803
+	{Code: 0x0015, Jt: 0x12, Jf: 0x00, K: 0x000001a4}, // 803: if nr == 420 (semtimedop_time64) goto 822 else 804
+	{Code: 0x0015, Jt: 0x11, Jf: 0x10, K: 0x000001a3}, // 804: if nr == 419 (mq_timedreceive_time64) goto 822 else 821
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000019d}, // 805: if nr > 0x19d goto 806 else 810
+	{Code: 0x0015, Jt: 0x0f, Jf: 0x00, K: 0x000001a2}, // 806: if nr == 418 (mq_timedsend_time64) goto 822 else 807
+	{Code: 0x0015, Jt: 0x0e, Jf: 0x00, K: 0x000001a1}, // 807: if nr == 417 (recvmmsg_time64) goto 822 else 808
+	{Code: 0x0015, Jt: 0x0d, Jf: 0x00, K: 0x000001a0}, // 808: if nr == 416 (io_pgetevents_time64) goto 822 else 809
+	{Code: 0x0015, Jt: 0x0c, Jf: 0x0b, K: 0x0000019e}, // 809: if nr == 414 (ppoll_time64) goto 822 else 821
+	{Code: 0x0015, Jt: 0x0b, Jf: 0x00, K: 0x0000019d}, // 810: if nr == 413 (pselect6_time64) goto 822 else 811
+	{Code: 0x0015, Jt: 0x0a, Jf: 0x00, K: 0x0000019c}, // 811: if nr == 412 (utimensat_time64) goto 822 else 812
+	{Code: 0x0015, Jt: 0x09, Jf: 0x00, K: 0x0000019b}, // 812: if nr == 411 (timerfd_settime64) goto 822 else 813
+	{Code: 0x0015, Jt: 0x08, Jf: 0x07, K: 0x0000019a}, // 813: if nr == 410 (timerfd_gettime64) goto 822 else 821
+	{Code: 0x0025, Jt: 0x00, Jf: 0x15, K: 0x00000181}, // 814: if nr > 0x181 goto 815 else 836
+	{Code: 0x0025, Jt: 0x00, Jf: 0x0b, K: 0x0000018f}, // 815: if nr > 0x18f goto 816 else 827
+	{Code: 0x0025, Jt: 0x00, Jf: 0x06, K: 0x00000193}, // 816: if nr > 0x193 goto 817 else 823
+	{Code: 0x0015, Jt: 0x04, Jf: 0x00, K: 0x00000199}, // 817: if nr == 409 (timer_settime64) goto 822 else 818
+	{Code: 0x0015, Jt: 0x03, Jf: 0x00, K: 0x00000198}, // 818: if nr == 408 (timer_gettime64) goto 822 else 819
+	{Code: 0x0015, Jt: 0x02, Jf: 0x00, K: 0x00000197}, // 819: if nr == 407 (clock_nanosleep_time64) goto 822 else 820
+	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x00000196}, // 820: if nr == 406 (clock_getres_time64) goto 822 else 821
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00050001}, // 821: return ERRNO(1)
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x7fff0000}, // 822: return ALLOW
+	{Code: 0x0015, Jt: 0xff, Jf: 0x00, K: 0x00000193}, // 823: if nr == 403 (clock_gettime64) goto 1079 else 824
+	{Code: 0x0015, Jt: 0xfe, Jf: 0x00, K: 0x00000192}, // 824: if nr == 402 (msgctl) goto 1079 else 825
+	{Code: 0x0015, Jt: 0xfd, Jf: 0x00, K: 0x00000191}, // 825: if nr == 401 (msgrcv) goto 1079 else 826
+	{Code: 0x0015, Jt: 0xfc, Jf: 0xfb, K: 0x00000190}, // 826: if nr == 400 (msgsnd) goto 1079 else 1078
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000018b}, // 827: if nr > 0x18b goto 828 else 832
+	{Code: 0x0015, Jt: 0xfa, Jf: 0x00, K: 0x0000018f}, // 828: if nr == 399 (msgget) goto 1079 else 829
+	{Code: 0x0015, Jt: 0xf9, Jf: 0x00, K: 0x0000018e}, // 829: if nr == 398 (shmdt) goto 1079 else 830
+	{Code: 0x0015, Jt: 0xf8, Jf: 0x00, K: 0x0000018d}, // 830: if nr == 397 (shmat) goto 1079 else 831
+	{Code: 0x0015, Jt: 0xf7, Jf: 0xf6, K: 0x0000018c}, // 831: if nr == 396 (shmctl) goto 1079 else 1078
+	{Code: 0x0015, Jt: 0xf6, Jf: 0x00, K: 0x0000018b}, // 832: if nr == 395 (shmget) goto 1079 else 833
+	{Code: 0x0015, Jt: 0xf5, Jf: 0x00, K: 0x0000018a}, // 833: if nr == 394 (semctl) goto 1079 else 834
+	{Code: 0x0015, Jt: 0xf4, Jf: 0x00, K: 0x00000189}, // 834: if nr == 393 (semget) goto 1079 else 835
+	{Code: 0x0015, Jt: 0xf3, Jf: 0xf2, K: 0x00000182}, // 835: if nr == 386 (rseq) goto 1079 else 1078
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000179}, // 836: if nr > 0x179 goto 837 else 846
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000017d}, // 837: if nr > 0x17d goto 838 else 842
+	{Code: 0x0015, Jt: 0xf0, Jf: 0x00, K: 0x00000181}, // 838: if nr == 385 (io_pgetevents) goto 1079 else 839
+	{Code: 0x0015, Jt: 0xef, Jf: 0x00, K: 0x00000180}, // 839: if nr == 384 (arch_prctl) goto 1079 else 840
+	{Code: 0x0015, Jt: 0xee, Jf: 0x00, K: 0x0000017f}, // 840: if nr == 383 (statx) goto 1079 else 841
+	{Code: 0x0015, Jt: 0xed, Jf: 0xec, K: 0x0000017e}, // 841: if nr == 382 (pkey_free) goto 1079 else 1078
+	{Code: 0x0015, Jt: 0xec, Jf: 0x00, K: 0x0000017d}, // 842: if nr == 381 (pkey_alloc) goto 1079 else 843
+	{Code: 0x0015, Jt: 0xeb, Jf: 0x00, K: 0x0000017c}, // 843: if nr == 380 (pkey_mprotect) goto 1079 else 844
+	{Code: 0x0015, Jt: 0xea, Jf: 0x00, K: 0x0000017b}, // 844: if nr == 379 (pwritev2) goto 1079 else 845
+	{Code: 0x0015, Jt: 0xe9, Jf: 0xe8, K: 0x0000017a}, // 845: if nr == 378 (preadv2) goto 1079 else 1078
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000174}, // 846: if nr > 0x174 goto 847 else 851
+	{Code: 0x0015, Jt: 0xe7, Jf: 0x00, K: 0x00000179}, // 847: if nr == 377 (copy_file_range) goto 1079 else 848
+	{Code: 0x0015, Jt: 0xe6, Jf: 0x00, K: 0x00000178}, // 848: if nr == 376 (mlock2) goto 1079 else 849
+	{Code: 0x0015, Jt: 0xe5, Jf: 0x00, K: 0x00000177}, // 849: if nr == 375 (membarrier) goto 1079 else 850
+	{Code: 0x0015, Jt: 0xe4, Jf: 0xe3, K: 0x00000175}, // 850: if nr == 373 (shutdown) goto 1079 else 1078
+	{Code: 0x0015, Jt: 0xe3, Jf: 0x00, K: 0x00000174}, // 851: if nr == 372 (recvmsg) goto 1079 else 852
+	{Code: 0x0015, Jt: 0xe2, Jf: 0x00, K: 0x00000173}, // 852: if nr == 371 (recvfrom) goto 1079 else 853
+	{Code: 0x0015, Jt: 0xe1, Jf: 0x00, K: 0x00000172}, // 853: if nr == 370 (sendmsg) goto 1079 else 854
+	{Code: 0x0015, Jt: 0xe0, Jf: 0xdf, K: 0x00000171}, // 854: if nr == 369 (sendto) goto 1079 else 1078
+	{Code: 0x0025, Jt: 0x00, Jf: 0x2b, K: 0x00000146}, // 855: if nr > 0x146 goto 856 else 899
+	{Code: 0x0025, Jt: 0x00, Jf: 0x17, K: 0x0000015f}, // 856: if nr > 0x15f goto 857 else 880
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000168}, // 857: if nr > 0x168 goto 858 else 867
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000016c}, // 858: if nr > 0x16c goto 859 else 863
+	{Code: 0x0015, Jt: 0xdb, Jf: 0x00, K: 0x00000170}, // 859: if nr == 368 (getpeername) goto 1079 else 860
+	{Code: 0x0015, Jt: 0xda, Jf: 0x00, K: 0x0000016f}, // 860: if nr == 367 (getsockname) goto 1079 else 861
+	{Code: 0x0015, Jt: 0xd9, Jf: 0x00, K: 0x0000016e}, // 861: if nr == 366 (setsockopt) goto 1079 else 862
+	{Code: 0x0015, Jt: 0xd8, Jf: 0xd7, K: 0x0000016d}, // 862: if nr == 365 (getsockopt) goto 1079 else 1078
+	{Code: 0x0015, Jt: 0xd7, Jf: 0x00, K: 0x0000016c}, // 863: if nr == 364 (accept4) goto 1079 else 864
+	{Code: 0x0015, Jt: 0xd6, Jf: 0x00, K: 0x0000016b}, // 864: if nr == 363 (listen) goto 1079 else 865
+	{Code: 0x0015, Jt: 0xd5, Jf: 0x00, K: 0x0000016a}, // 865: if nr == 362 (connect) goto 1079 else 866
+	{Code: 0x0015, Jt: 0xd4, Jf: 0xd3, K: 0x00000169}, // 866: if nr == 361 (bind) goto 1079 else 1078
+	{Code: 0x0025, Jt: 0x00, Jf: 0x08, K: 0x00000163}, // 867: if nr > 0x163 goto 868 else 876
+	{Code: 0x0015, Jt: 0xd2, Jf: 0x00, K: 0x00000168}, // 868: if nr == 360 (socketpair) goto 1079 else 869
+	{Code: 0x0015, Jt: 0x00, Jf: 0x04, K: 0x00000167}, // 869: if nr == 359 (socket) goto 870 else 874
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000010}, // 870: A = args[0].lo
+	{Code: 0x0015, Jt: 0xcf, Jf: 0x00, K: 0x00000010}, // 871: if args[0].lo == 0x10 goto 1079 else 872
+	{Code: 0x0015, Jt: 0xce, Jf: 0x00, K: 0x0000000a}, // 872: if args[0].lo == 0xa goto 1079 else 873
+	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x0000011d}, // 873: goto 1159
+	{Code: 0x0015, Jt: 0xcc, Jf: 0x00, K: 0x00000166}, // 874: if nr == 358 (execveat) goto 1079 else 875
+	{Code: 0x0015, Jt: 0xcb, Jf: 0xca, K: 0x00000164}, // 875: if nr == 356 (memfd_create) goto 1079 else 1078
+	{Code: 0x0015, Jt: 0xca, Jf: 0x00, K: 0x00000163}, // 876: if nr == 355 (getrandom) goto 1079 else 877
+	{Code: 0x0015, Jt: 0xc9, Jf: 0x00, K: 0x00000162}, // 877: if nr == 354 (seccomp) goto 1079 else 878
+	{Code: 0x0015, Jt: 0xc8, Jf: 0x00, K: 0x00000161}, // 878: if nr == 353 (renameat2) goto 1079 else 879
+	{Code: 0x0015, Jt: 0xc7, Jf: 0xc6, K: 0x00000160}, // 879: if nr == 352 (sched_getattr) goto 1079 else 1078
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x0000014e}, // 880: if nr > 0x14e goto 881 else 890
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000154}, // 881: if nr > 0x154 goto 882 else 886
+	{Code: 0x0015, Jt: 0xc4, Jf: 0x00, K: 0x0000015f}, // 882: if nr == 351 (sched_setattr) goto 1079 else 883
+	{Code: 0x0015, Jt: 0xc3, Jf: 0x00, K: 0x00000159}, // 883: if nr == 345 (sendmmsg) goto 1079 else 884
+	{Code: 0x0015, Jt: 0xc2, Jf: 0x00, K: 0x00000158}, // 884: if nr == 344 (syncfs) goto 1079 else 885
+	{Code: 0x0015, Jt: 0xc1, Jf: 0xc0, K: 0x00000155}, // 885: if nr == 341 (name_to_handle_at) goto 1079 else 1078
+	{Code: 0x0015, Jt: 0xc0, Jf: 0x00, K: 0x00000154}, // 886: if nr == 340 (prlimit64) goto 1079 else 887
+	{Code: 0x0015, Jt: 0xbf, Jf: 0x00, K: 0x00000153}, // 887: if nr == 339 (fanotify_mark) goto 1079 else 888
+	{Code: 0x0015, Jt: 0xbe, Jf: 0x00, K: 0x00000151}, // 888: if nr == 337 (recvmmsg) goto 1079 else 889
+	{Code: 0x0015, Jt: 0xbd, Jf: 0xbc, K: 0x0000014f}, // 889: if nr == 335 (rt_tgsigqueueinfo) goto 1079 else 1078
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000014a}, // 890: if nr > 0x14a goto 891 else 895
+	{Code: 0x0015, Jt: 0xbb, Jf: 0x00, K: 0x0000014e}, // 891: if nr == 334 (pwritev) goto 1079 else 892
+	{Code: 0x0015, Jt: 0xba, Jf: 0x00, K: 0x0000014d}, // 892: if nr == 333 (preadv) goto 1079 else 893
+	{Code: 0x0015, Jt: 0xb9, Jf: 0x00, K: 0x0000014c}, // 893: if nr == 332 (inotify_init1) goto 1079 else 894
+	{Code: 0x0015, Jt: 0xb8, Jf: 0xb7, K: 0x0000014b}, // 894: if nr == 331 (pipe2) goto 1079 else 1078
+	{Code: 0x0015, Jt: 0xb7, Jf: 0x00, K: 0x0000014a}, // 895: if nr == 330 (dup3) goto 1079 else 896
+	{Code: 0x0015, Jt: 0xb6, Jf: 0x00, K: 0x00000149}, // 896: if nr == 329 (epoll_create1) goto 1079 else 897
+	{Code: 0x0015, Jt: 0xb5, Jf: 0x00, K: 0x00000148}, // 897: if nr == 328 (eventfd2) goto 1079 else 898
+	{Code: 0x0015, Jt: 0xb4, Jf: 0xb3, K: 0x00000147}, // 898: if nr == 327 (signalfd4) goto 1079 else 1078
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x00000135}, // 899: if nr > 0x135 goto 900 else 919
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x0000013e}, // 900: if nr > 0x13e goto 901 else 910
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000142}, // 901: if nr > 0x142 goto 902 else 906
+	{Code: 0x0015, Jt: 0xb0, Jf: 0x00, K: 0x00000146}, // 902: if nr == 326 (timerfd_gettime) goto 1079 else 903
+	{Code: 0x0015, Jt: 0xaf, Jf: 0x00, K: 0x00000145}, // 903: if nr == 325 (timerfd_settime) goto 1079 else 904
+	{Code: 0x0015, Jt: 0xae, Jf: 0x00, K: 0x00000144}, // 904: if nr == 324 (fallocate) goto 1079 else 905
+	{Code: 0x0015, Jt: 0xad, Jf: 0xac, K: 0x00000143}, // 905: if nr == 323 (eventfd) goto 1079 else 1078
+	{Code: 0x0015, Jt: 0xac, Jf: 0x00, K: 0x00000142}, // 906: if nr == 322 (timerfd_create) goto 1079 else 907
+	{Code: 0x0015, Jt: 0xab, Jf: 0x00, K: 0x00000141}, // 907: if nr == 321 (signalfd) goto 1079 else 908
+	{Code: 0x0015, Jt: 0xaa, Jf: 0x00, K: 0x00000140}, // 908: if nr == 320 (utimensat) goto 1079 else 909
+	{Code: 0x0015, Jt: 0xa9, Jf: 0xa8, K: 0x0000013f}, // 909: if nr == 319 (epoll_pwait) goto 1079 else 1078
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000139}, // 910: if nr > 0x139 goto 911 else 915
+	{Code: 0x0015, Jt: 0xa7, Jf: 0x00, K: 0x0000013e}, // 911: if nr == 318 (getcpu) goto 1079 else 912
+	{Code: 0x0015, Jt: 0xa6, Jf: 0x00, K: 0x0000013c}, // 912: if nr == 316 (vmsplice) goto 1079 else 913
+	{Code: 0x0015, Jt: 0xa5, Jf: 0x00, K: 0x0000013b}, // 913: if nr == 315 (tee) goto 1079 else 914
+	{Code: 0x0015, Jt: 0xa4, Jf: 0xa3, K: 0x0000013a}, // 914: if nr == 314 (sync_file_range) goto 1079 else 1078
+	{Code: 0x0015, Jt: 0xa3, Jf: 0x00, K: 0x00000139}, // 915: if nr == 313 (splice) goto 1079 else 916
+	{Code: 0x0015, Jt: 0xa2, Jf: 0x00, K: 0x00000138}, // 916: if nr == 312 (get_robust_list) goto 1079 else 917
+	{Code: 0x0015, Jt: 0xa1, Jf: 0x00, K: 0x00000137}, // 917: if nr == 311 (set_robust_list) goto 1079 else 918
+	{Code: 0x0015, Jt: 0xcd, Jf: 0x9f, K: 0x00000136}, // 918: if nr == 310 (unshare) goto 1124 else 1078
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x0000012d}, // 919: if nr > 0x12d goto 920 else 929
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000131}, // 920: if nr > 0x131 goto 921 else 925
+	{Code: 0x0015, Jt: 0x9d, Jf: 0x00, K: 0x00000135}, // 921: if nr == 309 (ppoll) goto 1079 else 922
+	{Code: 0x0015, Jt: 0x9c, Jf: 0x00, K: 0x00000134}, // 922: if nr == 308 (pselect6) goto 1079 else 923
+	{Code: 0x0015, Jt: 0x9b, Jf: 0x00, K: 0x00000133}, // 923: if nr == 307 (faccessat) goto 1079 else 924
+	{Code: 0x0015, Jt: 0x9a, Jf: 0x99, K: 0x00000132}, // 924: if nr == 306 (fchmodat) goto 1079 else 1078
+	{Code: 0x0015, Jt: 0x99, Jf: 0x00, K: 0x00000131}, // 925: if nr == 305 (readlinkat) goto 1079 else 926
+	{Code: 0x0015, Jt: 0x98, Jf: 0x00, K: 0x00000130}, // 926: if nr == 304 (symlinkat) goto 1079 else 927
+	{Code: 0x0015, Jt: 0x97, Jf: 0x00, K: 0x0000012f}, // 927: if nr == 303 (linkat) goto 1079 else 928
+	{Code: 0x0015, Jt: 0x96, Jf: 0x95, K: 0x0000012e}, // 928: if nr == 302 (renameat) goto 1079 else 1078
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000129}, // 929: if nr > 0x129 goto 930 else 934
+	{Code: 0x0015, Jt: 0x94, Jf: 0x00, K: 0x0000012d}, // 930: if nr == 301 (unlinkat) goto 1079 else 931
+	{Code: 0x0015, Jt: 0x93, Jf: 0x00, K: 0x0000012c}, // 931: if nr == 300 (fstatat64) goto 1079 else 932
+	{Code: 0x0015, Jt: 0x92, Jf: 0x00, K: 0x0000012b}, // 932: if nr == 299 (futimesat) goto 1079 else 933
+	{Code: 0x0015, Jt: 0x91, Jf: 0x90, K: 0x0000012a}, // 933: if nr == 298 (fchownat) goto 1079 else 1078
+	{Code: 0x0015, Jt: 0x90, Jf: 0x00, K: 0x00000129}, // 934: if nr == 297 (mknodat) goto 1079 else 935
+	{Code: 0x0015, Jt: 0x8f, Jf: 0x00, K: 0x00000128}, // 935: if nr == 296 (mkdirat) goto 1079 else 936
+	{Code: 0x0015, Jt: 0x8e, Jf: 0x00, K: 0x00000127}, // 936: if nr == 295 (openat) goto 1079 else 937
+	{Code: 0x0015, Jt: 0x8d, Jf: 0x8c, K: 0x00000125}, // 937: if nr == 293 (inotify_rm_watch) goto 1079 else 1078
+	{Code: 0x0025, Jt: 0x00, Jf: 0x4f, K: 0x000000d5}, // 938: if nr > 0xd5 goto 939 else 1018
+	{Code: 0x0025, Jt: 0x00, Jf: 0x27, K: 0x000000f8}, // 939: if nr > 0xf8 goto 940 else 979
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x0000010b}, // 940: if nr > 0x10b goto 941 else 960
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000117}, // 941: if nr > 0x117 goto 942 else 951
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000011c}, // 942: if nr > 0x11c goto 943 else 947
+	{Code: 0x0015, Jt: 0x87, Jf: 0x00, K: 0x00000124}, // 943: if nr == 292 (inotify_add_watch) goto 1079 else 944
+	{Code: 0x0015, Jt: 0x86, Jf: 0x00, K: 0x00000123}, // 944: if nr == 291 (inotify_init) goto 1079 else 945
+	{Code: 0x0015, Jt: 0x85, Jf: 0x00, K: 0x00000122}, // 945: if nr == 290 (ioprio_get) goto 1079 else 946
+	{Code: 0x0015, Jt: 0x84, Jf: 0x83, K: 0x00000121}, // 946: if nr == 289 (ioprio_set) goto 1079 else 1078
+	{Code: 0x0015, Jt: 0x83, Jf: 0x00, K: 0x0000011c}, // 947: if nr == 284 (waitid) goto 1079 else 948
+	{Code: 0x0015, Jt: 0x82, Jf: 0x00, K: 0x0000011a}, // 948: if nr == 282 (mq_getsetattr) goto 1079 else 949
+	{Code: 0x0015, Jt: 0x81, Jf: 0x00, K: 0x00000119}, // 949: if nr == 281 (mq_notify) goto 1079 else 950
+	{Code: 0x0015, Jt: 0x80, Jf: 0x7f, K: 0x00000118}, // 950: if nr == 280 (mq_timedreceive) goto 1079 else 1078
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000010f}, // 951: if nr > 0x10f goto 952 else 956
+	{Code: 0x0015, Jt: 0x7e, Jf: 0x00, K: 0x00000117}, // 952: if nr == 279 (mq_timedsend) goto 1079 else 953
+	{Code: 0x0015, Jt: 0x7d, Jf: 0x00, K: 0x00000116}, // 953: if nr == 278 (mq_unlink) goto 1079 else 954
+	{Code: 0x0015, Jt: 0x7c, Jf: 0x00, K: 0x00000115}, // 954: if nr == 277 (mq_open) goto 1079 else 955
+	{Code: 0x0015, Jt: 0x7b, Jf: 0x7a, K: 0x00000110}, // 955: if nr == 272 (fadvise64_64) goto 1079 else 1078
+	{Code: 0x0015, Jt: 0x7a, Jf: 0x00, K: 0x0000010f}, // 956: if nr == 271 (utimes) goto 1079 else 957
+	{Code: 0x0015, Jt: 0x79, Jf: 0x00, K: 0x0000010e}, // 957: if nr == 270 (tgkill) goto 1079 else 958
+	{Code: 0x0015, Jt: 0x78, Jf: 0x00, K: 0x0000010d}, // 958: if nr == 269 (fstatfs64) goto 1079 else 959
+	{Code: 0x0015, Jt: 0x77, Jf: 0x76, K: 0x0000010c}, // 959: if nr == 268 (statfs64) goto 1079 else 1078
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000102}, // 960: if nr > 0x102 goto 961 else 970
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000106}, // 961: if nr > 0x106 goto 962 else 966
+	{Code: 0x0015, Jt: 0x74, Jf: 0x00, K: 0x0000010b}, // 962: if nr == 267 (clock_nanosleep) goto 1079 else 963
+	{Code: 0x0015, Jt: 0x73, Jf: 0x00, K: 0x0000010a}, // 963: if nr == 266 (clock_getres) goto 1079 else 964
+	{Code: 0x0015, Jt: 0x72, Jf: 0x00, K: 0x00000109}, // 964: if nr == 265 (clock_gettime) goto 1079 else 965
+	{Code: 0x0015, Jt: 0x71, Jf: 0x70, K: 0x00000107}, // 965: if nr == 263 (timer_delete) goto 1079 else 1078
+	{Code: 0x0015, Jt: 0x70, Jf: 0x00, K: 0x00000106}, // 966: if nr == 262 (timer_getoverrun) goto 1079 else 967
+	{Code: 0x0015, Jt: 0x6f, Jf: 0x00, K: 0x00000105}, // 967: if nr == 261 (timer_gettime) goto 1079 else 968
+	{Code: 0x0015, Jt: 0x6e, Jf: 0x00, K: 0x00000104}, // 968: if nr == 260 (timer_settime) goto 1079 else 969
+	{Code: 0x0015, Jt: 0x6d, Jf: 0x6c, K: 0x00000103}, // 969: if nr == 259 (timer_create) goto 1079 else 1078
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000fe}, // 970: if nr > 0xfe goto 971 else 975
+	{Code: 0x0015, Jt: 0x6b, Jf: 0x00, K: 0x00000102}, // 971: if nr == 258 (set_tid_address) goto 1079 else 972
+	{Code: 0x0015, Jt: 0x6a, Jf: 0x00, K: 0x00000101}, // 972: if nr == 257 (remap_file_pages) goto 1079 else 973
+	{Code: 0x0015, Jt: 0x69, Jf: 0x00, K: 0x00000100}, // 973: if nr == 256 (epoll_wait) goto 1079 else 974
+	{Code: 0x0015, Jt: 0x68, Jf: 0x67, K: 0x000000ff}, // 974: if nr == 255 (epoll_ctl) goto 1079 else 1078
+	{Code: 0x0015, Jt: 0x67, Jf: 0x00, K: 0x000000fe}, // 975: if nr == 254 (epoll_create) goto 1079 else 976
+	{Code: 0x0015, Jt: 0x66, Jf: 0x00, K: 0x000000fc}, // 976: if nr == 252 (exit_group) goto 1079 else 977
+	{Code: 0x0015, Jt: 0x65, Jf: 0x00, K: 0x000000fa}, // 977: if nr == 250 (fadvise64) goto 1079 else 978
+	{Code: 0x0015, Jt: 0x64, Jf: 0x63, K: 0x000000f9}, // 978: if nr == 249 (io_cancel) goto 1079 else 1078
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x000000e8}, // 979: if nr > 0xe8 goto 980 else 999
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x000000f0}, // 980: if nr > 0xf0 goto 981 else 990
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000f4}, // 981: if nr > 0xf4 goto 982 else 986
+	{Code: 0x0015, Jt: 0x60, Jf: 0x00, K: 0x000000f8}, // 982: if nr == 248 (io_submit) goto 1079 else 983
+	{Code: 0x0015, Jt: 0x5f, Jf: 0x00, K: 0x000000f7}, // 983: if nr == 247 (io_getevents) goto 1079 else 984
+	{Code: 0x0015, Jt: 0x5e, Jf: 0x00, K: 0x000000f6}, // 984: if nr == 246 (io_destroy) goto 1079 else 985
+	{Code: 0x0015, Jt: 0x5d, Jf: 0x5c, K: 0x000000f5}, // 985: if nr == 245 (io_setup) goto 1079 else 1078
+	{Code: 0x0015, Jt: 0x5c, Jf: 0x00, K: 0x000000f4}, // 986: if nr == 244 (get_thread_area) goto 1079 else 987
+	{Code: 0x0015, Jt: 0x5b, Jf: 0x00, K: 0x000000f3}, // 987: if nr == 243 (set_thread_area) goto 1079 else 988
+	{Code: 0x0015, Jt: 0x5a, Jf: 0x00, K: 0x000000f2}, // 988: if nr == 242 (sched_getaffinity) goto 1079 else 989
+	{Code: 0x0015, Jt: 0x59, Jf: 0x58, K: 0x000000f1}, // 989: if nr == 241 (sched_setaffinity) goto 1079 else 1078
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000ec}, // 990: if nr > 0xec goto 991 else 995
+	{Code: 0x0015, Jt: 0x57, Jf: 0x00, K: 0x000000f0}, // 991: if nr == 240 (futex) goto 1079 else 992
+	{Code: 0x0015, Jt: 0x56, Jf: 0x00, K: 0x000000ef}, // 992: if nr == 239 (sendfile64) goto 1079 else 993
+	{Code: 0x0015, Jt: 0x55, Jf: 0x00, K: 0x000000ee}, // 993: if nr == 238 (tkill) goto 1079 else 994
+	{Code: 0x0015, Jt: 0x54, Jf: 0x53, K: 0x000000ed}, // 994: if nr == 237 (fremovexattr) goto 1079 else 1078
+	{Code: 0x0015, Jt: 0x53, Jf: 0x00, K: 0x000000ec}, // 995: if nr == 236 (lremovexattr) goto 1079 else 996
+	{Code: 0x0015, Jt: 0x52, Jf: 0x00, K: 0x000000eb}, // 996: if nr == 235 (removexattr) goto 1079 else 997
+	{Code: 0x0015, Jt: 0x51, Jf: 0x00, K: 0x000000ea}, // 997: if nr == 234 (flistxattr) goto 1079 else 998
+	{Code: 0x0015, Jt: 0x50, Jf: 0x4f, K: 0x000000e9}, // 998: if nr == 233 (llistxattr) goto 1079 else 1078
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x000000e0}, // 999: if nr > 0xe0 goto 1000 else 1009
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000e4}, // 1000: if nr > 0xe4 goto 1001 else 1005
+	{Code: 0x0015, Jt: 0x4d, Jf: 0x00, K: 0x000000e8}, // 1001: if nr == 232 (listxattr) goto 1079 else 1002
+	{Code: 0x0015, Jt: 0x4c, Jf: 0x00, K: 0x000000e7}, // 1002: if nr == 231 (fgetxattr) goto 1079 else 1003
+	{Code: 0x0015, Jt: 0x4b, Jf: 0x00, K: 0x000000e6}, // 1003: if nr == 230 (lgetxattr) goto 1079 else 1004
+	{Code: 0x0015, Jt: 0x4a, Jf: 0x49, K: 0x000000e5}, // 1004: if nr == 229 (getxattr) goto 1079 else 1078
+	{Code: 0x0015, Jt: 0x49, Jf: 0x00, K: 0x000000e4}, // 1005: if nr == 228 (fsetxattr) goto 1079 else 1006
+	{Code: 0x0015, Jt: 0x48, Jf: 0x00, K: 0x000000e3}, // 1006: if nr == 227 (lsetxattr) goto 1079 else 1007
+	{Code: 0x0015, Jt: 0x47, Jf: 0x00, K: 0x000000e2}, // 1007: if nr == 226 (setxattr) goto 1079 else 1008
+	{Code: 0x0015, Jt: 0x46, Jf: 0x45, K: 0x000000e1}, // 1008: if nr == 225 (readahead) goto 1079 else 1078
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000da}, // 1009: if nr > 0xda goto 1010 else 1014
+	{Code: 0x0015, Jt: 0x44, Jf: 0x00, K: 0x000000e0}, // 1010: if nr == 224 (gettid) goto 1079 else 1011
+	{Code: 0x0015, Jt: 0x43, Jf: 0x00, K: 0x000000dd}, // 1011: if nr == 221 (fcntl64) goto 1079 else 1012
+	{Code: 0x0015, Jt: 0x42, Jf: 0x00, K: 0x000000dc}, // 1012: if nr == 220 (getdents64) goto 1079 else 1013
+	{Code: 0x0015, Jt: 0x41, Jf: 0x40, K: 0x000000db}, // 1013: if nr == 219 (madvise) goto 1079 else 1078
+	{Code: 0x0015, Jt: 0x40, Jf: 0x00, K: 0x000000da}, // 1014: if nr == 218 (mincore) goto 1079 else 1015
+	{Code: 0x0015, Jt: 0x3f, Jf: 0x00, K: 0x000000d8}, // 1015: if nr == 216 (setfsgid32) goto 1079 else 1016
+	{Code: 0x0015, Jt: 0x3e, Jf: 0x00, K: 0x000000d7}, // 1016: if nr == 215 (setfsuid32) goto 1079 else 1017
+	{Code: 0x0015, Jt: 0x3d, Jf: 0x3c, K: 0x000000d6}, // 1017: if nr == 214 (setgid32) goto 1079 else 1078
+	{Code: 0x0025, Jt: 0x00, Jf: 0x27, K: 0x000000b3}, // 1018: if nr > 0xb3 goto 1019 else 1058
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x000000c5}, // 1019: if nr > 0xc5 goto 1020 else 1039
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x000000cd}, // 1020: if nr > 0xcd goto 1021 else 1030
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000d1}, // 1021: if nr > 0xd1 goto 1022 else 1026
+	{Code: 0x0015, Jt: 0x38, Jf: 0x00, K: 0x000000d5}, // 1022: if nr == 213 (setuid32) goto 1079 else 1023
+	{Code: 0x0015, Jt: 0x37, Jf: 0x00, K: 0x000000d4}, // 1023: if nr == 212 (chown32) goto 1079 else 1024
+	{Code: 0x0015, Jt: 0x36, Jf: 0x00, K: 0x000000d3}, // 1024: if nr == 211 (getresgid32) goto 1079 else 1025
+	{Code: 0x0015, Jt: 0x35, Jf: 0x34, K: 0x000000d2}, // 1025: if nr == 210 (setresgid32) goto 1079 else 1078
+	{Code: 0x0015, Jt: 0x34, Jf: 0x00, K: 0x000000d1}, // 1026: if nr == 209 (getresuid32) goto 1079 else 1027
+	{Code: 0x0015, Jt: 0x33, Jf: 0x00, K: 0x000000d0}, // 1027: if nr == 208 (setresuid32) goto 1079 else 1028
+	{Code: 0x0015, Jt: 0x32, Jf: 0x00, K: 0x000000cf}, // 1028: if nr == 207 (fchown32) goto 1079 else 1029
+	{Code: 0x0015, Jt: 0x31, Jf: 0x30, K: 0x000000ce}, // 1029: if nr == 206 (setgroups32) goto 1079 else 1078
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000c9}, // 1030: if nr > 0xc9 goto 1031 else 1035
+	{Code: 0x0015, Jt: 0x2f, Jf: 0x00, K: 0x000000cd}, // 1031: if nr == 205 (getgroups32) goto 1079 else 1032
+	{Code: 0x0015, Jt: 0x2e, Jf: 0x00, K: 0x000000cc}, // 1032: if nr == 204 (setregid32) goto 1079 else 1033
+	{Code: 0x0015, Jt: 0x2d, Jf: 0x00, K: 0x000000cb}, // 1033: if nr == 203 (setreuid32) goto 1079 else 1034
+	{Code: 0x0015, Jt: 0x2c, Jf: 0x2b, K: 0x000000ca}, // 1034: if nr == 202 (getegid32) goto 1079 else 1078
+	{Code: 0x0015, Jt: 0x2b, Jf: 0x00, K: 0x000000c9}, // 1035: if nr == 201 (geteuid32) goto 1079 else 1036
+	{Code: 0x0015, Jt: 0x2a, Jf: 0x00, K: 0x000000c8}, // 1036: if nr == 200 (getgid32) goto 1079 else 1037
+	{Code: 0x0015, Jt: 0x29, Jf: 0x00, K: 0x000000c7}, // 1037: if nr == 199 (getuid32) goto 1079 else 1038
+	{Code: 0x0015, Jt: 0x28, Jf: 0x27, K: 0x000000c6}, // 1038: if nr == 198 (lchown32) goto 1079 else 1078
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x000000bb}, // 1039: if nr > 0xbb goto 1040 else 1049
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000c1}, // 1040: if nr > 0xc1 goto 1041 else 1045
+	{Code: 0x0015, Jt: 0x25, Jf: 0x00, K: 0x000000c5}, // 1041: if nr == 197 (fstat64) goto 1079 else 1042
+	{Code: 0x0015, Jt: 0x24, Jf: 0x00, K: 0x000000c4}, // 1042: if nr == 196 (lstat64) goto 1079 else 1043
+	{Code: 0x0015, Jt: 0x23, Jf: 0x00, K: 0x000000c3}, // 1043: if nr == 195 (stat64) goto 1079 else 1044
+	{Code: 0x0015, Jt: 0x22, Jf: 0x21, K: 0x000000c2}, // 1044: if nr == 194 (ftruncate64) goto 1079 else 1078
+	{Code: 0x0015, Jt: 0x21, Jf: 0x00, K: 0x000000c1}, // 1045: if nr == 193 (truncate64) goto 1079 else 1046
+	{Code: 0x0015, Jt: 0x20, Jf: 0x00, K: 0x000000c0}, // 1046: if nr == 192 (mmap2) goto 1079 else 1047
+	{Code: 0x0015, Jt: 0x1f, Jf: 0x00, K: 0x000000bf}, // 1047: if nr == 191 (ugetrlimit) goto 1079 else 1048
+	{Code: 0x0015, Jt: 0x1e, Jf: 0x1d, K: 0x000000be}, // 1048: if nr == 190 (vfork) goto 1079 else 1078
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000b7}, // 1049: if nr > 0xb7 goto 1050 else 1054
+	{Code: 0x0015, Jt: 0x1c, Jf: 0x00, K: 0x000000bb}, // 1050: if nr == 187 (sendfile) goto 1079 else 1051
+	{Code: 0x0015, Jt: 0x1b, Jf: 0x00, K: 0x000000ba}, // 1051: if nr == 186 (sigaltstack) goto 1079 else 1052
+	{Code: 0x0015, Jt: 0x1a, Jf: 0x00, K: 0x000000b9}, // 1052: if nr == 185 (capset) goto 1079 else 1053
+	{Code: 0x0015, Jt: 0x19, Jf: 0x18, K: 0x000000b8}, // 1053: if nr == 184 (capget) goto 1079 else 1078
+	{Code: 0x0015, Jt: 0x18, Jf: 0x00, K: 0x000000b7}, // 1054: if nr == 183 (getcwd) goto 1079 else 1055
+	{Code: 0x0015, Jt: 0x17, Jf: 0x00, K: 0x000000b6}, // 1055: if nr == 182 (chown) goto 1079 else 1056
+	{Code: 0x0015, Jt: 0x16, Jf: 0x00, K: 0x000000b5}, // 1056: if nr == 181 (pwrite64) goto 1079 else 1057
+	{Code: 0x0015, Jt: 0x15, Jf: 0x14, K: 0x000000b4}, // 1057: if nr == 180 (pread64) goto 1079 else 1078
+	{Code: 0x0025, Jt: 0x00, Jf: 0x15, K: 0x000000a0}, // 1058: if nr > 0xa0 goto 1059 else 1080
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x000000ab}, // 1059: if nr > 0xab goto 1060 else 1069
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000af}, // 1060: if nr > 0xaf goto 1061 else 1065
+	{Code: 0x0015, Jt: 0x11, Jf: 0x00, K: 0x000000b3}, // 1061: if nr == 179 (rt_sigsuspend) goto 1079 else 1062
+	{Code: 0x0015, Jt: 0x10, Jf: 0x00, K: 0x000000b2}, // 1062: if nr == 178 (rt_sigqueueinfo) goto 1079 else 1063
+	{Code: 0x0015, Jt: 0x0f, Jf: 0x00, K: 0x000000b1}, // 1063: if nr == 177 (rt_sigtimedwait) goto 1079 else 1064
+	{Code: 0x0015, Jt: 0x0e, Jf: 0x0d, K: 0x000000b0}, // 1064: if nr == 176 (rt_sigpending) goto 1079 else 1078
+	{Code: 0x0015, Jt: 0x0d, Jf: 0x00, K: 0x000000af}, // 1065: if nr == 175 (rt_sigprocmask) goto 1079 else 1066
+	{Code: 0x0015, Jt: 0x0c, Jf: 0x00, K: 0x000000ae}, // 1066: if nr == 174 (rt_sigaction) goto 1079 else 1067
+	{Code: 0x0015, Jt: 0x0b, Jf: 0x00, K: 0x000000ad}, // 1067: if nr == 173 (rt_sigreturn) goto 1079 else 1068
+	{Code: 0x0015, Jt: 0x0a, Jf: 0x09, K: 0x000000ac}, // 1068: if nr == 172 (prctl) goto 1079 else 1078
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000a4}, // 1069: if nr > 0xa4 goto 1070 else 1074
+	{Code: 0x0015, Jt: 0x08, Jf: 0x00, K: 0x000000ab}, // 1070: if nr == 171 (getresgid) goto 1079 else 1071
+	{Code: 0x0015, Jt: 0x07, Jf: 0x00, K: 0x000000aa}, // 1071: if nr == 170 (setresgid) goto 1079 else 1072
+	{Code: 0x0015, Jt: 0x06, Jf: 0x00, K: 0x000000a8}, // 1072: if nr == 168 (poll) goto 1079 else 1073
+	{Code: 0x0015, Jt: 0x05, Jf: 0x04, K: 0x000000a5}, // 1073: if nr == 165 (getresuid) goto 1079 else 1078
+	{Code: 0x0015, Jt: 0x04, Jf: 0x00, K: 0x000000a4}, // 1074: if nr == 164 (setresuid) goto 1079 else 1075
+	{Code: 0x0015, Jt: 0x03, Jf: 0x00, K: 0x000000a3}, // 1075: if nr == 163 (mremap) goto 1079 else 1076
+	{Code: 0x0015, Jt: 0x02, Jf: 0x00, K: 0x000000a2}, // 1076: if nr == 162 (nanosleep) goto 1079 else 1077
+	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x000000a1}, // 1077: if nr == 161 (sched_rr_get_interval) goto 1079 else 1078
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00050001}, // 1078: return ERRNO(1)
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x7fff0000}, // 1079: return ALLOW
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000098}, // 1080: if nr > 0x98 goto 1081 else 1090
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000009c}, // 1081: if nr > 0x9c goto 1082 else 1086
+	{Code: 0x0015, Jt: 0xfd, Jf: 0x00, K: 0x000000a0}, // 1082: if nr == 160 (sched_get_priority_min) goto 1336 else 1083
+	{Code: 0x0015, Jt: 0xfc, Jf: 0x00, K: 0x0000009f}, // 1083: if nr == 159 (sched_get_priority_max) goto 1336 else 1084
+	{Code: 0x0015, Jt: 0xfb, Jf: 0x00, K: 0x0000009e}, // 1084: if nr == 158 (sched_yield) goto 1336 else 1085
+	{Code: 0x0015, Jt: 0xfa, Jf: 0xf9, K: 0x0000009d}, // 1085: if nr == 157 (sched_getscheduler) goto 1336 else 1335
+	{Code: 0x0015, Jt: 0xf9, Jf: 0x00, K: 0x0000009c}, // 1086: if nr == 156 (sched_setscheduler) goto 1336 else 1087
+	{Code: 0x0015, Jt: 0xf8, Jf: 0x00, K: 0x0000009b}, // 1087: if nr == 155 (sched_getparam) goto 1336 else 1088
+	{Code: 0x0015, Jt: 0xf7, Jf: 0x00, K: 0x0000009a}, // 1088: if nr == 154 (sched_setparam) goto 1336 else 1089
+	{Code: 0x0015, Jt: 0xf6, Jf: 0xf5, K: 0x00000099}, // 1089: if nr == 153 (munlockall) goto 1336 else 1335
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000093}, // 1090: if nr > 0x93 goto 1091 else 1095
+	{Code: 0x0015, Jt: 0xf4, Jf: 0x00, K: 0x00000098}, // 1091: if nr == 152 (mlockall) goto 1336 else 1092
+	{Code: 0x0015, Jt: 0xf3, Jf: 0x00, K: 0x00000097}, // 1092: if nr == 151 (munlock) goto 1336 else 1093
+	{Code: 0x0015, Jt: 0xf2, Jf: 0x00, K: 0x00000096}, // 1093: if nr == 150 (mlock) goto 1336 else 1094
+	{Code: 0x0015, Jt: 0xf1, Jf: 0xf0, K: 0x00000094}, // 1094: if nr == 148 (fdatasync) goto 1336 else 1335
+	{Code: 0x0015, Jt: 0xf0, Jf: 0x00, K: 0x00000093}, // 1095: if nr == 147 (getsid) goto 1336 else 1096
+	{Code: 0x0015, Jt: 0xef, Jf: 0x00, K: 0x00000092}, // 1096: if nr == 146 (writev) goto 1336 else 1097
+	{Code: 0x0015, Jt: 0xee, Jf: 0x00, K: 0x00000091}, // 1097: if nr == 145 (readv) goto 1336 else 1098
+	{Code: 0x0015, Jt: 0xed, Jf: 0xec, K: 0x00000090}, // 1098: if nr == 144 (msync) goto 1336 else 1335
+	{Code: 0x0025, Jt: 0x00, Jf: 0xca, K: 0x00000025}, // 1099: if nr > 0x25 goto 1100 else 1302
+	{Code: 0x0025, Jt: 0x00, Jf: 0x45, K: 0x0000005b}, // 1100: if nr > 0x5b goto 1101 else 1170
+	{Code: 0x0025, Jt: 0x00, Jf: 0x1c, K: 0x00000074}, // 1101: if nr > 0x74 goto 1102 else 1130
+	{Code: 0x0025, Jt: 0x00, Jf: 0x0f, K: 0x00000084}, // 1102: if nr > 0x84 goto 1103 else 1118
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000008b}, // 1103: if nr > 0x8b goto 1104 else 1108
+	{Code: 0x0015, Jt: 0xe7, Jf: 0x00, K: 0x0000008f}, // 1104: if nr == 143 (flock) goto 1336 else 1105
+	{Code: 0x0015, Jt: 0xe6, Jf: 0x00, K: 0x0000008e}, // 1105: if nr == 142 (_newselect) goto 1336 else 1106
+	{Code: 0x0015, Jt: 0xe5, Jf: 0x00, K: 0x0000008d}, // 1106: if nr == 141 (getdents) goto 1336 else 1107
+	{Code: 0x0015, Jt: 0xe4, Jf: 0xe3, K: 0x0000008c}, // 1107: if nr == 140 (_llseek) goto 1336 else 1335
+	{Code: 0x0015, Jt: 0xe3, Jf: 0x00, K: 0x0000008b}, // 1108: if nr == 139 (setfsgid) goto 1336 else 1109
+	{Code: 0x0015, Jt: 0xe2, Jf: 0x00, K: 0x0000008a}, // 1109: if nr == 138 (setfsuid) goto 1336 else 1110
+	{Code: 0x0015, Jt: 0x00, Jf: 0x06, K: 0x00000088}, // 1110: if nr == 136 (personality) goto 1111 else 1117
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000010}, // 1111: A = args[0].lo
+	{Code: 0x0015, Jt: 0xdf, Jf: 0x00, K: 0xffffffff}, // 1112: if args[0].lo == 0xffffffff goto 1336 else 1113
+	{Code: 0x0015, Jt: 0xde, Jf: 0x00, K: 0x00020008}, // 1113: if args[0].lo == 0x20008 goto 1336 else 1114
+	{Code: 0x0015, Jt: 0xdd, Jf: 0x00, K: 0x00020000}, // 1114: if args[0].lo == 0x20000 goto 1336 else 1115
+	{Code: 0x0015, Jt: 0xdc, Jf: 0x00, K: 0x00000008}, // 1115: if args[0].lo == 0x8 goto 1336 else 1116
+	{Code: 0x0015, Jt: 0xdb, Jf: 0xda, K: 0x00000000}, // 1116: if args[0].lo == 0x0 goto 1336 else 1335
+	{Code: 0x0015, Jt: 0xda, Jf: 0xd9, K: 0x00000085}, // 1117: if nr == 133 (fchdir) goto 1336 else 1335
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000078}, // 1118: if nr > 0x78 goto 1119 else 1123
+	{Code: 0x0015, Jt: 0xd8, Jf: 0x00, K: 0x00000084}, // 1119: if nr == 132 (getpgid) goto 1336 else 1120
+	{Code: 0x0015, Jt: 0xd7, Jf: 0x00, K: 0x0000007e}, // 1120: if nr == 126 (sigprocmask) goto 1336 else 1121
+	{Code: 0x0015, Jt: 0xd6, Jf: 0x00, K: 0x0000007d}, // 1121: if nr == 125 (mprotect) goto 1336 else 1122
+	{Code: 0x0015, Jt: 0xd5, Jf: 0xd4, K: 0x0000007a}, // 1122: if nr == 122 (uname) goto 1336 else 1335
+	{Code: 0x0015, Jt: 0x00, Jf: 0x03, K: 0x00000078}, // 1123: if nr == 120 (clone) goto 1124 else 1127
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000010}, // 1124: A = args[0].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x10000000}, // 1125: A &= 0x10000000
+	{Code: 0x0015, Jt: 0xd1, Jf: 0xd0, K: 0x00000000}, // 1126: if A == 0x0 goto 1336 else 1335
+	{Code: 0x0015, Jt: 0xd0, Jf: 0x00, K: 0x00000077}, // 1127: if nr == 119 (sigreturn) goto 1336 else 1128
+	{Code: 0x0015, Jt: 0xcf, Jf: 0x00, K: 0x00000076}, // 1128: if nr == 118 (fsync) goto 1336 else 1129
+	{Code: 0x0015, Jt: 0xce, Jf: 0xcd, K: 0x00000075}, // 1129: if nr == 117 (ipc) goto 1336 else 1335
+	{Code: 0x0025, Jt: 0x00, Jf: 0x1e, K: 0x00000064}, // 1130: if nr > 0x64 goto 1131 else 1161
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000006a}, // 1131: if nr > 0x6a goto 1132 else 1136
+	{Code: 0x0015, Jt: 0xcb, Jf: 0x00, K: 0x00000074}, // 1132: if nr == 116 (sysinfo) goto 1336 else 1133
+	{Code: 0x0015, Jt: 0xca, Jf: 0x00, K: 0x00000072}, // 1133: if nr == 114 (wait4) goto 1336 else 1134
+	{Code: 0x0015, Jt: 0xc9, Jf: 0x00, K: 0x0000006c}, // 1134: if nr == 108 (fstat) goto 1336 else 1135
+	{Code: 0x0015, Jt: 0xc8, Jf: 0xc7, K: 0x0000006b}, // 1135: if nr == 107 (lstat) goto 1336 else 1335
+	{Code: 0x0015, Jt: 0xc7, Jf: 0x00, K: 0x0000006a}, // 1136: if nr == 106 (stat) goto 1336 else 1137
+	{Code: 0x0015, Jt: 0xc6, Jf: 0x00, K: 0x00000069}, // 1137: if nr == 105 (getitimer) goto 1336 else 1138
+	{Code: 0x0015, Jt: 0xc5, Jf: 0x00, K: 0x00000068}, // 1138: if nr == 104 (setitimer) goto 1336 else 1139
+	{Code: 0x0015, Jt: 0x00, Jf: 0xc3, K: 0x00000066}, // 1139: if nr == 102 (socketcall) goto 1140 else 1335
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000010}, // 1140: A = args[0].lo
+	{Code: 0x0015, Jt: 0xc2, Jf: 0x00, K: 0x00000014}, // 1141: if args[0].lo == 0x14 goto 1336 else 1142
+	{Code: 0x0015, Jt: 0xc1, Jf: 0x00, K: 0x00000013}, // 1142: if args[0].lo == 0x13 goto 1336 else 1143
+	{Code: 0x0015, Jt: 0xc0, Jf: 0x00, K: 0x00000012}, // 1143: if args[0].lo == 0x12 goto 1336 else 1144
+	{Code: 0x0015, Jt: 0xbf, Jf: 0x00, K: 0x00000011}, // 1144: if args[0].lo == 0x11 goto 1336 else 1145
+	{Code: 0x0015, Jt: 0xbe, Jf: 0x00, K: 0x00000010}, // 1145: if args[0].lo == 0x10 goto 1336 else 1146
+	{Code: 0x0015, Jt: 0xbd, Jf: 0x00, K: 0x0000000f}, // 1146: if args[0].lo == 0xf goto 1336 else 1147
+	{Code: 0x0015, Jt: 0xbc, Jf: 0x00, K: 0x0000000e}, // 1147: if args[0].lo == 0xe goto 1336 else 1148
+	{Code: 0x0015, Jt: 0xbb, Jf: 0x00, K: 0x0000000d}, // 1148: if args[0].lo == 0xd goto 1336 else 1149
+	{Code: 0x0015, Jt: 0xba, Jf: 0x00, K: 0x0000000c}, // 1149: if args[0].lo == 0xc goto 1336 else 1150
+	{Code: 0x0015, Jt: 0xb9, Jf: 0x00, K: 0x0000000b}, // 1150: if args[0].lo == 0xb goto 1336 else 1151
+	{Code: 0x0015, Jt: 0xb8, Jf: 0x00, K: 0x0000000a}, // 1151: if args[0].lo == 0xa goto 1336 else 1152
+	{Code: 0x0015, Jt: 0xb7, Jf: 0x00, K: 0x00000009}, // 1152: if args[0].lo == 0x9 goto 1336 else 1153
+	{Code: 0x0015, Jt: 0xb6, Jf: 0x00, K: 0x00000008}, // 1153: if args[0].lo == 0x8 goto 1336 else 1154
+	{Code: 0x0015, Jt: 0xb5, Jf: 0x00, K: 0x00000007}, // 1154: if args[0].lo == 0x7 goto 1336 else 1155
+	{Code: 0x0015, Jt: 0xb4, Jf: 0x00, K: 0x00000006}, // 1155: if args[0].lo == 0x6 goto 1336 else 1156
+	{Code: 0x0015, Jt: 0xb3, Jf: 0x00, K: 0x00000005}, // 1156: if args[0].lo == 0x5 goto 1336 else 1157
+	{Code: 0x0015, Jt: 0xb2, Jf: 0x00, K: 0x00000004}, // 1157: if args[0].lo == 0x4 goto 1336 else 1158
+	{Code: 0x0015, Jt: 0xb1, Jf: 0x00, K: 0x00000003}, // 1158: if args[0].lo == 0x3 goto 1336 else 1159
+	{Code: 0x0015, Jt: 0xb0, Jf: 0x00, K: 0x00000002}, // 1159: if args[0].lo == 0x2 goto 1336 else 1160
+	{Code: 0x0015, Jt: 0xaf, Jf: 0xae, K: 0x00000001}, // 1160: if args[0].lo == 0x1 goto 1336 else 1335
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000005f}, // 1161: if nr > 0x5f goto 1162 else 1166
+	{Code: 0x0015, Jt: 0xad, Jf: 0x00, K: 0x00000064}, // 1162: if nr == 100 (fstatfs) goto 1336 else 1163
+	{Code: 0x0015, Jt: 0xac, Jf: 0x00, K: 0x00000063}, // 1163: if nr == 99 (statfs) goto 1336 else 1164
+	{Code: 0x0015, Jt: 0xab, Jf: 0x00, K: 0x00000061}, // 1164: if nr == 97 (setpriority) goto 1336 else 1165
+	{Code: 0x0015, Jt: 0xaa, Jf: 0xa9, K: 0x00000060}, // 1165: if nr == 96 (getpriority) goto 1336 else 1335
+	{Code: 0x0015, Jt: 0xa9, Jf: 0x00, K: 0x0000005f}, // 1166: if nr == 95 (fchown) goto 1336 else 1167
+	{Code: 0x0015, Jt: 0xa8, Jf: 0x00, K: 0x0000005e}, // 1167: if nr == 94 (fchmod) goto 1336 else 1168
+	{Code: 0x0015, Jt: 0xa7, Jf: 0x00, K: 0x0000005d}, // 1168: if nr == 93 (ftruncate) goto 1336 else 1169
+	{Code: 0x0015, Jt: 0xa6, Jf: 0xa5, K: 0x0000005c}, // 1169: if nr == 92 (truncate) goto 1336 else 1335
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x0000003f}, // 1170: if nr > 0x3f goto 1171 else 1190
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x0000004d}, // 1171: if nr > 0x4d goto 1172 else 1181
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000052}, // 1172: if nr > 0x52 goto 1173 else 1177
+	{Code: 0x0015, Jt: 0xa2, Jf: 0x00, K: 0x0000005b}, // 1173: if nr == 91 (munmap) goto 1336 else 1174
+	{Code: 0x0015, Jt: 0xa1, Jf: 0x00, K: 0x0000005a}, // 1174: if nr == 90 (mmap) goto 1336 else 1175
+	{Code: 0x0015, Jt: 0xa0, Jf: 0x00, K: 0x00000055}, // 1175: if nr == 85 (readlink) goto 1336 else 1176
+	{Code: 0x0015, Jt: 0x9f, Jf: 0x9e, K: 0x00000053}, // 1176: if nr == 83 (symlink) goto 1336 else 1335
+	{Code: 0x0015, Jt: 0x9e, Jf: 0x00, K: 0x00000052}, // 1177: if nr == 82 (select) goto 1336 else 1178
+	{Code: 0x0015, Jt: 0x9d, Jf: 0x00, K: 0x00000051}, // 1178: if nr == 81 (setgroups) goto 1336 else 1179
+	{Code: 0x0015, Jt: 0x9c, Jf: 0x00, K: 0x00000050}, // 1179: if nr == 80 (getgroups) goto 1336 else 1180
+	{Code: 0x0015, Jt: 0x9b, Jf: 0x9a, K: 0x0000004e}, // 1180: if nr == 78 (gettimeofday) goto 1336 else 1335
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000046}, // 1181: if nr > 0x46 goto 1182 else 1186
+	{Code: 0x0015, Jt: 0x99, Jf: 0x00, K: 0x0000004d}, // 1182: if nr == 77 (getrusage) goto 1336 else 1183
+	{Code: 0x0015, Jt: 0x98, Jf: 0x00, K: 0x0000004c}, // 1183: if nr == 76 (getrlimit) goto 1336 else 1184
+	{Code: 0x0015, Jt: 0x97, Jf: 0x00, K: 0x0000004b}, // 1184: if nr == 75 (setrlimit) goto 1336 else 1185
+	{Code: 0x0015, Jt: 0x96, Jf: 0x95, K: 0x00000047}, // 1185: if nr == 71 (setregid) goto 1336 else 1335
+	{Code: 0x0015, Jt: 0x95, Jf: 0x00, K: 0x00000046}, // 1186: if nr == 70 (setreuid) goto 1336 else 1187
+	{Code: 0x0015, Jt: 0x94, Jf: 0x00, K: 0x00000042}, // 1187: if nr == 66 (setsid) goto 1336 else 1188
+	{Code: 0x0015, Jt: 0x93, Jf: 0x00, K: 0x00000041}, // 1188: if nr == 65 (getpgrp) goto 1336 else 1189
+	{Code: 0x0015, Jt: 0x92, Jf: 0x91, K: 0x00000040}, // 1189: if nr == 64 (getppid) goto 1336 else 1335
+	{Code: 0x0025, Jt: 0x00, Jf: 0x66, K: 0x0000002e}, // 1190: if nr > 0x2e goto 1191 else 1293
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000036}, // 1191: if nr > 0x36 goto 1192 else 1196
+	{Code: 0x0015, Jt: 0x8f, Jf: 0x00, K: 0x0000003f}, // 1192: if nr == 63 (dup2) goto 1336 else 1193
+	{Code: 0x0015, Jt: 0x8e, Jf: 0x00, K: 0x0000003c}, // 1193: if nr == 60 (umask) goto 1336 else 1194
+	{Code: 0x0015, Jt: 0x8d, Jf: 0x00, K: 0x00000039}, // 1194: if nr == 57 (setpgid) goto 1336 else 1195
+	{Code: 0x0015, Jt: 0x8c, Jf: 0x8b, K: 0x00000037}, // 1195: if nr == 55 (fcntl) goto 1336 else 1335
+	{Code: 0x0015, Jt: 0x00, Jf: 0x5d, K: 0x00000036}, // 1196: if nr == 54 (ioctl) goto 1197 else 1290
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1197: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x80000000}, // 1198: A &= 0x80000000
+	{Code: 0x0015, Jt: 0x88, Jf: 0x00, K: 0x80000000}, // 1199: if A == 0x80000000 goto 1336 else 1200
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1200: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x40000000}, // 1201: A &= 0x40000000
+	{Code: 0x0015, Jt: 0x85, Jf: 0x00, K: 0x40000000}, // 1202: if A == 0x40000000 goto 1336 else 1203
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1203: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x20000000}, // 1204: A &= 0x20000000
+	{Code: 0x0015, Jt: 0x82, Jf: 0x00, K: 0x20000000}, // 1205: if A == 0x20000000 goto 1336 else 1206
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1206: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x10000000}, // 1207: A &= 0x10000000
+	{Code: 0x0015, Jt: 0x7f, Jf: 0x00, K: 0x10000000}, // 1208: if A == 0x10000000 goto 1336 else 1209
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1209: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x08000000}, // 1210: A &= 0x8000000
+	{Code: 0x0015, Jt: 0x7c, Jf: 0x00, K: 0x08000000}, // 1211: if A == 0x8000000 goto 1336 else 1212
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1212: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x04000000}, // 1213: A &= 0x4000000
+	{Code: 0x0015, Jt: 0x79, Jf: 0x00, K: 0x04000000}, // 1214: if A == 0x4000000 goto 1336 else 1215
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1215: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x02000000}, // 1216: A &= 0x2000000
+	{Code: 0x0015, Jt: 0x76, Jf: 0x00, K: 0x02000000}, // 1217: if A == 0x2000000 goto 1336 else 1218
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1218: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x01000000}, // 1219: A &= 0x1000000
+	{Code: 0x0015, Jt: 0x73, Jf: 0x00, K: 0x01000000}, // 1220: if A == 0x1000000 goto 1336 else 1221
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1221: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00800000}, // 1222: A &= 0x800000
+	{Code: 0x0015, Jt: 0x70, Jf: 0x00, K: 0x00800000}, // 1223: if A == 0x800000 goto 1336 else 1224
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1224: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00400000}, // 1225: A &= 0x400000
+	{Code: 0x0015, Jt: 0x6d, Jf: 0x00, K: 0x00400000}, // 1226: if A == 0x400000 goto 1336 else 1227
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1227: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00200000}, // 1228: A &= 0x200000
+	{Code: 0x0015, Jt: 0x6a, Jf: 0x00, K: 0x00200000}, // 1229: if A == 0x200000 goto 1336 else 1230
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1230: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00100000}, // 1231: A &= 0x100000
+	{Code: 0x0015, Jt: 0x67, Jf: 0x00, K: 0x00100000}, // 1232: if A == 0x100000 goto 1336 else 1233
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1233: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00080000}, // 1234: A &= 0x80000
+	{Code: 0x0015, Jt: 0x64, Jf: 0x00, K: 0x00080000}, // 1235: if A == 0x80000 goto 1336 else 1236
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1236: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00040000}, // 1237: A &= 0x40000
+	{Code: 0x0015, Jt: 0x61, Jf: 0x00, K: 0x00040000}, // 1238: if A == 0x40000 goto 1336 else 1239
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1239: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00020000}, // 1240: A &= 0x20000
+	{Code: 0x0015, Jt: 0x5e, Jf: 0x00, K: 0x00020000}, // 1241: if A == 0x20000 goto 1336 else 1242
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1242: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00010000}, // 1243: A &= 0x10000
+	{Code: 0x0015, Jt: 0x5b, Jf: 0x00, K: 0x00010000}, // 1244: if A == 0x10000 goto 1336 else 1245
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1245: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00008000}, // 1246: A &= 0x8000
+	{Code: 0x0015, Jt: 0x58, Jf: 0x00, K: 0x00008000}, // 1247: if A == 0x8000 goto 1336 else 1248
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1248: A = args[1].lo
+	{Code: 0x0015, Jt: 0x56, Jf: 0x00, K: 0x0000541e}, // 1249: if args[1].lo == 0x541e goto 1336 else 1250
+	{Code: 0x0015, Jt: 0x55, Jf: 0x00, K: 0x0000541a}, // 1250: if args[1].lo == 0x541a goto 1336 else 1251
+	{Code: 0x0015, Jt: 0x54, Jf: 0x00, K: 0x00005418}, // 1251: if args[1].lo == 0x5418 goto 1336 else 1252
+	{Code: 0x0015, Jt: 0x53, Jf: 0x00, K: 0x00005416}, // 1252: if args[1].lo == 0x5416 goto 1336 else 1253
+	{Code: 0x0015, Jt: 0x52, Jf: 0x00, K: 0x00005414}, // 1253: if args[1].lo == 0x5414 goto 1336 else 1254
+	{Code: 0x0015, Jt: 0x51, Jf: 0x00, K: 0x00005410}, // 1254: if args[1].lo == 0x5410 goto 1336 else 1255
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00002000}, // 1255: A &= 0x2000
+	{Code: 0x0015, Jt: 0x4f, Jf: 0x00, K: 0x00002000}, // 1256: if A == 0x2000 goto 1336 else 1257
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1257: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000800}, // 1258: A &= 0x800
+	{Code: 0x0015, Jt: 0x4c, Jf: 0x00, K: 0x00000800}, // 1259: if A == 0x800 goto 1336 else 1260
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1260: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000200}, // 1261: A &= 0x200
+	{Code: 0x0015, Jt: 0x49, Jf: 0x00, K: 0x00000200}, // 1262: if A == 0x200 goto 1336 else 1263
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1263: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000100}, // 1264: A &= 0x100
+	{Code: 0x0015, Jt: 0x46, Jf: 0x00, K: 0x00000100}, // 1265: if A == 0x100 goto 1336 else 1266
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1266: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000080}, // 1267: A &= 0x80
+	{Code: 0x0015, Jt: 0x43, Jf: 0x00, K: 0x00000080}, // 1268: if A == 0x80 goto 1336 else 1269
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1269: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000040}, // 1270: A &= 0x40
+	{Code: 0x0015, Jt: 0x40, Jf: 0x00, K: 0x00000040}, // 1271: if A == 0x40 goto 1336 else 1272
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1272: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000020}, // 1273: A &= 0x20
+	{Code: 0x0015, Jt: 0x3d, Jf: 0x00, K: 0x00000020}, // 1274: if A == 0x20 goto 1336 else 1275
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1275: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000001}, // 1276: A &= 0x1
+	{Code: 0x0015, Jt: 0x3a, Jf: 0x00, K: 0x00000001}, // 1277: if A == 0x1 goto 1336 else 1278
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1278: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000010}, // 1279: A &= 0x10
+	{Code: 0x0015, Jt: 0x37, Jf: 0x00, K: 0x00000000}, // 1280: if A == 0x0 goto 1336 else 1281
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1281: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000400}, // 1282: A &= 0x400
+	{Code: 0x0015, Jt: 0x34, Jf: 0x00, K: 0x00000000}, // 1283: if A == 0x0 goto 1336 else 1284
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1284: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00001000}, // 1285: A &= 0x1000
+	{Code: 0x0015, Jt: 0x31, Jf: 0x00, K: 0x00000000}, // 1286: if A == 0x0 goto 1336 else 1287
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 1287: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00004000}, // 1288: A &= 0x4000
+	{Code: 0x0015, Jt: 0x2e, Jf: 0x2d, K: 0x00000000}, // 1289: if A == 0x0 goto 1336 else 1335
+	{Code: 0x0015, Jt: 0x2d, Jf: 0x00, K: 0x00000032}, // 1290: if nr == 50 (getegid) goto 1336 else 1291
+	{Code: 0x0015, Jt: 0x2c, Jf: 0x00, K: 0x00000031}, // 1291: if nr == 49 (geteuid) goto 1336 else 1292
+	{Code: 0x0015, Jt: 0x2b, Jf: 0x2a, K: 0x0000002f}, // 1292: if nr == 47 (getgid) goto 1336 else 1335
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000029}, // 1293: if nr > 0x29 goto 1294 else 1298
+	{Code: 0x0015, Jt: 0x29, Jf: 0x00, K: 0x0000002e}, // 1294: if nr == 46 (setgid) goto 1336 else 1295
+	{Code: 0x0015, Jt: 0x28, Jf: 0x00, K: 0x0000002d}, // 1295: if nr == 45 (brk) goto 1336 else 1296
+	{Code: 0x0015, Jt: 0x27, Jf: 0x00, K: 0x0000002b}, // 1296: if nr == 43 (times) goto 1336 else 1297
+	{Code: 0x0015, Jt: 0x26, Jf: 0x25, K: 0x0000002a}, // 1297: if nr == 42 (pipe) goto 1336 else 1335
+	{Code: 0x0015, Jt: 0x25, Jf: 0x00, K: 0x00000029}, // 1298: if nr == 41 (dup) goto 1336 else 1299
+	{Code: 0x0015, Jt: 0x24, Jf: 0x00, K: 0x00000028}, // 1299: if nr == 40 (rmdir) goto 1336 else 1300
+	{Code: 0x0015, Jt: 0x23, Jf: 0x00, K: 0x00000027}, // 1300: if nr == 39 (mkdir) goto 1336 else 1301
+	{Code: 0x0015, Jt: 0x22, Jf: 0x21, K: 0x00000026}, // 1301: if nr == 38 (rename) goto 1336 else 1335
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x0000000a}, // 1302: if nr > 0xa goto 1303 else 1322
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000014}, // 1303: if nr > 0x14 goto 1304 else 1313
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000001d}, // 1304: if nr > 0x1d goto 1305 else 1309
+	{Code: 0x0015, Jt: 0x1e, Jf: 0x00, K: 0x00000025}, // 1305: if nr == 37 (kill) goto 1336 else 1306
+	{Code: 0x0015, Jt: 0x1d, Jf: 0x00, K: 0x00000024}, // 1306: if nr == 36 (sync) goto 1336 else 1307
+	{Code: 0x0015, Jt: 0x1c, Jf: 0x00, K: 0x00000021}, // 1307: if nr == 33 (access) goto 1336 else 1308
+	{Code: 0x0015, Jt: 0x1b, Jf: 0x1a, K: 0x0000001e}, // 1308: if nr == 30 (utime) goto 1336 else 1335
+	{Code: 0x0015, Jt: 0x1a, Jf: 0x00, K: 0x0000001d}, // 1309: if nr == 29 (pause) goto 1336 else 1310
+	{Code: 0x0015, Jt: 0x19, Jf: 0x00, K: 0x0000001b}, // 1310: if nr == 27 (alarm) goto 1336 else 1311
+	{Code: 0x0015, Jt: 0x18, Jf: 0x00, K: 0x00000018}, // 1311: if nr == 24 (getuid) goto 1336 else 1312
+	{Code: 0x0015, Jt: 0x17, Jf: 0x16, K: 0x00000017}, // 1312: if nr == 23 (setuid) goto 1336 else 1335
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000000e}, // 1313: if nr > 0xe goto 1314 else 1318
+	{Code: 0x0015, Jt: 0x15, Jf: 0x00, K: 0x00000014}, // 1314: if nr == 20 (getpid) goto 1336 else 1315
+	{Code: 0x0015, Jt: 0x14, Jf: 0x00, K: 0x00000013}, // 1315: if nr == 19 (lseek) goto 1336 else 1316
+	{Code: 0x0015, Jt: 0x13, Jf: 0x00, K: 0x00000010}, // 1316: if nr == 16 (lchown) goto 1336 else 1317
+	{Code: 0x0015, Jt: 0x12, Jf: 0x11, K: 0x0000000f}, // 1317: if nr == 15 (chmod) goto 1336 else 1335
+	{Code: 0x0015, Jt: 0x11, Jf: 0x00, K: 0x0000000e}, // 1318: if nr == 14 (mknod) goto 1336 else 1319
+	{Code: 0x0015, Jt: 0x10, Jf: 0x00, K: 0x0000000d}, // 1319: if nr == 13 (time) goto 1336 else 1320
+	{Code: 0x0015, Jt: 0x0f, Jf: 0x00, K: 0x0000000c}, // 1320: if nr == 12 (chdir) goto 1336 else 1321
+	{Code: 0x0015, Jt: 0x0e, Jf: 0x0d, K: 0x0000000b}, // 1321: if nr == 11 (execve) goto 1336 else 1335
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000002}, // 1322: if nr > 0x2 goto 1323 else 1332
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000006}, // 1323: if nr > 0x6 goto 1324 else 1328
+	{Code: 0x0015, Jt: 0x0b, Jf: 0x00, K: 0x0000000a}, // 1324: if nr == 10 (unlink) goto 1336 else 1325
+	{Code: 0x0015, Jt: 0x0a, Jf: 0x00, K: 0x00000009}, // 1325: if nr == 9 (link) goto 1336 else 1326
+	{Code: 0x0015, Jt: 0x09, Jf: 0x00, K: 0x00000008}, // 1326: if nr == 8 (creat) goto 1336 else 1327
+	{Code: 0x0015, Jt: 0x08, Jf: 0x07, K: 0x00000007}, // 1327: if nr == 7 (waitpid) goto 1336 else 1335
+	{Code: 0x0015, Jt: 0x07, Jf: 0x00, K: 0x00000006}, // 1328: if nr == 6 (close) goto 1336 else 1329
+	{Code: 0x0015, Jt: 0x06, Jf: 0x00, K: 0x00000005}, // 1329: if nr == 5 (open) goto 1336 else 1330
+	{Code: 0x0015, Jt: 0x05, Jf: 0x00, K: 0x00000004}, // 1330: if nr == 4 (write) goto 1336 else 1331
+	{Code: 0x0015, Jt: 0x04, Jf: 0x03, K: 0x00000003}, // 1331: if nr == 3 (read) goto 1336 else 1335
+	{Code: 0x0015, Jt: 0x03, Jf: 0x00, K: 0x00000002}, // 1332: if nr == 2 (fork) goto 1336 else 1333
+	{Code: 0x0015, Jt: 0x02, Jf: 0x00, K: 0x00000001}, // 1333: if nr == 1 (exit) goto 1336 else 1334
+	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x00000000}, // 1334: if nr == 0 (restart_syscall) goto 1336 else 1335
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00050001}, // 1335: return ERRNO(1)
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x7fff0000}, // 1336: return ALLOW
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 1337: return KILL_THREAD
 }
 
 // defaultFlags are the seccomp(2) flags of defaultProgram.

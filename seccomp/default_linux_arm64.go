@@ -4,739 +4,889 @@ package seccomp
 
 import "golang.org/x/sys/unix"
 
-// defaultProgram is Compile(Default()) on linux/arm64: 730 instructions
+// defaultProgram is Compile(Default()) on linux/arm64: 880 instructions
 // for SCMP_ARCH_AARCH64 and SCMP_ARCH_ARM, built by libseccomp 2.5.4.
 var defaultProgram = []unix.SockFilter{
 	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000004}, // 0: A = arch
 	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0xc00000b7}, // 1: if arch == AUDIT_ARCH_AARCH64 goto 3 else 2
-	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x00000114}, // 2: goto 279
+	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x00000153}, // 2: goto 342
 	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 3: A = nr
-	{Code: 0x0015, Jt: 0xd1, Jf: 0x00, K: 0x00000000}, // 4: if nr == 0 (io_setup) goto 214 else 5
-	{Code: 0x0015, Jt: 0xd0, Jf: 0x00, K: 0x00000001}, // 5: if nr == 1 (io_destroy) goto 214 else 6
-	{Code: 0x0015, Jt: 0xcf, Jf: 0x00, K: 0x00000002}, // 6: if nr == 2 (io_submit) goto 214 else 7
-	{Code: 0x0015, Jt: 0xce, Jf: 0x00, K: 0x00000003}, // 7: if nr == 3 (io_cancel) goto 214 else 8
-	{Code: 0x0015, Jt: 0xcd, Jf: 0x00, K: 0x00000004}, // 8: if nr == 4 (io_getevents) goto 214 else 9
-	{Code: 0x0015, Jt: 0xcc, Jf: 0x00, K: 0x00000005}, // 9: if nr == 5 (setxattr) goto 214 else 10
-	{Code: 0x0015, Jt: 0xcb, Jf: 0x00, K: 0x00000006}, // 10: if nr == 6 (lsetxattr) goto 214 else 11
-	{Code: 0x0015, Jt: 0xca, Jf: 0x00, K: 0x00000007}, // 11: if nr == 7 (fsetxattr) goto 214 else 12
-	{Code: 0x0015, Jt: 0xc9, Jf: 0x00, K: 0x00000008}, // 12: if nr == 8 (getxattr) goto 214 else 13
-	{Code: 0x0015, Jt: 0xc8, Jf: 0x00, K: 0x00000009}, // 13: if nr == 9 (lgetxattr) goto 214 else 14
-	{Code: 0x0015, Jt: 0xc7, Jf: 0x00, K: 0x0000000a}, // 14: if nr == 10 (fgetxattr) goto 214 else 15
-	{Code: 0x0015, Jt: 0xc6, Jf: 0x00, K: 0x0000000b}, // 15: if nr == 11 (listxattr) goto 214 else 16
-	{Code: 0x0015, Jt: 0xc5, Jf: 0x00, K: 0x0000000c}, // 16: if nr == 12 (llistxattr) goto 214 else 17
-	{Code: 0x0015, Jt: 0xc4, Jf: 0x00, K: 0x0000000d}, // 17: if nr == 13 (flistxattr) goto 214 else 18
-	{Code: 0x0015, Jt: 0xc3, Jf: 0x00, K: 0x0000000e}, // 18: if nr == 14 (removexattr) goto 214 else 19
-	{Code: 0x0015, Jt: 0xc2, Jf: 0x00, K: 0x0000000f}, // 19: if nr == 15 (lremovexattr) goto 214 else 20
-	{Code: 0x0015, Jt: 0xc1, Jf: 0x00, K: 0x00000010}, // 20: if nr == 16 (fremovexattr) goto 214 else 21
-	{Code: 0x0015, Jt: 0xc0, Jf: 0x00, K: 0x00000011}, // 21: if nr == 17 (getcwd) goto 214 else 22
-	{Code: 0x0015, Jt: 0xbf, Jf: 0x00, K: 0x00000013}, // 22: if nr == 19 (eventfd2) goto 214 else 23
-	{Code: 0x0015, Jt: 0xbe, Jf: 0x00, K: 0x00000014}, // 23: if nr == 20 (epoll_create1) goto 214 else 24
-	{Code: 0x0015, Jt: 0xbd, Jf: 0x00, K: 0x00000015}, // 24: if nr == 21 (epoll_ctl) goto 214 else 25
-	{Code: 0x0015, Jt: 0xbc, Jf: 0x00, K: 0x00000016}, // 25: if nr == 22 (epoll_pwait) goto 214 else 26
-	{Code: 0x0015, Jt: 0xbb, Jf: 0x00, K: 0x00000017}, // 26: if nr == 23 (dup) goto 214 else 27
-	{Code: 0x0015, Jt: 0xba, Jf: 0x00, K: 0x00000018}, // 27: if nr == 24 (dup3) goto 214 else 28
-	{Code: 0x0015, Jt: 0xb9, Jf: 0x00, K: 0x00000019}, // 28: if nr == 25 (fcntl) goto 214 else 29
-	{Code: 0x0015, Jt: 0xb8, Jf: 0x00, K: 0x0000001a}, // 29: if nr == 26 (inotify_init1) goto 214 else 30
-	{Code: 0x0015, Jt: 0xb7, Jf: 0x00, K: 0x0000001b}, // 30: if nr == 27 (inotify_add_watch) goto 214 else 31
-	{Code: 0x0015, Jt: 0xb6, Jf: 0x00, K: 0x0000001c}, // 31: if nr == 28 (inotify_rm_watch) goto 214 else 32
-	{Code: 0x0015, Jt: 0xb5, Jf: 0x00, K: 0x0000001e}, // 32: if nr == 30 (ioprio_set) goto 214 else 33
-	{Code: 0x0015, Jt: 0xb4, Jf: 0x00, K: 0x0000001f}, // 33: if nr == 31 (ioprio_get) goto 214 else 34
-	{Code: 0x0015, Jt: 0xb3, Jf: 0x00, K: 0x00000020}, // 34: if nr == 32 (flock) goto 214 else 35
-	{Code: 0x0015, Jt: 0xb2, Jf: 0x00, K: 0x00000021}, // 35: if nr == 33 (mknodat) goto 214 else 36
-	{Code: 0x0015, Jt: 0xb1, Jf: 0x00, K: 0x00000022}, // 36: if nr == 34 (mkdirat) goto 214 else 37
-	{Code: 0x0015, Jt: 0xb0, Jf: 0x00, K: 0x00000023}, // 37: if nr == 35 (unlinkat) goto 214 else 38
-	{Code: 0x0015, Jt: 0xaf, Jf: 0x00, K: 0x00000024}, // 38: if nr == 36 (symlinkat) goto 214 else 39
-	{Code: 0x0015, Jt: 0xae, Jf: 0x00, K: 0x00000025}, // 39: if nr == 37 (linkat) goto 214 else 40
-	{Code: 0x0015, Jt: 0xad, Jf: 0x00, K: 0x00000026}, // 40: if nr == 38 (renameat) goto 214 else 41
-	{Code: 0x0015, Jt: 0xac, Jf: 0x00, K: 0x0000002b}, // 41: if nr == 43 (statfs) goto 214 else 42
-	{Code: 0x0015, Jt: 0xab, Jf: 0x00, K: 0x0000002c}, // 42: if nr == 44 (fstatfs) goto 214 else 43
-	{Code: 0x0015, Jt: 0xaa, Jf: 0x00, K: 0x0000002d}, // 43: if nr == 45 (truncate) goto 214 else 44
-	{Code: 0x0015, Jt: 0xa9, Jf: 0x00, K: 0x0000002e}, // 44: if nr == 46 (ftruncate) goto 214 else 45
-	{Code: 0x0015, Jt: 0xa8, Jf: 0x00, K: 0x0000002f}, // 45: if nr == 47 (fallocate) goto 214 else 46
-	{Code: 0x0015, Jt: 0xa7, Jf: 0x00, K: 0x00000030}, // 46: if nr == 48 (faccessat) goto 214 else 47
-	{Code: 0x0015, Jt: 0xa6, Jf: 0x00, K: 0x00000031}, // 47: if nr == 49 (chdir) goto 214 else 48
-	{Code: 0x0015, Jt: 0xa5, Jf: 0x00, K: 0x00000032}, // 48: if nr == 50 (fchdir) goto 214 else 49
-	{Code: 0x0015, Jt: 0xa4, Jf: 0x00, K: 0x00000034}, // 49: if nr == 52 (fchmod) goto 214 else 50
-	{Code: 0x0015, Jt: 0xa3, Jf: 0x00, K: 0x00000035}, // 50: if nr == 53 (fchmodat) goto 214 else 51
-	{Code: 0x0015, Jt: 0xa2, Jf: 0x00, K: 0x00000036}, // 51: if nr == 54 (fchownat) goto 214 else 52
-	{Code: 0x0015, Jt: 0xa1, Jf: 0x00, K: 0x00000037}, // 52: if nr == 55 (fchown) goto 214 else 53
-	{Code: 0x0015, Jt: 0xa0, Jf: 0x00, K: 0x00000038}, // 53: if nr == 56 (openat) goto 214 else 54
-	{Code: 0x0015, Jt: 0x9f, Jf: 0x00, K: 0x00000039}, // 54: if nr == 57 (close) goto 214 else 55
-	{Code: 0x0015, Jt: 0x9e, Jf: 0x00, K: 0x0000003b}, // 55: if nr == 59 (pipe2) goto 214 else 56
-	{Code: 0x0015, Jt: 0x9d, Jf: 0x00, K: 0x0000003d}, // 56: if nr == 61 (getdents64) goto 214 else 57
-	{Code: 0x0015, Jt: 0x9c, Jf: 0x00, K: 0x0000003e}, // 57: if nr == 62 (lseek) goto 214 else 58
-	{Code: 0x0015, Jt: 0x9b, Jf: 0x00, K: 0x0000003f}, // 58: if nr == 63 (read) goto 214 else 59
-	{Code: 0x0015, Jt: 0x9a, Jf: 0x00, K: 0x00000040}, // 59: if nr == 64 (write) goto 214 else 60
-	{Code: 0x0015, Jt: 0x99, Jf: 0x00, K: 0x00000041}, // 60: if nr == 65 (readv) goto 214 else 61
-	{Code: 0x0015, Jt: 0x98, Jf: 0x00, K: 0x00000042}, // 61: if nr == 66 (writev) goto 214 else 62
-	{Code: 0x0015, Jt: 0x97, Jf: 0x00, K: 0x00000043}, // 62: if nr == 67 (pread64) goto 214 else 63
-	{Code: 0x0015, Jt: 0x96, Jf: 0x00, K: 0x00000044}, // 63: if nr == 68 (pwrite64) goto 214 else 64
-	{Code: 0x0015, Jt: 0x95, Jf: 0x00, K: 0x00000045}, // 64: if nr == 69 (preadv) goto 214 else 65
-	{Code: 0x0015, Jt: 0x94, Jf: 0x00, K: 0x00000046}, // 65: if nr == 70 (pwritev) goto 214 else 66
-	{Code: 0x0015, Jt: 0x93, Jf: 0x00, K: 0x00000047}, // 66: if nr == 71 (sendfile) goto 214 else 67
-	{Code: 0x0015, Jt: 0x92, Jf: 0x00, K: 0x00000048}, // 67: if nr == 72 (pselect6) goto 214 else 68
-	{Code: 0x0015, Jt: 0x91, Jf: 0x00, K: 0x00000049}, // 68: if nr == 73 (ppoll) goto 214 else 69
-	{Code: 0x0015, Jt: 0x90, Jf: 0x00, K: 0x0000004a}, // 69: if nr == 74 (signalfd4) goto 214 else 70
-	{Code: 0x0015, Jt: 0x8f, Jf: 0x00, K: 0x0000004b}, // 70: if nr == 75 (vmsplice) goto 214 else 71
-	{Code: 0x0015, Jt: 0x8e, Jf: 0x00, K: 0x0000004c}, // 71: if nr == 76 (splice) goto 214 else 72
-	{Code: 0x0015, Jt: 0x8d, Jf: 0x00, K: 0x0000004d}, // 72: if nr == 77 (tee) goto 214 else 73
-	{Code: 0x0015, Jt: 0x8c, Jf: 0x00, K: 0x0000004e}, // 73: if nr == 78 (readlinkat) goto 214 else 74
-	{Code: 0x0015, Jt: 0x8b, Jf: 0x00, K: 0x0000004f}, // 74: if nr == 79 (newfstatat) goto 214 else 75
-	{Code: 0x0015, Jt: 0x8a, Jf: 0x00, K: 0x00000050}, // 75: if nr == 80 (fstat) goto 214 else 76
-	{Code: 0x0015, Jt: 0x89, Jf: 0x00, K: 0x00000051}, // 76: if nr == 81 (sync) goto 214 else 77
-	{Code: 0x0015, Jt: 0x88, Jf: 0x00, K: 0x00000052}, // 77: if nr == 82 (fsync) goto 214 else 78
-	{Code: 0x0015, Jt: 0x87, Jf: 0x00, K: 0x00000053}, // 78: if nr == 83 (fdatasync) goto 214 else 79
-	{Code: 0x0015, Jt: 0x86, Jf: 0x00, K: 0x00000054}, // 79: if nr == 84 (sync_file_range) goto 214 else 80
-	{Code: 0x0015, Jt: 0x85, Jf: 0x00, K: 0x00000055}, // 80: if nr == 85 (timerfd_create) goto 214 else 81
-	{Code: 0x0015, Jt: 0x84, Jf: 0x00, K: 0x00000056}, // 81: if nr == 86 (timerfd_settime) goto 214 else 82
-	{Code: 0x0015, Jt: 0x83, Jf: 0x00, K: 0x00000057}, // 82: if nr == 87 (timerfd_gettime) goto 214 else 83
-	{Code: 0x0015, Jt: 0x82, Jf: 0x00, K: 0x00000058}, // 83: if nr == 88 (utimensat) goto 214 else 84
-	{Code: 0x0015, Jt: 0x81, Jf: 0x00, K: 0x0000005a}, // 84: if nr == 90 (capget) goto 214 else 85
-	{Code: 0x0015, Jt: 0x80, Jf: 0x00, K: 0x0000005b}, // 85: if nr == 91 (capset) goto 214 else 86
-	{Code: 0x0015, Jt: 0x7f, Jf: 0x00, K: 0x0000005d}, // 86: if nr == 93 (exit) goto 214 else 87
-	{Code: 0x0015, Jt: 0x7e, Jf: 0x00, K: 0x0000005e}, // 87: if nr == 94 (exit_group) goto 214 else 88
-	{Code: 0x0015, Jt: 0x7d, Jf: 0x00, K: 0x0000005f}, // 88: if nr == 95 (waitid) goto 214 else 89
-	{Code: 0x0015, Jt: 0x7c, Jf: 0x00, K: 0x00000060}, // 89: if nr == 96 (set_tid_address) goto 214 else 90
-	{Code: 0x0015, Jt: 0x7b, Jf: 0x00, K: 0x00000062}, // 90: if nr == 98 (futex) goto 214 else 91
-	{Code: 0x0015, Jt: 0x7a, Jf: 0x00, K: 0x00000063}, // 91: if nr == 99 (set_robust_list) goto 214 else 92
-	{Code: 0x0015, Jt: 0x79, Jf: 0x00, K: 0x00000064}, // 92: if nr == 100 (get_robust_list) goto 214 else 93
-	{Code: 0x0015, Jt: 0x78, Jf: 0x00, K: 0x00000065}, // 93: if nr == 101 (nanosleep) goto 214 else 94
-	{Code: 0x0015, Jt: 0x77, Jf: 0x00, K: 0x00000066}, // 94: if nr == 102 (getitimer) goto 214 else 95
-	{Code: 0x0015, Jt: 0x76, Jf: 0x00, K: 0x00000067}, // 95: if nr == 103 (setitimer) goto 214 else 96
-	{Code: 0x0015, Jt: 0x75, Jf: 0x00, K: 0x0000006b}, // 96: if nr == 107 (timer_create) goto 214 else 97
-	{Code: 0x0015, Jt: 0x74, Jf: 0x00, K: 0x0000006c}, // 97: if nr == 108 (timer_gettime) goto 214 else 98
-	{Code: 0x0015, Jt: 0x73, Jf: 0x00, K: 0x0000006d}, // 98: if nr == 109 (timer_getoverrun) goto 214 else 99
-	{Code: 0x0015, Jt: 0x72, Jf: 0x00, K: 0x0000006e}, // 99: if nr == 110 (timer_settime) goto 214 else 100
-	{Code: 0x0015, Jt: 0x71, Jf: 0x00, K: 0x0000006f}, // 100: if nr == 111 (timer_delete) goto 214 else 101
-	{Code: 0x0015, Jt: 0x70, Jf: 0x00, K: 0x00000071}, // 101: if nr == 113 (clock_gettime) goto 214 else 102
-	{Code: 0x0015, Jt: 0x6f, Jf: 0x00, K: 0x00000072}, // 102: if nr == 114 (clock_getres) goto 214 else 103
-	{Code: 0x0015, Jt: 0x6e, Jf: 0x00, K: 0x00000073}, // 103: if nr == 115 (clock_nanosleep) goto 214 else 104
-	{Code: 0x0015, Jt: 0x6d, Jf: 0x00, K: 0x00000076}, // 104: if nr == 118 (sched_setparam) goto 214 else 105
-	{Code: 0x0015, Jt: 0x6c, Jf: 0x00, K: 0x00000077}, // 105: if nr == 119 (sched_setscheduler) goto 214 else 106
-	{Code: 0x0015, Jt: 0x6b, Jf: 0x00, K: 0x00000078}, // 106: if nr == 120 (sched_getscheduler) goto 214 else 107
-	{Code: 0x0015, Jt: 0x6a, Jf: 0x00, K: 0x00000079}, // 107: if nr == 121 (sched_getparam) goto 214 else 108
-	{Code: 0x0015, Jt: 0x69, Jf: 0x00, K: 0x0000007a}, // 108: if nr == 122 (sched_setaffinity) goto 214 else 109
-	{Code: 0x0015, Jt: 0x68, Jf: 0x00, K: 0x0000007b}, // 109: if nr == 123 (sched_getaffinity) goto 214 else 110
-	{Code: 0x0015, Jt: 0x67, Jf: 0x00, K: 0x0000007c}, // 110: if nr == 124 (sched_yield) goto 214 else 111
-	{Code: 0x0015, Jt: 0x66, Jf: 0x00, K: 0x0000007d}, // 111: if nr == 125 (sched_get_priority_max) goto 214 else 112
-	{Code: 0x0015, Jt: 0x65, Jf: 0x00, K: 0x0000007e}, // 112: if nr == 126 (sched_get_priority_min) goto 214 else 113
-	{Code: 0x0015, Jt: 0x64, Jf: 0x00, K: 0x0000007f}, // 113: if nr == 127 (sched_rr_get_interval) goto 214 else 114
-	{Code: 0x0015, Jt: 0x63, Jf: 0x00, K: 0x00000080}, // 114: if nr == 128 (restart_syscall) goto 214 else 115
-	{Code: 0x0015, Jt: 0x62, Jf: 0x00, K: 0x00000081}, // 115: if nr == 129 (kill) goto 214 else 116
-	{Code: 0x0015, Jt: 0x61, Jf: 0x00, K: 0x00000082}, // 116: if nr == 130 (tkill) goto 214 else 117
-	{Code: 0x0015, Jt: 0x60, Jf: 0x00, K: 0x00000083}, // 117: if nr == 131 (tgkill) goto 214 else 118
-	{Code: 0x0015, Jt: 0x5f, Jf: 0x00, K: 0x00000084}, // 118: if nr == 132 (sigaltstack) goto 214 else 119
-	{Code: 0x0015, Jt: 0x5e, Jf: 0x00, K: 0x00000085}, // 119: if nr == 133 (rt_sigsuspend) goto 214 else 120
-	{Code: 0x0015, Jt: 0x5d, Jf: 0x00, K: 0x00000086}, // 120: if nr == 134 (rt_sigaction) goto 214 else 121
-	{Code: 0x0015, Jt: 0x5c, Jf: 0x00, K: 0x00000087}, // 121: if nr == 135 (rt_sigprocmask) goto 214 else 122
-	{Code: 0x0015, Jt: 0x5b, Jf: 0x00, K: 0x00000088}, // 122: if nr == 136 (rt_sigpending) goto 214 else 123
-	{Code: 0x0015, Jt: 0x5a, Jf: 0x00, K: 0x00000089}, // 123: if nr == 137 (rt_sigtimedwait) goto 214 else 124
-	{Code: 0x0015, Jt: 0x59, Jf: 0x00, K: 0x0000008a}, // 124: if nr == 138 (rt_sigqueueinfo) goto 214 else 125
-	{Code: 0x0015, Jt: 0x58, Jf: 0x00, K: 0x0000008b}, // 125: if nr == 139 (rt_sigreturn) goto 214 else 126
-	{Code: 0x0015, Jt: 0x57, Jf: 0x00, K: 0x0000008c}, // 126: if nr == 140 (setpriority) goto 214 else 127
-	{Code: 0x0015, Jt: 0x56, Jf: 0x00, K: 0x0000008d}, // 127: if nr == 141 (getpriority) goto 214 else 128
-	{Code: 0x0015, Jt: 0x55, Jf: 0x00, K: 0x0000008f}, // 128: if nr == 143 (setregid) goto 214 else 129
-	{Code: 0x0015, Jt: 0x54, Jf: 0x00, K: 0x00000090}, // 129: if nr == 144 (setgid) goto 214 else 130
-	{Code: 0x0015, Jt: 0x53, Jf: 0x00, K: 0x00000091}, // 130: if nr == 145 (setreuid) goto 214 else 131
-	{Code: 0x0015, Jt: 0x52, Jf: 0x00, K: 0x00000092}, // 131: if nr == 146 (setuid) goto 214 else 132
-	{Code: 0x0015, Jt: 0x51, Jf: 0x00, K: 0x00000093}, // 132: if nr == 147 (setresuid) goto 214 else 133
-	{Code: 0x0015, Jt: 0x50, Jf: 0x00, K: 0x00000094}, // 133: if nr == 148 (getresuid) goto 214 else 134
-	{Code: 0x0015, Jt: 0x4f, Jf: 0x00, K: 0x00000095}, // 134: if nr == 149 (setresgid) goto 214 else 135
-	{Code: 0x0015, Jt: 0x4e, Jf: 0x00, K: 0x00000096}, // 135: if nr == 150 (getresgid) goto 214 else 136
-	{Code: 0x0015, Jt: 0x4d, Jf: 0x00, K: 0x00000097}, // 136: if nr == 151 (setfsuid) goto 214 else 137
-	{Code: 0x0015, Jt: 0x4c, Jf: 0x00, K: 0x00000098}, // 137: if nr == 152 (setfsgid) goto 214 else 138
-	{Code: 0x0015, Jt: 0x4b, Jf: 0x00, K: 0x00000099}, // 138: if nr == 153 (times) goto 214 else 139
-	{Code: 0x0015, Jt: 0x4a, Jf: 0x00, K: 0x0000009a}, // 139: if nr == 154 (setpgid) goto 214 else 140
-	{Code: 0x0015, Jt: 0x49, Jf: 0x00, K: 0x0000009b}, // 140: if nr == 155 (getpgid) goto 214 else 141
-	{Code: 0x0015, Jt: 0x48, Jf: 0x00, K: 0x0000009c}, // 141: if nr == 156 (getsid) goto 214 else 142
-	{Code: 0x0015, Jt: 0x47, Jf: 0x00, K: 0x0000009d}, // 142: if nr == 157 (setsid) goto 214 else 143
-	{Code: 0x0015, Jt: 0x46, Jf: 0x00, K: 0x0000009e}, // 143: if nr == 158 (getgroups) goto 214 else 144
-	{Code: 0x0015, Jt: 0x45, Jf: 0x00, K: 0x0000009f}, // 144: if nr == 159 (setgroups) goto 214 else 145
-	{Code: 0x0015, Jt: 0x44, Jf: 0x00, K: 0x000000a0}, // 145: if nr == 160 (uname) goto 214 else 146
-	{Code: 0x0015, Jt: 0x43, Jf: 0x00, K: 0x000000a3}, // 146: if nr == 163 (getrlimit) goto 214 else 147
-	{Code: 0x0015, Jt: 0x42, Jf: 0x00, K: 0x000000a4}, // 147: if nr == 164 (setrlimit) goto 214 else 148
-	{Code: 0x0015, Jt: 0x41, Jf: 0x00, K: 0x000000a5}, // 148: if nr == 165 (getrusage) goto 214 else 149
-	{Code: 0x0015, Jt: 0x40, Jf: 0x00, K: 0x000000a6}, // 149: if nr == 166 (umask) goto 214 else 150
-	{Code: 0x0015, Jt: 0x3f, Jf: 0x00, K: 0x000000a7}, // 150: if nr == 167 (prctl) goto 214 else 151
-	{Code: 0x0015, Jt: 0x3e, Jf: 0x00, K: 0x000000a8}, // 151: if nr == 168 (getcpu) goto 214 else 152
-	{Code: 0x0015, Jt: 0x3d, Jf: 0x00, K: 0x000000a9}, // 152: if nr == 169 (gettimeofday) goto 214 else 153
-	{Code: 0x0015, Jt: 0x3c, Jf: 0x00, K: 0x000000ac}, // 153: if nr == 172 (getpid) goto 214 else 154
-	{Code: 0x0015, Jt: 0x3b, Jf: 0x00, K: 0x000000ad}, // 154: if nr == 173 (getppid) goto 214 else 155
-	{Code: 0x0015, Jt: 0x3a, Jf: 0x00, K: 0x000000ae}, // 155: if nr == 174 (getuid) goto 214 else 156
-	{Code: 0x0015, Jt: 0x39, Jf: 0x00, K: 0x000000af}, // 156: if nr == 175 (geteuid) goto 214 else 157
-	{Code: 0x0015, Jt: 0x38, Jf: 0x00, K: 0x000000b0}, // 157: if nr == 176 (getgid) goto 214 else 158
-	{Code: 0x0015, Jt: 0x37, Jf: 0x00, K: 0x000000b1}, // 158: if nr == 177 (getegid) goto 214 else 159
-	{Code: 0x0015, Jt: 0x36, Jf: 0x00, K: 0x000000b2}, // 159: if nr == 178 (gettid) goto 214 else 160
-	{Code: 0x0015, Jt: 0x35, Jf: 0x00, K: 0x000000b3}, // 160: if nr == 179 (sysinfo) goto 214 else 161
-	{Code: 0x0015, Jt: 0x34, Jf: 0x00, K: 0x000000b4}, // 161: if nr == 180 (mq_open) goto 214 else 162
-	{Code: 0x0015, Jt: 0x33, Jf: 0x00, K: 0x000000b5}, // 162: if nr == 181 (mq_unlink) goto 214 else 163
-	{Code: 0x0015, Jt: 0x32, Jf: 0x00, K: 0x000000b6}, // 163: if nr == 182 (mq_timedsend) goto 214 else 164
-	{Code: 0x0015, Jt: 0x31, Jf: 0x00, K: 0x000000b7}, // 164: if nr == 183 (mq_timedreceive) goto 214 else 165
-	{Code: 0x0015, Jt: 0x30, Jf: 0x00, K: 0x000000b8}, // 165: if nr == 184 (mq_notify) goto 214 else 166
-	{Code: 0x0015, Jt: 0x2f, Jf: 0x00, K: 0x000000b9}, // 166: if nr == 185 (mq_getsetattr) goto 214 else 167
-	{Code: 0x0015, Jt: 0x2e, Jf: 0x00, K: 0x000000ba}, // 167: if nr == 186 (msgget) goto 214 else 168
-	{Code: 0x0015, Jt: 0x2d, Jf: 0x00, K: 0x000000bb}, // 168: if nr == 187 (msgctl) goto 214 else 169
-	{Code: 0x0015, Jt: 0x2c, Jf: 0x00, K: 0x000000bc}, // 169: if nr == 188 (msgrcv) goto 214 else 170
-	{Code: 0x0015, Jt: 0x2b, Jf: 0x00, K: 0x000000bd}, // 170: if nr == 189 (msgsnd) goto 214 else 171
-	{Code: 0x0015, Jt: 0x2a, Jf: 0x00, K: 0x000000be}, // 171: if nr == 190 (semget) goto 214 else 172
-	{Code: 0x0015, Jt: 0x29, Jf: 0x00, K: 0x000000bf}, // 172: if nr == 191 (semctl) goto 214 else 173
-	{Code: 0x0015, Jt: 0x28, Jf: 0x00, K: 0x000000c0}, // 173: if nr == 192 (semtimedop) goto 214 else 174
-	{Code: 0x0015, Jt: 0x27, Jf: 0x00, K: 0x000000c1}, // 174: if nr == 193 (semop) goto 214 else 175
-	{Code: 0x0015, Jt: 0x26, Jf: 0x00, K: 0x000000c2}, // 175: if nr == 194 (shmget) goto 214 else 176
-	{Code: 0x0015, Jt: 0x25, Jf: 0x00, K: 0x000000c3}, // 176: if nr == 195 (shmctl) goto 214 else 177
-	{Code: 0x0015, Jt: 0x24, Jf: 0x00, K: 0x000000c4}, // 177: if nr == 196 (shmat) goto 214 else 178
-	{Code: 0x0015, Jt: 0x23, Jf: 0x00, K: 0x000000c5}, // 178: if nr == 197 (shmdt) goto 214 else 179
-	{Code: 0x0015, Jt: 0x22, Jf: 0x00, K: 0x000000c7}, // 179: if nr == 199 (socketpair) goto 214 else 180
-	{Code: 0x0015, Jt: 0x21, Jf: 0x00, K: 0x000000c8}, // 180: if nr == 200 (bind) goto 214 else 181
-	{Code: 0x0015, Jt: 0x20, Jf: 0x00, K: 0x000000c9}, // 181: if nr == 201 (listen) goto 214 else 182
-	{Code: 0x0015, Jt: 0x1f, Jf: 0x00, K: 0x000000ca}, // 182: if nr == 202 (accept) goto 214 else 183
-	{Code: 0x0015, Jt: 0x1e, Jf: 0x00, K: 0x000000cb}, // 183: if nr == 203 (connect) goto 214 else 184
-	{Code: 0x0015, Jt: 0x1d, Jf: 0x00, K: 0x000000cc}, // 184: if nr == 204 (getsockname) goto 214 else 185
-	{Code: 0x0015, Jt: 0x1c, Jf: 0x00, K: 0x000000cd}, // 185: if nr == 205 (getpeername) goto 214 else 186
-	{Code: 0x0015, Jt: 0x1b, Jf: 0x00, K: 0x000000ce}, // 186: if nr == 206 (sendto) goto 214 else 187
-	{Code: 0x0015, Jt: 0x1a, Jf: 0x00, K: 0x000000cf}, // 187: if nr == 207 (recvfrom) goto 214 else 188
-	{Code: 0x0015, Jt: 0x19, Jf: 0x00, K: 0x000000d0}, // 188: if nr == 208 (setsockopt) goto 214 else 189
-	{Code: 0x0015, Jt: 0x18, Jf: 0x00, K: 0x000000d1}, // 189: if nr == 209 (getsockopt) goto 214 else 190
-	{Code: 0x0015, Jt: 0x17, Jf: 0x00, K: 0x000000d2}, // 190: if nr == 210 (shutdown) goto 214 else 191
-	{Code: 0x0015, Jt: 0x16, Jf: 0x00, K: 0x000000d3}, // 191: if nr == 211 (sendmsg) goto 214 else 192
-	{Code: 0x0015, Jt: 0x15, Jf: 0x00, K: 0x000000d4}, // 192: if nr == 212 (recvmsg) goto 214 else 193
-	{Code: 0x0015, Jt: 0x14, Jf: 0x00, K: 0x000000d5}, // 193: if nr == 213 (readahead) goto 214 else 194
-	{Code: 0x0015, Jt: 0x13, Jf: 0x00, K: 0x000000d6}, // 194: if nr == 214 (brk) goto 214 else 195
-	{Code: 0x0015, Jt: 0x12, Jf: 0x00, K: 0x000000d7}, // 195: if nr == 215 (munmap) goto 214 else 196
-	{Code: 0x0015, Jt: 0x11, Jf: 0x00, K: 0x000000d8}, // 196: if nr == 216 (mremap) goto 214 else 197
-	{Code: 0x0015, Jt: 0x10, Jf: 0x00, K: 0x000000dd}, // 197: if nr == 221 (execve) goto 214 else 198
-	{Code: 0x0015, Jt: 0x0f, Jf: 0x00, K: 0x000000de}, // 198: if nr == 222 (mmap) goto 214 else 199
-	{Code: 0x0015, Jt: 0x0e, Jf: 0x00, K: 0x000000df}, // 199: if nr == 223 (fadvise64) goto 214 else 200
-	{Code: 0x0015, Jt: 0x0d, Jf: 0x00, K: 0x000000e2}, // 200: if nr == 226 (mprotect) goto 214 else 201
-	{Code: 0x0015, Jt: 0x0c, Jf: 0x00, K: 0x000000e3}, // 201: if nr == 227 (msync) goto 214 else 202
-	{Code: 0x0015, Jt: 0x0b, Jf: 0x00, K: 0x000000e4}, // 202: if nr == 228 (mlock) goto 214 else 203
-	{Code: 0x0015, Jt: 0x0a, Jf: 0x00, K: 0x000000e5}, // 203: if nr == 229 (munlock) goto 214 else 204
-	{Code: 0x0015, Jt: 0x09, Jf: 0x00, K: 0x000000e6}, // 204: if nr == 230 (mlockall) goto 214 else 205
-	{Code: 0x0015, Jt: 0x08, Jf: 0x00, K: 0x000000e7}, // 205: if nr == 231 (munlockall) goto 214 else 206
-	{Code: 0x0015, Jt: 0x07, Jf: 0x00, K: 0x000000e8}, // 206: if nr == 232 (mincore) goto 214 else 207
-	{Code: 0x0015, Jt: 0x06, Jf: 0x00, K: 0x000000e9}, // 207: if nr == 233 (madvise) goto 214 else 208
-	{Code: 0x0015, Jt: 0x05, Jf: 0x00, K: 0x000000ea}, // 208: if nr == 234 (remap_file_pages) goto 214 else 209
-	{Code: 0x0015, Jt: 0x04, Jf: 0x00, K: 0x000000f0}, // 209: if nr == 240 (rt_tgsigqueueinfo) goto 214 else 210
-	{Code: 0x0015, Jt: 0x03, Jf: 0x00, K: 0x000000f2}, // 210: if nr == 242 (accept4) goto 214 else 211
-	{Code: 0x0015, Jt: 0x02, Jf: 0x00, K: 0x000000f3}, // 211: if nr == 243 (recvmmsg) goto 214 else 212
-	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x00000104}, // 212: if nr == 260 (wait4) goto 214 else 213
-	{Code: 0x0015, Jt: 0x00, Jf: 0x01, K: 0x00000105}, // 213: if nr == 261 (prlimit64) goto 214 else 215
-	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x7fff0000}, // 214: return ALLOW
-	{Code: 0x0015, Jt: 0xff, Jf: 0x00, K: 0x00000107}, // 215: if nr == 263 (fanotify_mark) goto 471 else 216
-	{Code: 0x0015, Jt: 0xfe, Jf: 0x00, K: 0x00000108}, // 216: if nr == 264 (name_to_handle_at) goto 471 else 217
-	{Code: 0x0015, Jt: 0xfd, Jf: 0x00, K: 0x0000010b}, // 217: if nr == 267 (syncfs) goto 471 else 218
-	{Code: 0x0015, Jt: 0xfc, Jf: 0x00, K: 0x0000010d}, // 218: if nr == 269 (sendmmsg) goto 471 else 219
-	{Code: 0x0015, Jt: 0xfb, Jf: 0x00, K: 0x00000112}, // 219: if nr == 274 (sched_setattr) goto 471 else 220
-	{Code: 0x0015, Jt: 0xfa, Jf: 0x00, K: 0x00000113}, // 220: if nr == 275 (sched_getattr) goto 471 else 221
-	{Code: 0x0015, Jt: 0xf9, Jf: 0x00, K: 0x00000114}, // 221: if nr == 276 (renameat2) goto 471 else 222
-	{Code: 0x0015, Jt: 0xf8, Jf: 0x00, K: 0x00000115}, // 222: if nr == 277 (seccomp) goto 471 else 223
-	{Code: 0x0015, Jt: 0xf7, Jf: 0x00, K: 0x00000116}, // 223: if nr == 278 (getrandom) goto 471 else 224
-	{Code: 0x0015, Jt: 0xf6, Jf: 0x00, K: 0x00000117}, // 224: if nr == 279 (memfd_create) goto 471 else 225
-	{Code: 0x0015, Jt: 0xf5, Jf: 0x00, K: 0x00000119}, // 225: if nr == 281 (execveat) goto 471 else 226
-	{Code: 0x0015, Jt: 0xf4, Jf: 0x00, K: 0x0000011b}, // 226: if nr == 283 (membarrier) goto 471 else 227
-	{Code: 0x0015, Jt: 0xf3, Jf: 0x00, K: 0x0000011c}, // 227: if nr == 284 (mlock2) goto 471 else 228
-	{Code: 0x0015, Jt: 0xf2, Jf: 0x00, K: 0x0000011d}, // 228: if nr == 285 (copy_file_range) goto 471 else 229
-	{Code: 0x0015, Jt: 0xf1, Jf: 0x00, K: 0x0000011e}, // 229: if nr == 286 (preadv2) goto 471 else 230
-	{Code: 0x0015, Jt: 0xf0, Jf: 0x00, K: 0x0000011f}, // 230: if nr == 287 (pwritev2) goto 471 else 231
-	{Code: 0x0015, Jt: 0xef, Jf: 0x00, K: 0x00000120}, // 231: if nr == 288 (pkey_mprotect) goto 471 else 232
-	{Code: 0x0015, Jt: 0xee, Jf: 0x00, K: 0x00000121}, // 232: if nr == 289 (pkey_alloc) goto 471 else 233
-	{Code: 0x0015, Jt: 0xed, Jf: 0x00, K: 0x00000122}, // 233: if nr == 290 (pkey_free) goto 471 else 234
-	{Code: 0x0015, Jt: 0xec, Jf: 0x00, K: 0x00000123}, // 234: if nr == 291 (statx) goto 471 else 235
-	{Code: 0x0015, Jt: 0xeb, Jf: 0x00, K: 0x00000124}, // 235: if nr == 292 (io_pgetevents) goto 471 else 236
-	{Code: 0x0015, Jt: 0xea, Jf: 0x00, K: 0x00000125}, // 236: if nr == 293 (rseq) goto 471 else 237
-	{Code: 0x0015, Jt: 0xe9, Jf: 0x00, K: 0x000001a8}, // 237: if nr == 424 (pidfd_send_signal) goto 471 else 238
-	{Code: 0x0015, Jt: 0xe8, Jf: 0x00, K: 0x000001b2}, // 238: if nr == 434 (pidfd_open) goto 471 else 239
-	{Code: 0x0015, Jt: 0x00, Jf: 0x01, K: 0x000001b3}, // 239: if nr == 435 (clone3) goto 240 else 241
-	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00050026}, // 240: return ERRNO(38)
-	{Code: 0x0015, Jt: 0xe5, Jf: 0x00, K: 0x000001b4}, // 241: if nr == 436 (close_range) goto 471 else 242
-	{Code: 0x0015, Jt: 0xe4, Jf: 0x00, K: 0x000001b5}, // 242: if nr == 437 (openat2) goto 471 else 243
-	{Code: 0x0015, Jt: 0xe3, Jf: 0x00, K: 0x000001b7}, // 243: if nr == 439 (faccessat2) goto 471 else 244
-	{Code: 0x0015, Jt: 0xe2, Jf: 0x00, K: 0x000001b9}, // 244: if nr == 441 (epoll_pwait2) goto 471 else 245
-	{Code: 0x0015, Jt: 0xe1, Jf: 0x00, K: 0x000001bc}, // 245: if nr == 444 (landlock_create_ruleset) goto 471 else 246
-	{Code: 0x0015, Jt: 0xe0, Jf: 0x00, K: 0x000001bd}, // 246: if nr == 445 (landlock_add_rule) goto 471 else 247
-	{Code: 0x0015, Jt: 0xdf, Jf: 0x00, K: 0x000001be}, // 247: if nr == 446 (landlock_restrict_self) goto 471 else 248
-	{Code: 0x0015, Jt: 0xde, Jf: 0x00, K: 0x000001bf}, // 248: if nr == 447 (memfd_secret) goto 471 else 249
-	{Code: 0x0015, Jt: 0xdd, Jf: 0x00, K: 0x000001c0}, // 249: if nr == 448 (process_mrelease) goto 471 else 250
-	{Code: 0x0015, Jt: 0xdc, Jf: 0x00, K: 0x000001c1}, // 250: if nr == 449 (futex_waitv) goto 471 else 251
-	{Code: 0x0015, Jt: 0xdb, Jf: 0x00, K: 0x000001c3}, // 251: if nr == 451 (cachestat) goto 471 else 252
-	{Code: 0x0015, Jt: 0xda, Jf: 0x00, K: 0x000001c4}, // 252: if nr == 452 (fchmodat2) goto 471 else 253
-	{Code: 0x0015, Jt: 0xd9, Jf: 0x00, K: 0x000001c5}, // 253: if nr == 453 (map_shadow_stack) goto 471 else 254
-	{Code: 0x0015, Jt: 0xd8, Jf: 0x00, K: 0x000001c6}, // 254: if nr == 454 (futex_wake) goto 471 else 255
-	{Code: 0x0015, Jt: 0xd7, Jf: 0x00, K: 0x000001c7}, // 255: if nr == 455 (futex_wait) goto 471 else 256
-	{Code: 0x0015, Jt: 0xd6, Jf: 0x00, K: 0x000001c8}, // 256: if nr == 456 (futex_requeue) goto 471 else 257
-	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x00000061}, // 257: if nr == 97 (unshare) goto 259 else 258
-	{Code: 0x0015, Jt: 0x00, Jf: 0x04, K: 0x000000dc}, // 258: if nr == 220 (clone) goto 259 else 263
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000014}, // 259: A = args[0].hi
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 260: A &= 0x0
-	{Code: 0x0015, Jt: 0x00, Jf: 0x0f, K: 0x00000000}, // 261: if A == 0x0 goto 262 else 277
-	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x00000162}, // 262: goto 617
-	{Code: 0x0015, Jt: 0x00, Jf: 0x04, K: 0x000000c6}, // 263: if nr == 198 (socket) goto 264 else 268
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000014}, // 264: A = args[0].hi
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 265: A &= 0x0
-	{Code: 0x0015, Jt: 0x00, Jf: 0x0a, K: 0x00000000}, // 266: if A == 0x0 goto 267 else 277
-	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x00000161}, // 267: goto 621
-	{Code: 0x0015, Jt: 0x00, Jf: 0x04, K: 0x0000005c}, // 268: if nr == 92 (personality) goto 269 else 273
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000014}, // 269: A = args[0].hi
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 270: A &= 0x0
-	{Code: 0x0015, Jt: 0x00, Jf: 0x05, K: 0x00000000}, // 271: if A == 0x0 goto 272 else 277
-	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x00000162}, // 272: goto 627
-	{Code: 0x0015, Jt: 0x00, Jf: 0x03, K: 0x0000001d}, // 273: if nr == 29 (ioctl) goto 274 else 277
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x0000001c}, // 274: A = args[1].hi
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 275: A &= 0x0
-	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x00000000}, // 276: if A == 0x0 goto 278 else 277
-	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00050001}, // 277: return ERRNO(1)
-	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x00000163}, // 278: goto 634
-	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x40000028}, // 279: if arch == AUDIT_ARCH_ARM goto 281 else 280
-	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 280: return KILL_THREAD
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 281: A = nr
-	{Code: 0x0015, Jt: 0xbc, Jf: 0x00, K: 0x00000000}, // 282: if nr == 0 (restart_syscall) goto 471 else 283
-	{Code: 0x0015, Jt: 0xbb, Jf: 0x00, K: 0x00000001}, // 283: if nr == 1 (exit) goto 471 else 284
-	{Code: 0x0015, Jt: 0xba, Jf: 0x00, K: 0x00000002}, // 284: if nr == 2 (fork) goto 471 else 285
-	{Code: 0x0015, Jt: 0xb9, Jf: 0x00, K: 0x00000003}, // 285: if nr == 3 (read) goto 471 else 286
-	{Code: 0x0015, Jt: 0xb8, Jf: 0x00, K: 0x00000004}, // 286: if nr == 4 (write) goto 471 else 287
-	{Code: 0x0015, Jt: 0xb7, Jf: 0x00, K: 0x00000005}, // 287: if nr == 5 (open) goto 471 else 288
-	{Code: 0x0015, Jt: 0xb6, Jf: 0x00, K: 0x00000006}, // 288: if nr == 6 (close) goto 471 else 289
-	{Code: 0x0015, Jt: 0xb5, Jf: 0x00, K: 0x00000008}, // 289: if nr == 8 (creat) goto 471 else 290
-	{Code: 0x0015, Jt: 0xb4, Jf: 0x00, K: 0x00000009}, // 290: if nr == 9 (link) goto 471 else 291
-	{Code: 0x0015, Jt: 0xb3, Jf: 0x00, K: 0x0000000a}, // 291: if nr == 10 (unlink) goto 471 else 292
-	{Code: 0x0015, Jt: 0xb2, Jf: 0x00, K: 0x0000000b}, // 292: if nr == 11 (execve) goto 471 else 293
-	{Code: 0x0015, Jt: 0xb1, Jf: 0x00, K: 0x0000000c}, // 293: if nr == 12 (chdir) goto 471 else 294
-	{Code: 0x0015, Jt: 0xb0, Jf: 0x00, K: 0x0000000e}, // 294: if nr == 14 (mknod) goto 471 else 295
-	{Code: 0x0015, Jt: 0xaf, Jf: 0x00, K: 0x0000000f}, // 295: if nr == 15 (chmod) goto 471 else 296
-	{Code: 0x0015, Jt: 0xae, Jf: 0x00, K: 0x00000010}, // 296: if nr == 16 (lchown) goto 471 else 297
-	{Code: 0x0015, Jt: 0xad, Jf: 0x00, K: 0x00000013}, // 297: if nr == 19 (lseek) goto 471 else 298
-	{Code: 0x0015, Jt: 0xac, Jf: 0x00, K: 0x00000014}, // 298: if nr == 20 (getpid) goto 471 else 299
-	{Code: 0x0015, Jt: 0xab, Jf: 0x00, K: 0x00000017}, // 299: if nr == 23 (setuid) goto 471 else 300
-	{Code: 0x0015, Jt: 0xaa, Jf: 0x00, K: 0x00000018}, // 300: if nr == 24 (getuid) goto 471 else 301
-	{Code: 0x0015, Jt: 0xa9, Jf: 0x00, K: 0x0000001d}, // 301: if nr == 29 (pause) goto 471 else 302
-	{Code: 0x0015, Jt: 0xa8, Jf: 0x00, K: 0x00000021}, // 302: if nr == 33 (access) goto 471 else 303
-	{Code: 0x0015, Jt: 0xa7, Jf: 0x00, K: 0x00000024}, // 303: if nr == 36 (sync) goto 471 else 304
-	{Code: 0x0015, Jt: 0xa6, Jf: 0x00, K: 0x00000025}, // 304: if nr == 37 (kill) goto 471 else 305
-	{Code: 0x0015, Jt: 0xa5, Jf: 0x00, K: 0x00000026}, // 305: if nr == 38 (rename) goto 471 else 306
-	{Code: 0x0015, Jt: 0xa4, Jf: 0x00, K: 0x00000027}, // 306: if nr == 39 (mkdir) goto 471 else 307
-	{Code: 0x0015, Jt: 0xa3, Jf: 0x00, K: 0x00000028}, // 307: if nr == 40 (rmdir) goto 471 else 308
-	{Code: 0x0015, Jt: 0xa2, Jf: 0x00, K: 0x00000029}, // 308: if nr == 41 (dup) goto 471 else 309
-	{Code: 0x0015, Jt: 0xa1, Jf: 0x00, K: 0x0000002a}, // 309: if nr == 42 (pipe) goto 471 else 310
-	{Code: 0x0015, Jt: 0xa0, Jf: 0x00, K: 0x0000002b}, // 310: if nr == 43 (times) goto 471 else 311
-	{Code: 0x0015, Jt: 0x9f, Jf: 0x00, K: 0x0000002d}, // 311: if nr == 45 (brk) goto 471 else 312
-	{Code: 0x0015, Jt: 0x9e, Jf: 0x00, K: 0x0000002e}, // 312: if nr == 46 (setgid) goto 471 else 313
-	{Code: 0x0015, Jt: 0x9d, Jf: 0x00, K: 0x0000002f}, // 313: if nr == 47 (getgid) goto 471 else 314
-	{Code: 0x0015, Jt: 0x9c, Jf: 0x00, K: 0x00000031}, // 314: if nr == 49 (geteuid) goto 471 else 315
-	{Code: 0x0015, Jt: 0x9b, Jf: 0x00, K: 0x00000032}, // 315: if nr == 50 (getegid) goto 471 else 316
-	{Code: 0x0015, Jt: 0x9a, Jf: 0x00, K: 0x00000037}, // 316: if nr == 55 (fcntl) goto 471 else 317
-	{Code: 0x0015, Jt: 0x99, Jf: 0x00, K: 0x00000039}, // 317: if nr == 57 (setpgid) goto 471 else 318
-	{Code: 0x0015, Jt: 0x98, Jf: 0x00, K: 0x0000003c}, // 318: if nr == 60 (umask) goto 471 else 319
-	{Code: 0x0015, Jt: 0x97, Jf: 0x00, K: 0x0000003f}, // 319: if nr == 63 (dup2) goto 471 else 320
-	{Code: 0x0015, Jt: 0x96, Jf: 0x00, K: 0x00000040}, // 320: if nr == 64 (getppid) goto 471 else 321
-	{Code: 0x0015, Jt: 0x95, Jf: 0x00, K: 0x00000041}, // 321: if nr == 65 (getpgrp) goto 471 else 322
-	{Code: 0x0015, Jt: 0x94, Jf: 0x00, K: 0x00000042}, // 322: if nr == 66 (setsid) goto 471 else 323
-	{Code: 0x0015, Jt: 0x93, Jf: 0x00, K: 0x00000046}, // 323: if nr == 70 (setreuid) goto 471 else 324
-	{Code: 0x0015, Jt: 0x92, Jf: 0x00, K: 0x00000047}, // 324: if nr == 71 (setregid) goto 471 else 325
-	{Code: 0x0015, Jt: 0x91, Jf: 0x00, K: 0x0000004b}, // 325: if nr == 75 (setrlimit) goto 471 else 326
-	{Code: 0x0015, Jt: 0x90, Jf: 0x00, K: 0x0000004d}, // 326: if nr == 77 (getrusage) goto 471 else 327
-	{Code: 0x0015, Jt: 0x8f, Jf: 0x00, K: 0x0000004e}, // 327: if nr == 78 (gettimeofday) goto 471 else 328
-	{Code: 0x0015, Jt: 0x8e, Jf: 0x00, K: 0x00000050}, // 328: if nr == 80 (getgroups) goto 471 else 329
-	{Code: 0x0015, Jt: 0x8d, Jf: 0x00, K: 0x00000051}, // 329: if nr == 81 (setgroups) goto 471 else 330
-	{Code: 0x0015, Jt: 0x8c, Jf: 0x00, K: 0x00000053}, // 330: if nr == 83 (symlink) goto 471 else 331
-	{Code: 0x0015, Jt: 0x8b, Jf: 0x00, K: 0x00000055}, // 331: if nr == 85 (readlink) goto 471 else 332
-	{Code: 0x0015, Jt: 0x8a, Jf: 0x00, K: 0x0000005b}, // 332: if nr == 91 (munmap) goto 471 else 333
-	{Code: 0x0015, Jt: 0x89, Jf: 0x00, K: 0x0000005c}, // 333: if nr == 92 (truncate) goto 471 else 334
-	{Code: 0x0015, Jt: 0x88, Jf: 0x00, K: 0x0000005d}, // 334: if nr == 93 (ftruncate) goto 471 else 335
-	{Code: 0x0015, Jt: 0x87, Jf: 0x00, K: 0x0000005e}, // 335: if nr == 94 (fchmod) goto 471 else 336
-	{Code: 0x0015, Jt: 0x86, Jf: 0x00, K: 0x0000005f}, // 336: if nr == 95 (fchown) goto 471 else 337
-	{Code: 0x0015, Jt: 0x85, Jf: 0x00, K: 0x00000060}, // 337: if nr == 96 (getpriority) goto 471 else 338
-	{Code: 0x0015, Jt: 0x84, Jf: 0x00, K: 0x00000061}, // 338: if nr == 97 (setpriority) goto 471 else 339
-	{Code: 0x0015, Jt: 0x83, Jf: 0x00, K: 0x00000063}, // 339: if nr == 99 (statfs) goto 471 else 340
-	{Code: 0x0015, Jt: 0x82, Jf: 0x00, K: 0x00000064}, // 340: if nr == 100 (fstatfs) goto 471 else 341
-	{Code: 0x0015, Jt: 0x81, Jf: 0x00, K: 0x00000068}, // 341: if nr == 104 (setitimer) goto 471 else 342
-	{Code: 0x0015, Jt: 0x80, Jf: 0x00, K: 0x00000069}, // 342: if nr == 105 (getitimer) goto 471 else 343
-	{Code: 0x0015, Jt: 0x7f, Jf: 0x00, K: 0x0000006a}, // 343: if nr == 106 (stat) goto 471 else 344
-	{Code: 0x0015, Jt: 0x7e, Jf: 0x00, K: 0x0000006b}, // 344: if nr == 107 (lstat) goto 471 else 345
-	{Code: 0x0015, Jt: 0x7d, Jf: 0x00, K: 0x0000006c}, // 345: if nr == 108 (fstat) goto 471 else 346
-	{Code: 0x0015, Jt: 0x7c, Jf: 0x00, K: 0x00000072}, // 346: if nr == 114 (wait4) goto 471 else 347
-	{Code: 0x0015, Jt: 0x7b, Jf: 0x00, K: 0x00000074}, // 347: if nr == 116 (sysinfo) goto 471 else 348
-	{Code: 0x0015, Jt: 0x7a, Jf: 0x00, K: 0x00000076}, // 348: if nr == 118 (fsync) goto 471 else 349
-	{Code: 0x0015, Jt: 0x79, Jf: 0x00, K: 0x00000077}, // 349: if nr == 119 (sigreturn) goto 471 else 350
-	{Code: 0x0015, Jt: 0x78, Jf: 0x00, K: 0x0000007a}, // 350: if nr == 122 (uname) goto 471 else 351
-	{Code: 0x0015, Jt: 0x77, Jf: 0x00, K: 0x0000007d}, // 351: if nr == 125 (mprotect) goto 471 else 352
-	{Code: 0x0015, Jt: 0x76, Jf: 0x00, K: 0x0000007e}, // 352: if nr == 126 (sigprocmask) goto 471 else 353
-	{Code: 0x0015, Jt: 0x75, Jf: 0x00, K: 0x00000084}, // 353: if nr == 132 (getpgid) goto 471 else 354
-	{Code: 0x0015, Jt: 0x74, Jf: 0x00, K: 0x00000085}, // 354: if nr == 133 (fchdir) goto 471 else 355
-	{Code: 0x0015, Jt: 0x73, Jf: 0x00, K: 0x0000008a}, // 355: if nr == 138 (setfsuid) goto 471 else 356
-	{Code: 0x0015, Jt: 0x72, Jf: 0x00, K: 0x0000008b}, // 356: if nr == 139 (setfsgid) goto 471 else 357
-	{Code: 0x0015, Jt: 0x71, Jf: 0x00, K: 0x0000008c}, // 357: if nr == 140 (_llseek) goto 471 else 358
-	{Code: 0x0015, Jt: 0x70, Jf: 0x00, K: 0x0000008d}, // 358: if nr == 141 (getdents) goto 471 else 359
-	{Code: 0x0015, Jt: 0x6f, Jf: 0x00, K: 0x0000008e}, // 359: if nr == 142 (_newselect) goto 471 else 360
-	{Code: 0x0015, Jt: 0x6e, Jf: 0x00, K: 0x0000008f}, // 360: if nr == 143 (flock) goto 471 else 361
-	{Code: 0x0015, Jt: 0x6d, Jf: 0x00, K: 0x00000090}, // 361: if nr == 144 (msync) goto 471 else 362
-	{Code: 0x0015, Jt: 0x6c, Jf: 0x00, K: 0x00000091}, // 362: if nr == 145 (readv) goto 471 else 363
-	{Code: 0x0015, Jt: 0x6b, Jf: 0x00, K: 0x00000092}, // 363: if nr == 146 (writev) goto 471 else 364
-	{Code: 0x0015, Jt: 0x6a, Jf: 0x00, K: 0x00000093}, // 364: if nr == 147 (getsid) goto 471 else 365
-	{Code: 0x0015, Jt: 0x69, Jf: 0x00, K: 0x00000094}, // 365: if nr == 148 (fdatasync) goto 471 else 366
-	{Code: 0x0015, Jt: 0x68, Jf: 0x00, K: 0x00000096}, // 366: if nr == 150 (mlock) goto 471 else 367
-	{Code: 0x0015, Jt: 0x67, Jf: 0x00, K: 0x00000097}, // 367: if nr == 151 (munlock) goto 471 else 368
-	{Code: 0x0015, Jt: 0x66, Jf: 0x00, K: 0x00000098}, // 368: if nr == 152 (mlockall) goto 471 else 369
-	{Code: 0x0015, Jt: 0x65, Jf: 0x00, K: 0x00000099}, // 369: if nr == 153 (munlockall) goto 471 else 370
-	{Code: 0x0015, Jt: 0x64, Jf: 0x00, K: 0x0000009a}, // 370: if nr == 154 (sched_setparam) goto 471 else 371
-	{Code: 0x0015, Jt: 0x63, Jf: 0x00, K: 0x0000009b}, // 371: if nr == 155 (sched_getparam) goto 471 else 372
-	{Code: 0x0015, Jt: 0x62, Jf: 0x00, K: 0x0000009c}, // 372: if nr == 156 (sched_setscheduler) goto 471 else 373
-	{Code: 0x0015, Jt: 0x61, Jf: 0x00, K: 0x0000009d}, // 373: if nr == 157 (sched_getscheduler) goto 471 else 374
-	{Code: 0x0015, Jt: 0x60, Jf: 0x00, K: 0x0000009e}, // 374: if nr == 158 (sched_yield) goto 471 else 375
-	{Code: 0x0015, Jt: 0x5f, Jf: 0x00, K: 0x0000009f}, // 375: if nr == 159 (sched_get_priority_max) goto 471 else 376
-	{Code: 0x0015, Jt: 0x5e, Jf: 0x00, K: 0x000000a0}, // 376: if nr == 160 (sched_get_priority_min) goto 471 else 377
-	{Code: 0x0015, Jt: 0x5d, Jf: 0x00, K: 0x000000a1}, // 377: if nr == 161 (sched_rr_get_interval) goto 471 else 378
-	{Code: 0x0015, Jt: 0x5c, Jf: 0x00, K: 0x000000a2}, // 378: if nr == 162 (nanosleep) goto 471 else 379
-	{Code: 0x0015, Jt: 0x5b, Jf: 0x00, K: 0x000000a3}, // 379: if nr == 163 (mremap) goto 471 else 380
-	{Code: 0x0015, Jt: 0x5a, Jf: 0x00, K: 0x000000a4}, // 380: if nr == 164 (setresuid) goto 471 else 381
-	{Code: 0x0015, Jt: 0x59, Jf: 0x00, K: 0x000000a5}, // 381: if nr == 165 (getresuid) goto 471 else 382
-	{Code: 0x0015, Jt: 0x58, Jf: 0x00, K: 0x000000a8}, // 382: if nr == 168 (poll) goto 471 else 383
-	{Code: 0x0015, Jt: 0x57, Jf: 0x00, K: 0x000000aa}, // 383: if nr == 170 (setresgid) goto 471 else 384
-	{Code: 0x0015, Jt: 0x56, Jf: 0x00, K: 0x000000ab}, // 384: if nr == 171 (getresgid) goto 471 else 385
-	{Code: 0x0015, Jt: 0x55, Jf: 0x00, K: 0x000000ac}, // 385: if nr == 172 (prctl) goto 471 else 386
-	{Code: 0x0015, Jt: 0x54, Jf: 0x00, K: 0x000000ad}, // 386: if nr == 173 (rt_sigreturn) goto 471 else 387
-	{Code: 0x0015, Jt: 0x53, Jf: 0x00, K: 0x000000ae}, // 387: if nr == 174 (rt_sigaction) goto 471 else 388
-	{Code: 0x0015, Jt: 0x52, Jf: 0x00, K: 0x000000af}, // 388: if nr == 175 (rt_sigprocmask) goto 471 else 389
-	{Code: 0x0015, Jt: 0x51, Jf: 0x00, K: 0x000000b0}, // 389: if nr == 176 (rt_sigpending) goto 471 else 390
-	{Code: 0x0015, Jt: 0x50, Jf: 0x00, K: 0x000000b1}, // 390: if nr == 177 (rt_sigtimedwait) goto 471 else 391
-	{Code: 0x0015, Jt: 0x4f, Jf: 0x00, K: 0x000000b2}, // 391: if nr == 178 (rt_sigqueueinfo) goto 471 else 392
-	{Code: 0x0015, Jt: 0x4e, Jf: 0x00, K: 0x000000b3}, // 392: if nr == 179 (rt_sigsuspend) goto 471 else 393
-	{Code: 0x0015, Jt: 0x4d, Jf: 0x00, K: 0x000000b4}, // 393: if nr == 180 (pread64) goto 471 else 394
-	{Code: 0x0015, Jt: 0x4c, Jf: 0x00, K: 0x000000b5}, // 394: if nr == 181 (pwrite64) goto 471 else 395
-	{Code: 0x0015, Jt: 0x4b, Jf: 0x00, K: 0x000000b6}, // 395: if nr == 182 (chown) goto 471 else 396
-	{Code: 0x0015, Jt: 0x4a, Jf: 0x00, K: 0x000000b7}, // 396: if nr == 183 (getcwd) goto 471 else 397
-	{Code: 0x0015, Jt: 0x49, Jf: 0x00, K: 0x000000b8}, // 397: if nr == 184 (capget) goto 471 else 398
-	{Code: 0x0015, Jt: 0x48, Jf: 0x00, K: 0x000000b9}, // 398: if nr == 185 (capset) goto 471 else 399
-	{Code: 0x0015, Jt: 0x47, Jf: 0x00, K: 0x000000ba}, // 399: if nr == 186 (sigaltstack) goto 471 else 400
-	{Code: 0x0015, Jt: 0x46, Jf: 0x00, K: 0x000000bb}, // 400: if nr == 187 (sendfile) goto 471 else 401
-	{Code: 0x0015, Jt: 0x45, Jf: 0x00, K: 0x000000be}, // 401: if nr == 190 (vfork) goto 471 else 402
-	{Code: 0x0015, Jt: 0x44, Jf: 0x00, K: 0x000000bf}, // 402: if nr == 191 (ugetrlimit) goto 471 else 403
-	{Code: 0x0015, Jt: 0x43, Jf: 0x00, K: 0x000000c0}, // 403: if nr == 192 (mmap2) goto 471 else 404
-	{Code: 0x0015, Jt: 0x42, Jf: 0x00, K: 0x000000c1}, // 404: if nr == 193 (truncate64) goto 471 else 405
-	{Code: 0x0015, Jt: 0x41, Jf: 0x00, K: 0x000000c2}, // 405: if nr == 194 (ftruncate64) goto 471 else 406
-	{Code: 0x0015, Jt: 0x40, Jf: 0x00, K: 0x000000c3}, // 406: if nr == 195 (stat64) goto 471 else 407
-	{Code: 0x0015, Jt: 0x3f, Jf: 0x00, K: 0x000000c4}, // 407: if nr == 196 (lstat64) goto 471 else 408
-	{Code: 0x0015, Jt: 0x3e, Jf: 0x00, K: 0x000000c5}, // 408: if nr == 197 (fstat64) goto 471 else 409
-	{Code: 0x0015, Jt: 0x3d, Jf: 0x00, K: 0x000000c6}, // 409: if nr == 198 (lchown32) goto 471 else 410
-	{Code: 0x0015, Jt: 0x3c, Jf: 0x00, K: 0x000000c7}, // 410: if nr == 199 (getuid32) goto 471 else 411
-	{Code: 0x0015, Jt: 0x3b, Jf: 0x00, K: 0x000000c8}, // 411: if nr == 200 (getgid32) goto 471 else 412
-	{Code: 0x0015, Jt: 0x3a, Jf: 0x00, K: 0x000000c9}, // 412: if nr == 201 (geteuid32) goto 471 else 413
-	{Code: 0x0015, Jt: 0x39, Jf: 0x00, K: 0x000000ca}, // 413: if nr == 202 (getegid32) goto 471 else 414
-	{Code: 0x0015, Jt: 0x38, Jf: 0x00, K: 0x000000cb}, // 414: if nr == 203 (setreuid32) goto 471 else 415
-	{Code: 0x0015, Jt: 0x37, Jf: 0x00, K: 0x000000cc}, // 415: if nr == 204 (setregid32) goto 471 else 416
-	{Code: 0x0015, Jt: 0x36, Jf: 0x00, K: 0x000000cd}, // 416: if nr == 205 (getgroups32) goto 471 else 417
-	{Code: 0x0015, Jt: 0x35, Jf: 0x00, K: 0x000000ce}, // 417: if nr == 206 (setgroups32) goto 471 else 418
-	{Code: 0x0015, Jt: 0x34, Jf: 0x00, K: 0x000000cf}, // 418: if nr == 207 (fchown32) goto 471 else 419
-	{Code: 0x0015, Jt: 0x33, Jf: 0x00, K: 0x000000d0}, // 419: if nr == 208 (setresuid32) goto 471 else 420
-	{Code: 0x0015, Jt: 0x32, Jf: 0x00, K: 0x000000d1}, // 420: if nr == 209 (getresuid32) goto 471 else 421
-	{Code: 0x0015, Jt: 0x31, Jf: 0x00, K: 0x000000d2}, // 421: if nr == 210 (setresgid32) goto 471 else 422
-	{Code: 0x0015, Jt: 0x30, Jf: 0x00, K: 0x000000d3}, // 422: if nr == 211 (getresgid32) goto 471 else 423
-	{Code: 0x0015, Jt: 0x2f, Jf: 0x00, K: 0x000000d4}, // 423: if nr == 212 (chown32) goto 471 else 424
-	{Code: 0x0015, Jt: 0x2e, Jf: 0x00, K: 0x000000d5}, // 424: if nr == 213 (setuid32) goto 471 else 425
-	{Code: 0x0015, Jt: 0x2d, Jf: 0x00, K: 0x000000d6}, // 425: if nr == 214 (setgid32) goto 471 else 426
-	{Code: 0x0015, Jt: 0x2c, Jf: 0x00, K: 0x000000d7}, // 426: if nr == 215 (setfsuid32) goto 471 else 427
-	{Code: 0x0015, Jt: 0x2b, Jf: 0x00, K: 0x000000d8}, // 427: if nr == 216 (setfsgid32) goto 471 else 428
-	{Code: 0x0015, Jt: 0x2a, Jf: 0x00, K: 0x000000d9}, // 428: if nr == 217 (getdents64) goto 471 else 429
-	{Code: 0x0015, Jt: 0x29, Jf: 0x00, K: 0x000000db}, // 429: if nr == 219 (mincore) goto 471 else 430
-	{Code: 0x0015, Jt: 0x28, Jf: 0x00, K: 0x000000dc}, // 430: if nr == 220 (madvise) goto 471 else 431
-	{Code: 0x0015, Jt: 0x27, Jf: 0x00, K: 0x000000dd}, // 431: if nr == 221 (fcntl64) goto 471 else 432
-	{Code: 0x0015, Jt: 0x26, Jf: 0x00, K: 0x000000e0}, // 432: if nr == 224 (gettid) goto 471 else 433
-	{Code: 0x0015, Jt: 0x25, Jf: 0x00, K: 0x000000e1}, // 433: if nr == 225 (readahead) goto 471 else 434
-	{Code: 0x0015, Jt: 0x24, Jf: 0x00, K: 0x000000e2}, // 434: if nr == 226 (setxattr) goto 471 else 435
-	{Code: 0x0015, Jt: 0x23, Jf: 0x00, K: 0x000000e3}, // 435: if nr == 227 (lsetxattr) goto 471 else 436
-	{Code: 0x0015, Jt: 0x22, Jf: 0x00, K: 0x000000e4}, // 436: if nr == 228 (fsetxattr) goto 471 else 437
-	{Code: 0x0015, Jt: 0x21, Jf: 0x00, K: 0x000000e5}, // 437: if nr == 229 (getxattr) goto 471 else 438
-	{Code: 0x0015, Jt: 0x20, Jf: 0x00, K: 0x000000e6}, // 438: if nr == 230 (lgetxattr) goto 471 else 439
-	{Code: 0x0015, Jt: 0x1f, Jf: 0x00, K: 0x000000e7}, // 439: if nr == 231 (fgetxattr) goto 471 else 440
-	{Code: 0x0015, Jt: 0x1e, Jf: 0x00, K: 0x000000e8}, // 440: if nr == 232 (listxattr) goto 471 else 441
-	{Code: 0x0015, Jt: 0x1d, Jf: 0x00, K: 0x000000e9}, // 441: if nr == 233 (llistxattr) goto 471 else 442
-	{Code: 0x0015, Jt: 0x1c, Jf: 0x00, K: 0x000000ea}, // 442: if nr == 234 (flistxattr) goto 471 else 443
-	{Code: 0x0015, Jt: 0x1b, Jf: 0x00, K: 0x000000eb}, // 443: if nr == 235 (removexattr) goto 471 else 444
-	{Code: 0x0015, Jt: 0x1a, Jf: 0x00, K: 0x000000ec}, // 444: if nr == 236 (lremovexattr) goto 471 else 445
-	{Code: 0x0015, Jt: 0x19, Jf: 0x00, K: 0x000000ed}, // 445: if nr == 237 (fremovexattr) goto 471 else 446
-	{Code: 0x0015, Jt: 0x18, Jf: 0x00, K: 0x000000ee}, // 446: if nr == 238 (tkill) goto 471 else 447
-	{Code: 0x0015, Jt: 0x17, Jf: 0x00, K: 0x000000ef}, // 447: if nr == 239 (sendfile64) goto 471 else 448
-	{Code: 0x0015, Jt: 0x16, Jf: 0x00, K: 0x000000f0}, // 448: if nr == 240 (futex) goto 471 else 449
-	{Code: 0x0015, Jt: 0x15, Jf: 0x00, K: 0x000000f1}, // 449: if nr == 241 (sched_setaffinity) goto 471 else 450
-	{Code: 0x0015, Jt: 0x14, Jf: 0x00, K: 0x000000f2}, // 450: if nr == 242 (sched_getaffinity) goto 471 else 451
-	{Code: 0x0015, Jt: 0x13, Jf: 0x00, K: 0x000000f3}, // 451: if nr == 243 (io_setup) goto 471 else 452
-	{Code: 0x0015, Jt: 0x12, Jf: 0x00, K: 0x000000f4}, // 452: if nr == 244 (io_destroy) goto 471 else 453
-	{Code: 0x0015, Jt: 0x11, Jf: 0x00, K: 0x000000f5}, // 453: if nr == 245 (io_getevents) goto 471 else 454
-	{Code: 0x0015, Jt: 0x10, Jf: 0x00, K: 0x000000f6}, // 454: if nr == 246 (io_submit) goto 471 else 455
-	{Code: 0x0015, Jt: 0x0f, Jf: 0x00, K: 0x000000f7}, // 455: if nr == 247 (io_cancel) goto 471 else 456
-	{Code: 0x0015, Jt: 0x0e, Jf: 0x00, K: 0x000000f8}, // 456: if nr == 248 (exit_group) goto 471 else 457
-	{Code: 0x0015, Jt: 0x0d, Jf: 0x00, K: 0x000000fa}, // 457: if nr == 250 (epoll_create) goto 471 else 458
-	{Code: 0x0015, Jt: 0x0c, Jf: 0x00, K: 0x000000fb}, // 458: if nr == 251 (epoll_ctl) goto 471 else 459
-	{Code: 0x0015, Jt: 0x0b, Jf: 0x00, K: 0x000000fc}, // 459: if nr == 252 (epoll_wait) goto 471 else 460
-	{Code: 0x0015, Jt: 0x0a, Jf: 0x00, K: 0x000000fd}, // 460: if nr == 253 (remap_file_pages) goto 471 else 461
-	{Code: 0x0015, Jt: 0x09, Jf: 0x00, K: 0x00000100}, // 461: if nr == 256 (set_tid_address) goto 471 else 462
-	{Code: 0x0015, Jt: 0x08, Jf: 0x00, K: 0x00000101}, // 462: if nr == 257 (timer_create) goto 471 else 463
-	{Code: 0x0015, Jt: 0x07, Jf: 0x00, K: 0x00000102}, // 463: if nr == 258 (timer_settime) goto 471 else 464
-	{Code: 0x0015, Jt: 0x06, Jf: 0x00, K: 0x00000103}, // 464: if nr == 259 (timer_gettime) goto 471 else 465
-	{Code: 0x0015, Jt: 0x05, Jf: 0x00, K: 0x00000104}, // 465: if nr == 260 (timer_getoverrun) goto 471 else 466
-	{Code: 0x0015, Jt: 0x04, Jf: 0x00, K: 0x00000105}, // 466: if nr == 261 (timer_delete) goto 471 else 467
-	{Code: 0x0015, Jt: 0x03, Jf: 0x00, K: 0x00000107}, // 467: if nr == 263 (clock_gettime) goto 471 else 468
-	{Code: 0x0015, Jt: 0x02, Jf: 0x00, K: 0x00000108}, // 468: if nr == 264 (clock_getres) goto 471 else 469
-	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x00000109}, // 469: if nr == 265 (clock_nanosleep) goto 471 else 470
-	{Code: 0x0015, Jt: 0x00, Jf: 0x01, K: 0x0000010a}, // 470: if nr == 266 (statfs64) goto 471 else 472
-	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x7fff0000}, // 471: return ALLOW
-	{Code: 0x0015, Jt: 0xff, Jf: 0x00, K: 0x0000010b}, // 472: if nr == 267 (fstatfs64) goto 728 else 473
-	{Code: 0x0015, Jt: 0xfe, Jf: 0x00, K: 0x0000010c}, // 473: if nr == 268 (tgkill) goto 728 else 474
-	{Code: 0x0015, Jt: 0xfd, Jf: 0x00, K: 0x0000010d}, // 474: if nr == 269 (utimes) goto 728 else 475
-	{Code: 0x0015, Jt: 0xfc, Jf: 0x00, K: 0x00000112}, // 475: if nr == 274 (mq_open) goto 728 else 476
-	{Code: 0x0015, Jt: 0xfb, Jf: 0x00, K: 0x00000113}, // 476: if nr == 275 (mq_unlink) goto 728 else 477
-	{Code: 0x0015, Jt: 0xfa, Jf: 0x00, K: 0x00000114}, // 477: if nr == 276 (mq_timedsend) goto 728 else 478
-	{Code: 0x0015, Jt: 0xf9, Jf: 0x00, K: 0x00000115}, // 478: if nr == 277 (mq_timedreceive) goto 728 else 479
-	{Code: 0x0015, Jt: 0xf8, Jf: 0x00, K: 0x00000116}, // 479: if nr == 278 (mq_notify) goto 728 else 480
-	{Code: 0x0015, Jt: 0xf7, Jf: 0x00, K: 0x00000117}, // 480: if nr == 279 (mq_getsetattr) goto 728 else 481
-	{Code: 0x0015, Jt: 0xf6, Jf: 0x00, K: 0x00000118}, // 481: if nr == 280 (waitid) goto 728 else 482
-	{Code: 0x0015, Jt: 0xf5, Jf: 0x00, K: 0x0000011a}, // 482: if nr == 282 (bind) goto 728 else 483
-	{Code: 0x0015, Jt: 0xf4, Jf: 0x00, K: 0x0000011b}, // 483: if nr == 283 (connect) goto 728 else 484
-	{Code: 0x0015, Jt: 0xf3, Jf: 0x00, K: 0x0000011c}, // 484: if nr == 284 (listen) goto 728 else 485
-	{Code: 0x0015, Jt: 0xf2, Jf: 0x00, K: 0x0000011d}, // 485: if nr == 285 (accept) goto 728 else 486
-	{Code: 0x0015, Jt: 0xf1, Jf: 0x00, K: 0x0000011e}, // 486: if nr == 286 (getsockname) goto 728 else 487
-	{Code: 0x0015, Jt: 0xf0, Jf: 0x00, K: 0x0000011f}, // 487: if nr == 287 (getpeername) goto 728 else 488
-	{Code: 0x0015, Jt: 0xef, Jf: 0x00, K: 0x00000120}, // 488: if nr == 288 (socketpair) goto 728 else 489
-	{Code: 0x0015, Jt: 0xee, Jf: 0x00, K: 0x00000121}, // 489: if nr == 289 (send) goto 728 else 490
-	{Code: 0x0015, Jt: 0xed, Jf: 0x00, K: 0x00000122}, // 490: if nr == 290 (sendto) goto 728 else 491
-	{Code: 0x0015, Jt: 0xec, Jf: 0x00, K: 0x00000123}, // 491: if nr == 291 (recv) goto 728 else 492
-	{Code: 0x0015, Jt: 0xeb, Jf: 0x00, K: 0x00000124}, // 492: if nr == 292 (recvfrom) goto 728 else 493
-	{Code: 0x0015, Jt: 0xea, Jf: 0x00, K: 0x00000125}, // 493: if nr == 293 (shutdown) goto 728 else 494
-	{Code: 0x0015, Jt: 0xe9, Jf: 0x00, K: 0x00000126}, // 494: if nr == 294 (setsockopt) goto 728 else 495
-	{Code: 0x0015, Jt: 0xe8, Jf: 0x00, K: 0x00000127}, // 495: if nr == 295 (getsockopt) goto 728 else 496
-	{Code: 0x0015, Jt: 0xe7, Jf: 0x00, K: 0x00000128}, // 496: if nr == 296 (sendmsg) goto 728 else 497
-	{Code: 0x0015, Jt: 0xe6, Jf: 0x00, K: 0x00000129}, // 497: if nr == 297 (recvmsg) goto 728 else 498
-	{Code: 0x0015, Jt: 0xe5, Jf: 0x00, K: 0x0000012a}, // 498: if nr == 298 (semop) goto 728 else 499
-	{Code: 0x0015, Jt: 0xe4, Jf: 0x00, K: 0x0000012b}, // 499: if nr == 299 (semget) goto 728 else 500
-	{Code: 0x0015, Jt: 0xe3, Jf: 0x00, K: 0x0000012c}, // 500: if nr == 300 (semctl) goto 728 else 501
-	{Code: 0x0015, Jt: 0xe2, Jf: 0x00, K: 0x0000012d}, // 501: if nr == 301 (msgsnd) goto 728 else 502
-	{Code: 0x0015, Jt: 0xe1, Jf: 0x00, K: 0x0000012e}, // 502: if nr == 302 (msgrcv) goto 728 else 503
-	{Code: 0x0015, Jt: 0xe0, Jf: 0x00, K: 0x0000012f}, // 503: if nr == 303 (msgget) goto 728 else 504
-	{Code: 0x0015, Jt: 0xdf, Jf: 0x00, K: 0x00000130}, // 504: if nr == 304 (msgctl) goto 728 else 505
-	{Code: 0x0015, Jt: 0xde, Jf: 0x00, K: 0x00000131}, // 505: if nr == 305 (shmat) goto 728 else 506
-	{Code: 0x0015, Jt: 0xdd, Jf: 0x00, K: 0x00000132}, // 506: if nr == 306 (shmdt) goto 728 else 507
-	{Code: 0x0015, Jt: 0xdc, Jf: 0x00, K: 0x00000133}, // 507: if nr == 307 (shmget) goto 728 else 508
-	{Code: 0x0015, Jt: 0xdb, Jf: 0x00, K: 0x00000134}, // 508: if nr == 308 (shmctl) goto 728 else 509
-	{Code: 0x0015, Jt: 0xda, Jf: 0x00, K: 0x00000138}, // 509: if nr == 312 (semtimedop) goto 728 else 510
-	{Code: 0x0015, Jt: 0xd9, Jf: 0x00, K: 0x0000013a}, // 510: if nr == 314 (ioprio_set) goto 728 else 511
-	{Code: 0x0015, Jt: 0xd8, Jf: 0x00, K: 0x0000013b}, // 511: if nr == 315 (ioprio_get) goto 728 else 512
-	{Code: 0x0015, Jt: 0xd7, Jf: 0x00, K: 0x0000013c}, // 512: if nr == 316 (inotify_init) goto 728 else 513
-	{Code: 0x0015, Jt: 0xd6, Jf: 0x00, K: 0x0000013d}, // 513: if nr == 317 (inotify_add_watch) goto 728 else 514
-	{Code: 0x0015, Jt: 0xd5, Jf: 0x00, K: 0x0000013e}, // 514: if nr == 318 (inotify_rm_watch) goto 728 else 515
-	{Code: 0x0015, Jt: 0xd4, Jf: 0x00, K: 0x00000142}, // 515: if nr == 322 (openat) goto 728 else 516
-	{Code: 0x0015, Jt: 0xd3, Jf: 0x00, K: 0x00000143}, // 516: if nr == 323 (mkdirat) goto 728 else 517
-	{Code: 0x0015, Jt: 0xd2, Jf: 0x00, K: 0x00000144}, // 517: if nr == 324 (mknodat) goto 728 else 518
-	{Code: 0x0015, Jt: 0xd1, Jf: 0x00, K: 0x00000145}, // 518: if nr == 325 (fchownat) goto 728 else 519
-	{Code: 0x0015, Jt: 0xd0, Jf: 0x00, K: 0x00000146}, // 519: if nr == 326 (futimesat) goto 728 else 520
-	{Code: 0x0015, Jt: 0xcf, Jf: 0x00, K: 0x00000147}, // 520: if nr == 327 (fstatat64) goto 728 else 521
-	{Code: 0x0015, Jt: 0xce, Jf: 0x00, K: 0x00000148}, // 521: if nr == 328 (unlinkat) goto 728 else 522
-	{Code: 0x0015, Jt: 0xcd, Jf: 0x00, K: 0x00000149}, // 522: if nr == 329 (renameat) goto 728 else 523
-	{Code: 0x0015, Jt: 0xcc, Jf: 0x00, K: 0x0000014a}, // 523: if nr == 330 (linkat) goto 728 else 524
-	{Code: 0x0015, Jt: 0xcb, Jf: 0x00, K: 0x0000014b}, // 524: if nr == 331 (symlinkat) goto 728 else 525
-	{Code: 0x0015, Jt: 0xca, Jf: 0x00, K: 0x0000014c}, // 525: if nr == 332 (readlinkat) goto 728 else 526
-	{Code: 0x0015, Jt: 0xc9, Jf: 0x00, K: 0x0000014d}, // 526: if nr == 333 (fchmodat) goto 728 else 527
-	{Code: 0x0015, Jt: 0xc8, Jf: 0x00, K: 0x0000014e}, // 527: if nr == 334 (faccessat) goto 728 else 528
-	{Code: 0x0015, Jt: 0xc7, Jf: 0x00, K: 0x0000014f}, // 528: if nr == 335 (pselect6) goto 728 else 529
-	{Code: 0x0015, Jt: 0xc6, Jf: 0x00, K: 0x00000150}, // 529: if nr == 336 (ppoll) goto 728 else 530
-	{Code: 0x0015, Jt: 0xc5, Jf: 0x00, K: 0x00000152}, // 530: if nr == 338 (set_robust_list) goto 728 else 531
-	{Code: 0x0015, Jt: 0xc4, Jf: 0x00, K: 0x00000153}, // 531: if nr == 339 (get_robust_list) goto 728 else 532
-	{Code: 0x0015, Jt: 0xc3, Jf: 0x00, K: 0x00000154}, // 532: if nr == 340 (splice) goto 728 else 533
-	{Code: 0x0015, Jt: 0xc2, Jf: 0x00, K: 0x00000156}, // 533: if nr == 342 (tee) goto 728 else 534
-	{Code: 0x0015, Jt: 0xc1, Jf: 0x00, K: 0x00000157}, // 534: if nr == 343 (vmsplice) goto 728 else 535
-	{Code: 0x0015, Jt: 0xc0, Jf: 0x00, K: 0x00000159}, // 535: if nr == 345 (getcpu) goto 728 else 536
-	{Code: 0x0015, Jt: 0xbf, Jf: 0x00, K: 0x0000015a}, // 536: if nr == 346 (epoll_pwait) goto 728 else 537
-	{Code: 0x0015, Jt: 0xbe, Jf: 0x00, K: 0x0000015c}, // 537: if nr == 348 (utimensat) goto 728 else 538
-	{Code: 0x0015, Jt: 0xbd, Jf: 0x00, K: 0x0000015d}, // 538: if nr == 349 (signalfd) goto 728 else 539
-	{Code: 0x0015, Jt: 0xbc, Jf: 0x00, K: 0x0000015e}, // 539: if nr == 350 (timerfd_create) goto 728 else 540
-	{Code: 0x0015, Jt: 0xbb, Jf: 0x00, K: 0x0000015f}, // 540: if nr == 351 (eventfd) goto 728 else 541
-	{Code: 0x0015, Jt: 0xba, Jf: 0x00, K: 0x00000160}, // 541: if nr == 352 (fallocate) goto 728 else 542
-	{Code: 0x0015, Jt: 0xb9, Jf: 0x00, K: 0x00000161}, // 542: if nr == 353 (timerfd_settime) goto 728 else 543
-	{Code: 0x0015, Jt: 0xb8, Jf: 0x00, K: 0x00000162}, // 543: if nr == 354 (timerfd_gettime) goto 728 else 544
-	{Code: 0x0015, Jt: 0xb7, Jf: 0x00, K: 0x00000163}, // 544: if nr == 355 (signalfd4) goto 728 else 545
-	{Code: 0x0015, Jt: 0xb6, Jf: 0x00, K: 0x00000164}, // 545: if nr == 356 (eventfd2) goto 728 else 546
-	{Code: 0x0015, Jt: 0xb5, Jf: 0x00, K: 0x00000165}, // 546: if nr == 357 (epoll_create1) goto 728 else 547
-	{Code: 0x0015, Jt: 0xb4, Jf: 0x00, K: 0x00000166}, // 547: if nr == 358 (dup3) goto 728 else 548
-	{Code: 0x0015, Jt: 0xb3, Jf: 0x00, K: 0x00000167}, // 548: if nr == 359 (pipe2) goto 728 else 549
-	{Code: 0x0015, Jt: 0xb2, Jf: 0x00, K: 0x00000168}, // 549: if nr == 360 (inotify_init1) goto 728 else 550
-	{Code: 0x0015, Jt: 0xb1, Jf: 0x00, K: 0x00000169}, // 550: if nr == 361 (preadv) goto 728 else 551
-	{Code: 0x0015, Jt: 0xb0, Jf: 0x00, K: 0x0000016a}, // 551: if nr == 362 (pwritev) goto 728 else 552
-	{Code: 0x0015, Jt: 0xaf, Jf: 0x00, K: 0x0000016b}, // 552: if nr == 363 (rt_tgsigqueueinfo) goto 728 else 553
-	{Code: 0x0015, Jt: 0xae, Jf: 0x00, K: 0x0000016d}, // 553: if nr == 365 (recvmmsg) goto 728 else 554
-	{Code: 0x0015, Jt: 0xad, Jf: 0x00, K: 0x0000016e}, // 554: if nr == 366 (accept4) goto 728 else 555
-	{Code: 0x0015, Jt: 0xac, Jf: 0x00, K: 0x00000170}, // 555: if nr == 368 (fanotify_mark) goto 728 else 556
-	{Code: 0x0015, Jt: 0xab, Jf: 0x00, K: 0x00000171}, // 556: if nr == 369 (prlimit64) goto 728 else 557
-	{Code: 0x0015, Jt: 0xaa, Jf: 0x00, K: 0x00000172}, // 557: if nr == 370 (name_to_handle_at) goto 728 else 558
-	{Code: 0x0015, Jt: 0xa9, Jf: 0x00, K: 0x00000175}, // 558: if nr == 373 (syncfs) goto 728 else 559
-	{Code: 0x0015, Jt: 0xa8, Jf: 0x00, K: 0x00000176}, // 559: if nr == 374 (sendmmsg) goto 728 else 560
-	{Code: 0x0015, Jt: 0xa7, Jf: 0x00, K: 0x0000017c}, // 560: if nr == 380 (sched_setattr) goto 728 else 561
-	{Code: 0x0015, Jt: 0xa6, Jf: 0x00, K: 0x0000017d}, // 561: if nr == 381 (sched_getattr) goto 728 else 562
-	{Code: 0x0015, Jt: 0xa5, Jf: 0x00, K: 0x0000017e}, // 562: if nr == 382 (renameat2) goto 728 else 563
-	{Code: 0x0015, Jt: 0xa4, Jf: 0x00, K: 0x0000017f}, // 563: if nr == 383 (seccomp) goto 728 else 564
-	{Code: 0x0015, Jt: 0xa3, Jf: 0x00, K: 0x00000180}, // 564: if nr == 384 (getrandom) goto 728 else 565
-	{Code: 0x0015, Jt: 0xa2, Jf: 0x00, K: 0x00000181}, // 565: if nr == 385 (memfd_create) goto 728 else 566
-	{Code: 0x0015, Jt: 0xa1, Jf: 0x00, K: 0x00000183}, // 566: if nr == 387 (execveat) goto 728 else 567
-	{Code: 0x0015, Jt: 0xa0, Jf: 0x00, K: 0x00000185}, // 567: if nr == 389 (membarrier) goto 728 else 568
-	{Code: 0x0015, Jt: 0x9f, Jf: 0x00, K: 0x00000186}, // 568: if nr == 390 (mlock2) goto 728 else 569
-	{Code: 0x0015, Jt: 0x9e, Jf: 0x00, K: 0x00000187}, // 569: if nr == 391 (copy_file_range) goto 728 else 570
-	{Code: 0x0015, Jt: 0x9d, Jf: 0x00, K: 0x00000188}, // 570: if nr == 392 (preadv2) goto 728 else 571
-	{Code: 0x0015, Jt: 0x9c, Jf: 0x00, K: 0x00000189}, // 571: if nr == 393 (pwritev2) goto 728 else 572
-	{Code: 0x0015, Jt: 0x9b, Jf: 0x00, K: 0x0000018a}, // 572: if nr == 394 (pkey_mprotect) goto 728 else 573
-	{Code: 0x0015, Jt: 0x9a, Jf: 0x00, K: 0x0000018b}, // 573: if nr == 395 (pkey_alloc) goto 728 else 574
-	{Code: 0x0015, Jt: 0x99, Jf: 0x00, K: 0x0000018c}, // 574: if nr == 396 (pkey_free) goto 728 else 575
-	{Code: 0x0015, Jt: 0x98, Jf: 0x00, K: 0x0000018d}, // 575: if nr == 397 (statx) goto 728 else 576
-	{Code: 0x0015, Jt: 0x97, Jf: 0x00, K: 0x0000018e}, // 576: if nr == 398 (rseq) goto 728 else 577
-	{Code: 0x0015, Jt: 0x96, Jf: 0x00, K: 0x0000018f}, // 577: if nr == 399 (io_pgetevents) goto 728 else 578
-	{Code: 0x0015, Jt: 0x95, Jf: 0x00, K: 0x00000193}, // 578: if nr == 403 (clock_gettime64) goto 728 else 579
-	{Code: 0x0015, Jt: 0x94, Jf: 0x00, K: 0x00000196}, // 579: if nr == 406 (clock_getres_time64) goto 728 else 580
-	{Code: 0x0015, Jt: 0x93, Jf: 0x00, K: 0x00000197}, // 580: if nr == 407 (clock_nanosleep_time64) goto 728 else 581
-	{Code: 0x0015, Jt: 0x92, Jf: 0x00, K: 0x00000198}, // 581: if nr == 408 (timer_gettime64) goto 728 else 582
-	{Code: 0x0015, Jt: 0x91, Jf: 0x00, K: 0x00000199}, // 582: if nr == 409 (timer_settime64) goto 728 else 583
-	{Code: 0x0015, Jt: 0x90, Jf: 0x00, K: 0x0000019a}, // 583: if nr == 410 (timerfd_gettime64) goto 728 else 584
-	{Code: 0x0015, Jt: 0x8f, Jf: 0x00, K: 0x0000019b}, // 584: if nr == 411 (timerfd_settime64) goto 728 else 585
-	{Code: 0x0015, Jt: 0x8e, Jf: 0x00, K: 0x0000019c}, // 585: if nr == 412 (utimensat_time64) goto 728 else 586
-	{Code: 0x0015, Jt: 0x8d, Jf: 0x00, K: 0x0000019d}, // 586: if nr == 413 (pselect6_time64) goto 728 else 587
-	{Code: 0x0015, Jt: 0x8c, Jf: 0x00, K: 0x0000019e}, // 587: if nr == 414 (ppoll_time64) goto 728 else 588
-	{Code: 0x0015, Jt: 0x8b, Jf: 0x00, K: 0x000001a0}, // 588: if nr == 416 (io_pgetevents_time64) goto 728 else 589
-	{Code: 0x0015, Jt: 0x8a, Jf: 0x00, K: 0x000001a1}, // 589: if nr == 417 (recvmmsg_time64) goto 728 else 590
-	{Code: 0x0015, Jt: 0x89, Jf: 0x00, K: 0x000001a2}, // 590: if nr == 418 (mq_timedsend_time64) goto 728 else 591
-	{Code: 0x0015, Jt: 0x88, Jf: 0x00, K: 0x000001a3}, // 591: if nr == 419 (mq_timedreceive_time64) goto 728 else 592
-	{Code: 0x0015, Jt: 0x87, Jf: 0x00, K: 0x000001a4}, // 592: if nr == 420 (semtimedop_time64) goto 728 else 593
-	{Code: 0x0015, Jt: 0x86, Jf: 0x00, K: 0x000001a5}, // 593: if nr == 421 (rt_sigtimedwait_time64) goto 728 else 594
-	{Code: 0x0015, Jt: 0x85, Jf: 0x00, K: 0x000001a6}, // 594: if nr == 422 (futex_time64) goto 728 else 595
-	{Code: 0x0015, Jt: 0x84, Jf: 0x00, K: 0x000001a7}, // 595: if nr == 423 (sched_rr_get_interval_time64) goto 728 else 596
-	{Code: 0x0015, Jt: 0x83, Jf: 0x00, K: 0x000001a8}, // 596: if nr == 424 (pidfd_send_signal) goto 728 else 597
-	{Code: 0x0015, Jt: 0x82, Jf: 0x00, K: 0x000001b2}, // 597: if nr == 434 (pidfd_open) goto 728 else 598
-	{Code: 0x0015, Jt: 0x00, Jf: 0x01, K: 0x000001b3}, // 598: if nr == 435 (clone3) goto 599 else 600
-	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00050026}, // 599: return ERRNO(38)
-	{Code: 0x0015, Jt: 0x7f, Jf: 0x00, K: 0x000001b4}, // 600: if nr == 436 (close_range) goto 728 else 601
-	{Code: 0x0015, Jt: 0x7e, Jf: 0x00, K: 0x000001b5}, // 601: if nr == 437 (openat2) goto 728 else 602
-	{Code: 0x0015, Jt: 0x7d, Jf: 0x00, K: 0x000001b7}, // 602: if nr == 439 (faccessat2) goto 728 else 603
-	{Code: 0x0015, Jt: 0x7c, Jf: 0x00, K: 0x000001b9}, // 603: if nr == 441 (epoll_pwait2) goto 728 else 604
-	{Code: 0x0015, Jt: 0x7b, Jf: 0x00, K: 0x000001bc}, // 604: if nr == 444 (landlock_create_ruleset) goto 728 else 605
-	{Code: 0x0015, Jt: 0x7a, Jf: 0x00, K: 0x000001bd}, // 605: if nr == 445 (landlock_add_rule) goto 728 else 606
-	{Code: 0x0015, Jt: 0x79, Jf: 0x00, K: 0x000001be}, // 606: if nr == 446 (landlock_restrict_self) goto 728 else 607
-	{Code: 0x0015, Jt: 0x78, Jf: 0x00, K: 0x000001c0}, // 607: if nr == 448 (process_mrelease) goto 728 else 608
-	{Code: 0x0015, Jt: 0x77, Jf: 0x00, K: 0x000001c1}, // 608: if nr == 449 (futex_waitv) goto 728 else 609
-	{Code: 0x0015, Jt: 0x76, Jf: 0x00, K: 0x000001c3}, // 609: if nr == 451 (cachestat) goto 728 else 610
-	{Code: 0x0015, Jt: 0x75, Jf: 0x00, K: 0x000001c4}, // 610: if nr == 452 (fchmodat2) goto 728 else 611
-	{Code: 0x0015, Jt: 0x74, Jf: 0x00, K: 0x000001c5}, // 611: if nr == 453 (map_shadow_stack) goto 728 else 612
-	{Code: 0x0015, Jt: 0x73, Jf: 0x00, K: 0x000001c6}, // 612: if nr == 454 (futex_wake) goto 728 else 613
-	{Code: 0x0015, Jt: 0x72, Jf: 0x00, K: 0x000001c7}, // 613: if nr == 455 (futex_wait) goto 728 else 614
-	{Code: 0x0015, Jt: 0x71, Jf: 0x00, K: 0x000001c8}, // 614: if nr == 456 (futex_requeue) goto 728 else 615
-	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x00000078}, // 615: if nr == 120 (clone) goto 617 else 616
-	{Code: 0x0015, Jt: 0x00, Jf: 0x03, K: 0x00000151}, // 616: if nr == 337 (unshare) goto 617 else 620
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000010}, // 617: A = args[0].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x10000000}, // 618: A &= 0x10000000
-	{Code: 0x0015, Jt: 0x6c, Jf: 0x6b, K: 0x00000000}, // 619: if A == 0x0 goto 728 else 727
-	{Code: 0x0015, Jt: 0x00, Jf: 0x05, K: 0x00000119}, // 620: if nr == 281 (socket) goto 621 else 626
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000010}, // 621: A = args[0].lo
-	{Code: 0x0015, Jt: 0x69, Jf: 0x00, K: 0x00000010}, // 622: if args[0].lo == 0x10 goto 728 else 623
-	{Code: 0x0015, Jt: 0x68, Jf: 0x00, K: 0x0000000a}, // 623: if args[0].lo == 0xa goto 728 else 624
-	{Code: 0x0015, Jt: 0x67, Jf: 0x00, K: 0x00000002}, // 624: if args[0].lo == 0x2 goto 728 else 625
-	{Code: 0x0015, Jt: 0x66, Jf: 0x65, K: 0x00000001}, // 625: if args[0].lo == 0x1 goto 728 else 727
-	{Code: 0x0015, Jt: 0x00, Jf: 0x06, K: 0x00000088}, // 626: if nr == 136 (personality) goto 627 else 633
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000010}, // 627: A = args[0].lo
-	{Code: 0x0015, Jt: 0x63, Jf: 0x00, K: 0xffffffff}, // 628: if args[0].lo == 0xffffffff goto 728 else 629
-	{Code: 0x0015, Jt: 0x62, Jf: 0x00, K: 0x00020008}, // 629: if args[0].lo == 0x20008 goto 728 else 630
-	{Code: 0x0015, Jt: 0x61, Jf: 0x00, K: 0x00020000}, // 630: if args[0].lo == 0x20000 goto 728 else 631
-	{Code: 0x0015, Jt: 0x60, Jf: 0x00, K: 0x00000008}, // 631: if args[0].lo == 0x8 goto 728 else 632
-	{Code: 0x0015, Jt: 0x5f, Jf: 0x5e, K: 0x00000000}, // 632: if args[0].lo == 0x0 goto 728 else 727
-	{Code: 0x0015, Jt: 0x00, Jf: 0x5d, K: 0x00000036}, // 633: if nr == 54 (ioctl) goto 634 else 727
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 634: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x80000000}, // 635: A &= 0x80000000
-	{Code: 0x0015, Jt: 0x5b, Jf: 0x00, K: 0x80000000}, // 636: if A == 0x80000000 goto 728 else 637
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 637: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x40000000}, // 638: A &= 0x40000000
-	{Code: 0x0015, Jt: 0x58, Jf: 0x00, K: 0x40000000}, // 639: if A == 0x40000000 goto 728 else 640
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 640: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x20000000}, // 641: A &= 0x20000000
-	{Code: 0x0015, Jt: 0x55, Jf: 0x00, K: 0x20000000}, // 642: if A == 0x20000000 goto 728 else 643
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 643: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x10000000}, // 644: A &= 0x10000000
-	{Code: 0x0015, Jt: 0x52, Jf: 0x00, K: 0x10000000}, // 645: if A == 0x10000000 goto 728 else 646
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 646: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x08000000}, // 647: A &= 0x8000000
-	{Code: 0x0015, Jt: 0x4f, Jf: 0x00, K: 0x08000000}, // 648: if A == 0x8000000 goto 728 else 649
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 649: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x04000000}, // 650: A &= 0x4000000
-	{Code: 0x0015, Jt: 0x4c, Jf: 0x00, K: 0x04000000}, // 651: if A == 0x4000000 goto 728 else 652
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 652: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x02000000}, // 653: A &= 0x2000000
-	{Code: 0x0015, Jt: 0x49, Jf: 0x00, K: 0x02000000}, // 654: if A == 0x2000000 goto 728 else 655
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 655: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x01000000}, // 656: A &= 0x1000000
-	{Code: 0x0015, Jt: 0x46, Jf: 0x00, K: 0x01000000}, // 657: if A == 0x1000000 goto 728 else 658
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 658: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00800000}, // 659: A &= 0x800000
-	{Code: 0x0015, Jt: 0x43, Jf: 0x00, K: 0x00800000}, // 660: if A == 0x800000 goto 728 else 661
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 661: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00400000}, // 662: A &= 0x400000
-	{Code: 0x0015, Jt: 0x40, Jf: 0x00, K: 0x00400000}, // 663: if A == 0x400000 goto 728 else 664
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 664: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00200000}, // 665: A &= 0x200000
-	{Code: 0x0015, Jt: 0x3d, Jf: 0x00, K: 0x00200000}, // 666: if A == 0x200000 goto 728 else 667
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 667: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00100000}, // 668: A &= 0x100000
-	{Code: 0x0015, Jt: 0x3a, Jf: 0x00, K: 0x00100000}, // 669: if A == 0x100000 goto 728 else 670
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 670: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00080000}, // 671: A &= 0x80000
-	{Code: 0x0015, Jt: 0x37, Jf: 0x00, K: 0x00080000}, // 672: if A == 0x80000 goto 728 else 673
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 673: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00040000}, // 674: A &= 0x40000
-	{Code: 0x0015, Jt: 0x34, Jf: 0x00, K: 0x00040000}, // 675: if A == 0x40000 goto 728 else 676
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 676: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00020000}, // 677: A &= 0x20000
-	{Code: 0x0015, Jt: 0x31, Jf: 0x00, K: 0x00020000}, // 678: if A == 0x20000 goto 728 else 679
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 679: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00010000}, // 680: A &= 0x10000
-	{Code: 0x0015, Jt: 0x2e, Jf: 0x00, K: 0x00010000}, // 681: if A == 0x10000 goto 728 else 682
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 682: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00008000}, // 683: A &= 0x8000
-	{Code: 0x0015, Jt: 0x2b, Jf: 0x00, K: 0x00008000}, // 684: if A == 0x8000 goto 728 else 685
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 685: A = args[1].lo
-	{Code: 0x0015, Jt: 0x29, Jf: 0x00, K: 0x0000541e}, // 686: if args[1].lo == 0x541e goto 728 else 687
-	{Code: 0x0015, Jt: 0x28, Jf: 0x00, K: 0x0000541a}, // 687: if args[1].lo == 0x541a goto 728 else 688
-	{Code: 0x0015, Jt: 0x27, Jf: 0x00, K: 0x00005418}, // 688: if args[1].lo == 0x5418 goto 728 else 689
-	{Code: 0x0015, Jt: 0x26, Jf: 0x00, K: 0x00005416}, // 689: if args[1].lo == 0x5416 goto 728 else 690
-	{Code: 0x0015, Jt: 0x25, Jf: 0x00, K: 0x00005414}, // 690: if args[1].lo == 0x5414 goto 728 else 691
-	{Code: 0x0015, Jt: 0x24, Jf: 0x00, K: 0x00005410}, // 691: if args[1].lo == 0x5410 goto 728 else 692
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00002000}, // 692: A &= 0x2000
-	{Code: 0x0015, Jt: 0x22, Jf: 0x00, K: 0x00002000}, // 693: if A == 0x2000 goto 728 else 694
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 694: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000800}, // 695: A &= 0x800
-	{Code: 0x0015, Jt: 0x1f, Jf: 0x00, K: 0x00000800}, // 696: if A == 0x800 goto 728 else 697
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 697: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000200}, // 698: A &= 0x200
-	{Code: 0x0015, Jt: 0x1c, Jf: 0x00, K: 0x00000200}, // 699: if A == 0x200 goto 728 else 700
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 700: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000100}, // 701: A &= 0x100
-	{Code: 0x0015, Jt: 0x19, Jf: 0x00, K: 0x00000100}, // 702: if A == 0x100 goto 728 else 703
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 703: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000080}, // 704: A &= 0x80
-	{Code: 0x0015, Jt: 0x16, Jf: 0x00, K: 0x00000080}, // 705: if A == 0x80 goto 728 else 706
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 706: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000040}, // 707: A &= 0x40
-	{Code: 0x0015, Jt: 0x13, Jf: 0x00, K: 0x00000040}, // 708: if A == 0x40 goto 728 else 709
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 709: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000020}, // 710: A &= 0x20
-	{Code: 0x0015, Jt: 0x10, Jf: 0x00, K: 0x00000020}, // 711: if A == 0x20 goto 728 else 712
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 712: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000001}, // 713: A &= 0x1
-	{Code: 0x0015, Jt: 0x0d, Jf: 0x00, K: 0x00000001}, // 714: if A == 0x1 goto 728 else 715
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 715: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000010}, // 716: A &= 0x10
-	{Code: 0x0015, Jt: 0x0a, Jf: 0x00, K: 0x00000000}, // 717: if A == 0x0 goto 728 else 718
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 718: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000400}, // 719: A &= 0x400
-	{Code: 0x0015, Jt: 0x07, Jf: 0x00, K: 0x00000000}, // 720: if A == 0x0 goto 728 else 721
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 721: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00001000}, // 722: A &= 0x1000
-	{Code: 0x0015, Jt: 0x04, Jf: 0x00, K: 0x00000000}, // 723: if A == 0x0 goto 728 else 724
-	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 724: A = args[1].lo
-	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00004000}, // 725: A &= 0x4000
-	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x00000000}, // 726: if A == 0x0 goto 728 else 727
-	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00050001}, // 727: return ERRNO(1)
-	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x7fff0000}, // 728: return ALLOW
-	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 729: return KILL_THREAD
+	{Code: 0x0025, Jt: 0x00, Jf: 0xa6, K: 0x0000008f}, // 4: if nr > 0x8f goto 5 else 171
+	{Code: 0x0025, Jt: 0x00, Jf: 0x50, K: 0x000000d3}, // 5: if nr > 0xd3 goto 6 else 86
+	{Code: 0x0025, Jt: 0x00, Jf: 0x28, K: 0x00000116}, // 6: if nr > 0x116 goto 7 else 47
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x000001b3}, // 7: if nr > 0x1b3 goto 8 else 27
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x000001bf}, // 8: if nr > 0x1bf goto 9 else 18
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000001c4}, // 9: if nr > 0x1c4 goto 10 else 14
+	{Code: 0x0015, Jt: 0x5e, Jf: 0x00, K: 0x000001c8}, // 10: if nr == 456 (futex_requeue) goto 105 else 11
+	{Code: 0x0015, Jt: 0x5d, Jf: 0x00, K: 0x000001c7}, // 11: if nr == 455 (futex_wait) goto 105 else 12
+	{Code: 0x0015, Jt: 0x5c, Jf: 0x00, K: 0x000001c6}, // 12: if nr == 454 (futex_wake) goto 105 else 13
+	{Code: 0x0015, Jt: 0x5b, Jf: 0x54, K: 0x000001c5}, // 13: if nr == 453 (map_shadow_stack) goto 105 else 98
+	{Code: 0x0015, Jt: 0x5a, Jf: 0x00, K: 0x000001c4}, // 14: if nr == 452 (fchmodat2) goto 105 else 15
+	{Code: 0x0015, Jt: 0x59, Jf: 0x00, K: 0x000001c3}, // 15: if nr == 451 (cachestat) goto 105 else 16
+	{Code: 0x0015, Jt: 0x58, Jf: 0x00, K: 0x000001c1}, // 16: if nr == 449 (futex_waitv) goto 105 else 17
+	{Code: 0x0015, Jt: 0x57, Jf: 0x50, K: 0x000001c0}, // 17: if nr == 448 (process_mrelease) goto 105 else 98
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000001b9}, // 18: if nr > 0x1b9 goto 19 else 23
+	{Code: 0x0015, Jt: 0x55, Jf: 0x00, K: 0x000001bf}, // 19: if nr == 447 (memfd_secret) goto 105 else 20
+	{Code: 0x0015, Jt: 0x54, Jf: 0x00, K: 0x000001be}, // 20: if nr == 446 (landlock_restrict_self) goto 105 else 21
+	{Code: 0x0015, Jt: 0x53, Jf: 0x00, K: 0x000001bd}, // 21: if nr == 445 (landlock_add_rule) goto 105 else 22
+	{Code: 0x0015, Jt: 0x52, Jf: 0x4b, K: 0x000001bc}, // 22: if nr == 444 (landlock_create_ruleset) goto 105 else 98
+	{Code: 0x0015, Jt: 0x51, Jf: 0x00, K: 0x000001b9}, // 23: if nr == 441 (epoll_pwait2) goto 105 else 24
+	{Code: 0x0015, Jt: 0x50, Jf: 0x00, K: 0x000001b7}, // 24: if nr == 439 (faccessat2) goto 105 else 25
+	{Code: 0x0015, Jt: 0x4f, Jf: 0x00, K: 0x000001b5}, // 25: if nr == 437 (openat2) goto 105 else 26
+	{Code: 0x0015, Jt: 0x4e, Jf: 0x47, K: 0x000001b4}, // 26: if nr == 436 (close_range) goto 105 else 98
+	{Code: 0x0025, Jt: 0x00, Jf: 0x0a, K: 0x00000120}, // 27: if nr > 0x120 goto 28 else 38
+	{Code: 0x0025, Jt: 0x00, Jf: 0x05, K: 0x00000124}, // 28: if nr > 0x124 goto 29 else 34
+	{Code: 0x0015, Jt: 0x00, Jf: 0x01, K: 0x000001b3}, // 29: if nr == 435 (clone3) goto 30 else 31
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00050026}, // 30: return ERRNO(38)
+	{Code: 0x0015, Jt: 0x49, Jf: 0x00, K: 0x000001b2}, // 31: if nr == 434 (pidfd_open) goto 105 else 32
+	{Code: 0x0015, Jt: 0x48, Jf: 0x00, K: 0x000001a8}, // 32: if nr == 424 (pidfd_send_signal) goto 105 else 33
+	{Code: 0x0015, Jt: 0x47, Jf: 0x40, K: 0x00000125}, // 33: if nr == 293 (rseq) goto 105 else 98
+	{Code: 0x0015, Jt: 0x46, Jf: 0x00, K: 0x00000124}, // 34: if nr == 292 (io_pgetevents) goto 105 else 35
+	{Code: 0x0015, Jt: 0x45, Jf: 0x00, K: 0x00000123}, // 35: if nr == 291 (statx) goto 105 else 36
+	{Code: 0x0015, Jt: 0x44, Jf: 0x00, K: 0x00000122}, // 36: if nr == 290 (pkey_free) goto 105 else 37
+	{Code: 0x0015, Jt: 0x43, Jf: 0x3c, K: 0x00000121}, // 37: if nr == 289 (pkey_alloc) goto 105 else 98
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000011c}, // 38: if nr > 0x11c goto 39 else 43
+	{Code: 0x0015, Jt: 0x41, Jf: 0x00, K: 0x00000120}, // 39: if nr == 288 (pkey_mprotect) goto 105 else 40
+	{Code: 0x0015, Jt: 0x40, Jf: 0x00, K: 0x0000011f}, // 40: if nr == 287 (pwritev2) goto 105 else 41
+	{Code: 0x0015, Jt: 0x3f, Jf: 0x00, K: 0x0000011e}, // 41: if nr == 286 (preadv2) goto 105 else 42
+	{Code: 0x0015, Jt: 0x3e, Jf: 0x37, K: 0x0000011d}, // 42: if nr == 285 (copy_file_range) goto 105 else 98
+	{Code: 0x0015, Jt: 0x3d, Jf: 0x00, K: 0x0000011c}, // 43: if nr == 284 (mlock2) goto 105 else 44
+	{Code: 0x0015, Jt: 0x3c, Jf: 0x00, K: 0x0000011b}, // 44: if nr == 283 (membarrier) goto 105 else 45
+	{Code: 0x0015, Jt: 0x3b, Jf: 0x00, K: 0x00000119}, // 45: if nr == 281 (execveat) goto 105 else 46
+	{Code: 0x0015, Jt: 0x3a, Jf: 0x33, K: 0x00000117}, // 46: if nr == 279 (memfd_create) goto 105 else 98
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x000000e8}, // 47: if nr > 0xe8 goto 48 else 67
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000107}, // 48: if nr > 0x107 goto 49 else 58
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000112}, // 49: if nr > 0x112 goto 50 else 54
+	{Code: 0x0015, Jt: 0x36, Jf: 0x00, K: 0x00000116}, // 50: if nr == 278 (getrandom) goto 105 else 51
+	{Code: 0x0015, Jt: 0x35, Jf: 0x00, K: 0x00000115}, // 51: if nr == 277 (seccomp) goto 105 else 52
+	{Code: 0x0015, Jt: 0x34, Jf: 0x00, K: 0x00000114}, // 52: if nr == 276 (renameat2) goto 105 else 53
+	{Code: 0x0015, Jt: 0x33, Jf: 0x2c, K: 0x00000113}, // 53: if nr == 275 (sched_getattr) goto 105 else 98
+	{Code: 0x0015, Jt: 0x32, Jf: 0x00, K: 0x00000112}, // 54: if nr == 274 (sched_setattr) goto 105 else 55
+	{Code: 0x0015, Jt: 0x31, Jf: 0x00, K: 0x0000010d}, // 55: if nr == 269 (sendmmsg) goto 105 else 56
+	{Code: 0x0015, Jt: 0x30, Jf: 0x00, K: 0x0000010b}, // 56: if nr == 267 (syncfs) goto 105 else 57
+	{Code: 0x0015, Jt: 0x2f, Jf: 0x28, K: 0x00000108}, // 57: if nr == 264 (name_to_handle_at) goto 105 else 98
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000f2}, // 58: if nr > 0xf2 goto 59 else 63
+	{Code: 0x0015, Jt: 0x2d, Jf: 0x00, K: 0x00000107}, // 59: if nr == 263 (fanotify_mark) goto 105 else 60
+	{Code: 0x0015, Jt: 0x2c, Jf: 0x00, K: 0x00000105}, // 60: if nr == 261 (prlimit64) goto 105 else 61
+	{Code: 0x0015, Jt: 0x2b, Jf: 0x00, K: 0x00000104}, // 61: if nr == 260 (wait4) goto 105 else 62
+	{Code: 0x0015, Jt: 0x2a, Jf: 0x23, K: 0x000000f3}, // 62: if nr == 243 (recvmmsg) goto 105 else 98
+	{Code: 0x0015, Jt: 0x29, Jf: 0x00, K: 0x000000f2}, // 63: if nr == 242 (accept4) goto 105 else 64
+	{Code: 0x0015, Jt: 0x28, Jf: 0x00, K: 0x000000f0}, // 64: if nr == 240 (rt_tgsigqueueinfo) goto 105 else 65
+	{Code: 0x0015, Jt: 0x27, Jf: 0x00, K: 0x000000ea}, // 65: if nr == 234 (remap_file_pages) goto 105 else 66
+	{Code: 0x0015, Jt: 0x26, Jf: 0x1f, K: 0x000000e9}, // 66: if nr == 233 (madvise) goto 105 else 98
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x000000de}, // 67: if nr > 0xde goto 68 else 77
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000e4}, // 68: if nr > 0xe4 goto 69 else 73
+	{Code: 0x0015, Jt: 0x23, Jf: 0x00, K: 0x000000e8}, // 69: if nr == 232 (mincore) goto 105 else 70
+	{Code: 0x0015, Jt: 0x22, Jf: 0x00, K: 0x000000e7}, // 70: if nr == 231 (munlockall) goto 105 else 71
+	{Code: 0x0015, Jt: 0x21, Jf: 0x00, K: 0x000000e6}, // 71: if nr == 230 (mlockall) goto 105 else 72
+	{Code: 0x0015, Jt: 0x20, Jf: 0x19, K: 0x000000e5}, // 72: if nr == 229 (munlock) goto 105 else 98
+	{Code: 0x0015, Jt: 0x1f, Jf: 0x00, K: 0x000000e4}, // 73: if nr == 228 (mlock) goto 105 else 74
+	{Code: 0x0015, Jt: 0x1e, Jf: 0x00, K: 0x000000e3}, // 74: if nr == 227 (msync) goto 105 else 75
+	{Code: 0x0015, Jt: 0x1d, Jf: 0x00, K: 0x000000e2}, // 75: if nr == 226 (mprotect) goto 105 else 76
+	{Code: 0x0015, Jt: 0x1c, Jf: 0x15, K: 0x000000df}, // 76: if nr == 223 (fadvise64) goto 105 else 98
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000d7}, // 77: if nr > 0xd7 goto 78 else 82
+	{Code: 0x0015, Jt: 0x1a, Jf: 0x00, K: 0x000000de}, // 78: if nr == 222 (mmap) goto 105 else 79
+	{Code: 0x0015, Jt: 0x19, Jf: 0x00, K: 0x000000dd}, // 79: if nr == 221 (execve) goto 105 else 80
+	{Code: 0x0015, Jt: 0x8e, Jf: 0x00, K: 0x000000dc}, // 80: if nr == 220 (clone) goto 223 else 81
+	{Code: 0x0015, Jt: 0x17, Jf: 0x10, K: 0x000000d8}, // 81: if nr == 216 (mremap) goto 105 else 98
+	{Code: 0x0015, Jt: 0x16, Jf: 0x00, K: 0x000000d7}, // 82: if nr == 215 (munmap) goto 105 else 83
+	{Code: 0x0015, Jt: 0x15, Jf: 0x00, K: 0x000000d6}, // 83: if nr == 214 (brk) goto 105 else 84
+	{Code: 0x0015, Jt: 0x14, Jf: 0x00, K: 0x000000d5}, // 84: if nr == 213 (readahead) goto 105 else 85
+	{Code: 0x0015, Jt: 0x13, Jf: 0x0c, K: 0x000000d4}, // 85: if nr == 212 (recvmsg) goto 105 else 98
+	{Code: 0x0025, Jt: 0x00, Jf: 0x2d, K: 0x000000b3}, // 86: if nr > 0xb3 goto 87 else 132
+	{Code: 0x0025, Jt: 0x00, Jf: 0x19, K: 0x000000c3}, // 87: if nr > 0xc3 goto 88 else 113
+	{Code: 0x0025, Jt: 0x00, Jf: 0x0a, K: 0x000000cb}, // 88: if nr > 0xcb goto 89 else 99
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000cf}, // 89: if nr > 0xcf goto 90 else 94
+	{Code: 0x0015, Jt: 0x0e, Jf: 0x00, K: 0x000000d3}, // 90: if nr == 211 (sendmsg) goto 105 else 91
+	{Code: 0x0015, Jt: 0x0d, Jf: 0x00, K: 0x000000d2}, // 91: if nr == 210 (shutdown) goto 105 else 92
+	{Code: 0x0015, Jt: 0x0c, Jf: 0x00, K: 0x000000d1}, // 92: if nr == 209 (getsockopt) goto 105 else 93
+	{Code: 0x0015, Jt: 0x0b, Jf: 0x04, K: 0x000000d0}, // 93: if nr == 208 (setsockopt) goto 105 else 98
+	{Code: 0x0015, Jt: 0x0a, Jf: 0x00, K: 0x000000cf}, // 94: if nr == 207 (recvfrom) goto 105 else 95
+	{Code: 0x0015, Jt: 0x09, Jf: 0x00, K: 0x000000ce}, // 95: if nr == 206 (sendto) goto 105 else 96
+	{Code: 0x0015, Jt: 0x08, Jf: 0x00, K: 0x000000cd}, // 96: if nr == 205 (getpeername) goto 105 else 97
+	{Code: 0x0015, Jt: 0x07, Jf: 0x00, K: 0x000000cc}, // 97: if nr == 204 (getsockname) goto 105 else 98
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00050001}, // 98: return ERRNO(1)
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000c7}, // 99: if nr > 0xc7 goto 100 else 104
+	{Code: 0x0015, Jt: 0x04, Jf: 0x00, K: 0x000000cb}, // 100: if nr == 203 (connect) goto 105 else 101
+	{Code: 0x0015, Jt: 0x03, Jf: 0x00, K: 0x000000ca}, // 101: if nr == 202 (accept) goto 105 else 102
+	{Code: 0x0015, Jt: 0x02, Jf: 0x00, K: 0x000000c9}, // 102: if nr == 201 (listen) goto 105 else 103
+	{Code: 0x0015, Jt: 0x01, Jf: 0xfd, K: 0x000000c8}, // 103: if nr == 200 (bind) goto 105 else 357
+	{Code: 0x0015, Jt: 0x00, Jf: 0x01, K: 0x000000c7}, // 104: if nr == 199 (socketpair) goto 105 else 106
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x7fff0000}, // 105: return ALLOW
+	{Code: 0x0015, Jt: 0x00, Jf: 0x04, K: 0x000000c6}, // 106: if nr == 198 (socket) goto 107 else 111
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000014}, // 107: A = args[0].hi
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 108: A &= 0x0
+	{Code: 0x0015, Jt: 0x00, Jf: 0xf7, K: 0x00000000}, // 109: if A == 0x0 goto 110 else 357
+	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x0000019a}, // 110: goto 521
+	{Code: 0x0015, Jt: 0xfc, Jf: 0x00, K: 0x000000c5}, // 111: if nr == 197 (shmdt) goto 364 else 112
+	{Code: 0x0015, Jt: 0xfb, Jf: 0xf4, K: 0x000000c4}, // 112: if nr == 196 (shmat) goto 364 else 357
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x000000bb}, // 113: if nr > 0xbb goto 114 else 123
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000bf}, // 114: if nr > 0xbf goto 115 else 119
+	{Code: 0x0015, Jt: 0xf8, Jf: 0x00, K: 0x000000c3}, // 115: if nr == 195 (shmctl) goto 364 else 116
+	{Code: 0x0015, Jt: 0xf7, Jf: 0x00, K: 0x000000c2}, // 116: if nr == 194 (shmget) goto 364 else 117
+	{Code: 0x0015, Jt: 0xf6, Jf: 0x00, K: 0x000000c1}, // 117: if nr == 193 (semop) goto 364 else 118
+	{Code: 0x0015, Jt: 0xf5, Jf: 0xee, K: 0x000000c0}, // 118: if nr == 192 (semtimedop) goto 364 else 357
+	{Code: 0x0015, Jt: 0xf4, Jf: 0x00, K: 0x000000bf}, // 119: if nr == 191 (semctl) goto 364 else 120
+	{Code: 0x0015, Jt: 0xf3, Jf: 0x00, K: 0x000000be}, // 120: if nr == 190 (semget) goto 364 else 121
+	{Code: 0x0015, Jt: 0xf2, Jf: 0x00, K: 0x000000bd}, // 121: if nr == 189 (msgsnd) goto 364 else 122
+	{Code: 0x0015, Jt: 0xf1, Jf: 0xea, K: 0x000000bc}, // 122: if nr == 188 (msgrcv) goto 364 else 357
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000b7}, // 123: if nr > 0xb7 goto 124 else 128
+	{Code: 0x0015, Jt: 0xef, Jf: 0x00, K: 0x000000bb}, // 124: if nr == 187 (msgctl) goto 364 else 125
+	{Code: 0x0015, Jt: 0xee, Jf: 0x00, K: 0x000000ba}, // 125: if nr == 186 (msgget) goto 364 else 126
+	{Code: 0x0015, Jt: 0xed, Jf: 0x00, K: 0x000000b9}, // 126: if nr == 185 (mq_getsetattr) goto 364 else 127
+	{Code: 0x0015, Jt: 0xec, Jf: 0xe5, K: 0x000000b8}, // 127: if nr == 184 (mq_notify) goto 364 else 357
+	{Code: 0x0015, Jt: 0xeb, Jf: 0x00, K: 0x000000b7}, // 128: if nr == 183 (mq_timedreceive) goto 364 else 129
+	{Code: 0x0015, Jt: 0xea, Jf: 0x00, K: 0x000000b6}, // 129: if nr == 182 (mq_timedsend) goto 364 else 130
+	{Code: 0x0015, Jt: 0xe9, Jf: 0x00, K: 0x000000b5}, // 130: if nr == 181 (mq_unlink) goto 364 else 131
+	{Code: 0x0015, Jt: 0xe8, Jf: 0xe1, K: 0x000000b4}, // 131: if nr == 180 (mq_open) goto 364 else 357
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x0000009f}, // 132: if nr > 0x9f goto 133 else 152
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x000000a9}, // 133: if nr > 0xa9 goto 134 else 143
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000af}, // 134: if nr > 0xaf goto 135 else 139
+	{Code: 0x0015, Jt: 0xe4, Jf: 0x00, K: 0x000000b3}, // 135: if nr == 179 (sysinfo) goto 364 else 136
+	{Code: 0x0015, Jt: 0xe3, Jf: 0x00, K: 0x000000b2}, // 136: if nr == 178 (gettid) goto 364 else 137
+	{Code: 0x0015, Jt: 0xe2, Jf: 0x00, K: 0x000000b1}, // 137: if nr == 177 (getegid) goto 364 else 138
+	{Code: 0x0015, Jt: 0xe1, Jf: 0xda, K: 0x000000b0}, // 138: if nr == 176 (getgid) goto 364 else 357
+	{Code: 0x0015, Jt: 0xe0, Jf: 0x00, K: 0x000000af}, // 139: if nr == 175 (geteuid) goto 364 else 140
+	{Code: 0x0015, Jt: 0xdf, Jf: 0x00, K: 0x000000ae}, // 140: if nr == 174 (getuid) goto 364 else 141
+	{Code: 0x0015, Jt: 0xde, Jf: 0x00, K: 0x000000ad}, // 141: if nr == 173 (getppid) goto 364 else 142
+	{Code: 0x0015, Jt: 0xdd, Jf: 0xd6, K: 0x000000ac}, // 142: if nr == 172 (getpid) goto 364 else 357
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000a5}, // 143: if nr > 0xa5 goto 144 else 148
+	{Code: 0x0015, Jt: 0xdb, Jf: 0x00, K: 0x000000a9}, // 144: if nr == 169 (gettimeofday) goto 364 else 145
+	{Code: 0x0015, Jt: 0xda, Jf: 0x00, K: 0x000000a8}, // 145: if nr == 168 (getcpu) goto 364 else 146
+	{Code: 0x0015, Jt: 0xd9, Jf: 0x00, K: 0x000000a7}, // 146: if nr == 167 (prctl) goto 364 else 147
+	{Code: 0x0015, Jt: 0xd8, Jf: 0xd1, K: 0x000000a6}, // 147: if nr == 166 (umask) goto 364 else 357
+	{Code: 0x0015, Jt: 0xd7, Jf: 0x00, K: 0x000000a5}, // 148: if nr == 165 (getrusage) goto 364 else 149
+	{Code: 0x0015, Jt: 0xd6, Jf: 0x00, K: 0x000000a4}, // 149: if nr == 164 (setrlimit) goto 364 else 150
+	{Code: 0x0015, Jt: 0xd5, Jf: 0x00, K: 0x000000a3}, // 150: if nr == 163 (getrlimit) goto 364 else 151
+	{Code: 0x0015, Jt: 0xd4, Jf: 0xcd, K: 0x000000a0}, // 151: if nr == 160 (uname) goto 364 else 357
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000097}, // 152: if nr > 0x97 goto 153 else 162
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000009b}, // 153: if nr > 0x9b goto 154 else 158
+	{Code: 0x0015, Jt: 0xd1, Jf: 0x00, K: 0x0000009f}, // 154: if nr == 159 (setgroups) goto 364 else 155
+	{Code: 0x0015, Jt: 0xd0, Jf: 0x00, K: 0x0000009e}, // 155: if nr == 158 (getgroups) goto 364 else 156
+	{Code: 0x0015, Jt: 0xcf, Jf: 0x00, K: 0x0000009d}, // 156: if nr == 157 (setsid) goto 364 else 157
+	{Code: 0x0015, Jt: 0xce, Jf: 0xc7, K: 0x0000009c}, // 157: if nr == 156 (getsid) goto 364 else 357
+	{Code: 0x0015, Jt: 0xcd, Jf: 0x00, K: 0x0000009b}, // 158: if nr == 155 (getpgid) goto 364 else 159
+	{Code: 0x0015, Jt: 0xcc, Jf: 0x00, K: 0x0000009a}, // 159: if nr == 154 (setpgid) goto 364 else 160
+	{Code: 0x0015, Jt: 0xcb, Jf: 0x00, K: 0x00000099}, // 160: if nr == 153 (times) goto 364 else 161
+	{Code: 0x0015, Jt: 0xca, Jf: 0xc3, K: 0x00000098}, // 161: if nr == 152 (setfsgid) goto 364 else 357
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000093}, // 162: if nr > 0x93 goto 163 else 167
+	{Code: 0x0015, Jt: 0xc8, Jf: 0x00, K: 0x00000097}, // 163: if nr == 151 (setfsuid) goto 364 else 164
+	{Code: 0x0015, Jt: 0xc7, Jf: 0x00, K: 0x00000096}, // 164: if nr == 150 (getresgid) goto 364 else 165
+	{Code: 0x0015, Jt: 0xc6, Jf: 0x00, K: 0x00000095}, // 165: if nr == 149 (setresgid) goto 364 else 166
+	{Code: 0x0015, Jt: 0xc5, Jf: 0xbe, K: 0x00000094}, // 166: if nr == 148 (getresuid) goto 364 else 357
+	{Code: 0x0015, Jt: 0xc4, Jf: 0x00, K: 0x00000093}, // 167: if nr == 147 (setresuid) goto 364 else 168
+	{Code: 0x0015, Jt: 0xc3, Jf: 0x00, K: 0x00000092}, // 168: if nr == 146 (setuid) goto 364 else 169
+	{Code: 0x0015, Jt: 0xc2, Jf: 0x00, K: 0x00000091}, // 169: if nr == 145 (setreuid) goto 364 else 170
+	{Code: 0x0015, Jt: 0xc1, Jf: 0xba, K: 0x00000090}, // 170: if nr == 144 (setgid) goto 364 else 357
+	{Code: 0x0025, Jt: 0x00, Jf: 0x57, K: 0x00000047}, // 171: if nr > 0x47 goto 172 else 259
+	{Code: 0x0025, Jt: 0x00, Jf: 0x27, K: 0x0000006b}, // 172: if nr > 0x6b goto 173 else 212
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x0000007e}, // 173: if nr > 0x7e goto 174 else 193
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000086}, // 174: if nr > 0x86 goto 175 else 184
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000008a}, // 175: if nr > 0x8a goto 176 else 180
+	{Code: 0x0015, Jt: 0xbb, Jf: 0x00, K: 0x0000008f}, // 176: if nr == 143 (setregid) goto 364 else 177
+	{Code: 0x0015, Jt: 0xba, Jf: 0x00, K: 0x0000008d}, // 177: if nr == 141 (getpriority) goto 364 else 178
+	{Code: 0x0015, Jt: 0xb9, Jf: 0x00, K: 0x0000008c}, // 178: if nr == 140 (setpriority) goto 364 else 179
+	{Code: 0x0015, Jt: 0xb8, Jf: 0xb1, K: 0x0000008b}, // 179: if nr == 139 (rt_sigreturn) goto 364 else 357
+	{Code: 0x0015, Jt: 0xb7, Jf: 0x00, K: 0x0000008a}, // 180: if nr == 138 (rt_sigqueueinfo) goto 364 else 181
+	{Code: 0x0015, Jt: 0xb6, Jf: 0x00, K: 0x00000089}, // 181: if nr == 137 (rt_sigtimedwait) goto 364 else 182
+	{Code: 0x0015, Jt: 0xb5, Jf: 0x00, K: 0x00000088}, // 182: if nr == 136 (rt_sigpending) goto 364 else 183
+	{Code: 0x0015, Jt: 0xb4, Jf: 0xad, K: 0x00000087}, // 183: if nr == 135 (rt_sigprocmask) goto 364 else 357
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000082}, // 184: if nr > 0x82 goto 185 else 189
+	{Code: 0x0015, Jt: 0xb2, Jf: 0x00, K: 0x00000086}, // 185: if nr == 134 (rt_sigaction) goto 364 else 186
+	{Code: 0x0015, Jt: 0xb1, Jf: 0x00, K: 0x00000085}, // 186: if nr == 133 (rt_sigsuspend) goto 364 else 187
+	{Code: 0x0015, Jt: 0xb0, Jf: 0x00, K: 0x00000084}, // 187: if nr == 132 (sigaltstack) goto 364 else 188
+	{Code: 0x0015, Jt: 0xaf, Jf: 0xa8, K: 0x00000083}, // 188: if nr == 131 (tgkill) goto 364 else 357
+	{Code: 0x0015, Jt: 0xae, Jf: 0x00, K: 0x00000082}, // 189: if nr == 130 (tkill) goto 364 else 190
+	{Code: 0x0015, Jt: 0xad, Jf: 0x00, K: 0x00000081}, // 190: if nr == 129 (kill) goto 364 else 191
+	{Code: 0x0015, Jt: 0xac, Jf: 0x00, K: 0x00000080}, // 191: if nr == 128 (restart_syscall) goto 364 else 192
+	{Code: 0x0015, Jt: 0xab, Jf: 0xa4, K: 0x0000007f}, // 192: if nr == 127 (sched_rr_get_interval) goto 364 else 357
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000076}, // 193: if nr > 0x76 goto 194 else 203
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000007a}, // 194: if nr > 0x7a goto 195 else 199
+	{Code: 0x0015, Jt: 0xa8, Jf: 0x00, K: 0x0000007e}, // 195: if nr == 126 (sched_get_priority_min) goto 364 else 196
+	{Code: 0x0015, Jt: 0xa7, Jf: 0x00, K: 0x0000007d}, // 196: if nr == 125 (sched_get_priority_max) goto 364 else 197
+	{Code: 0x0015, Jt: 0xa6, Jf: 0x00, K: 0x0000007c}, // 197: if nr == 124 (sched_yield) goto 364 else 198
+	{Code: 0x0015, Jt: 0xa5, Jf: 0x9e, K: 0x0000007b}, // 198: if nr == 123 (sched_getaffinity) goto 364 else 357
+	{Code: 0x0015, Jt: 0xa4, Jf: 0x00, K: 0x0000007a}, // 199: if nr == 122 (sched_setaffinity) goto 364 else 200
+	{Code: 0x0015, Jt: 0xa3, Jf: 0x00, K: 0x00000079}, // 200: if nr == 121 (sched_getparam) goto 364 else 201
+	{Code: 0x0015, Jt: 0xa2, Jf: 0x00, K: 0x00000078}, // 201: if nr == 120 (sched_getscheduler) goto 364 else 202
+	{Code: 0x0015, Jt: 0xa1, Jf: 0x9a, K: 0x00000077}, // 202: if nr == 119 (sched_setscheduler) goto 364 else 357
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000006f}, // 203: if nr > 0x6f goto 204 else 208
+	{Code: 0x0015, Jt: 0x9f, Jf: 0x00, K: 0x00000076}, // 204: if nr == 118 (sched_setparam) goto 364 else 205
+	{Code: 0x0015, Jt: 0x9e, Jf: 0x00, K: 0x00000073}, // 205: if nr == 115 (clock_nanosleep) goto 364 else 206
+	{Code: 0x0015, Jt: 0x9d, Jf: 0x00, K: 0x00000072}, // 206: if nr == 114 (clock_getres) goto 364 else 207
+	{Code: 0x0015, Jt: 0x9c, Jf: 0x95, K: 0x00000071}, // 207: if nr == 113 (clock_gettime) goto 364 else 357
+	{Code: 0x0015, Jt: 0x9b, Jf: 0x00, K: 0x0000006f}, // 208: if nr == 111 (timer_delete) goto 364 else 209
+	{Code: 0x0015, Jt: 0x9a, Jf: 0x00, K: 0x0000006e}, // 209: if nr == 110 (timer_settime) goto 364 else 210
+	{Code: 0x0015, Jt: 0x99, Jf: 0x00, K: 0x0000006d}, // 210: if nr == 109 (timer_getoverrun) goto 364 else 211
+	{Code: 0x0015, Jt: 0x98, Jf: 0x91, K: 0x0000006c}, // 211: if nr == 108 (timer_gettime) goto 364 else 357
+	{Code: 0x0025, Jt: 0x00, Jf: 0x1b, K: 0x00000057}, // 212: if nr > 0x57 goto 213 else 240
+	{Code: 0x0025, Jt: 0x00, Jf: 0x0d, K: 0x00000060}, // 213: if nr > 0x60 goto 214 else 227
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000064}, // 214: if nr > 0x64 goto 215 else 219
+	{Code: 0x0015, Jt: 0x94, Jf: 0x00, K: 0x0000006b}, // 215: if nr == 107 (timer_create) goto 364 else 216
+	{Code: 0x0015, Jt: 0x93, Jf: 0x00, K: 0x00000067}, // 216: if nr == 103 (setitimer) goto 364 else 217
+	{Code: 0x0015, Jt: 0x92, Jf: 0x00, K: 0x00000066}, // 217: if nr == 102 (getitimer) goto 364 else 218
+	{Code: 0x0015, Jt: 0x91, Jf: 0x8a, K: 0x00000065}, // 218: if nr == 101 (nanosleep) goto 364 else 357
+	{Code: 0x0015, Jt: 0x90, Jf: 0x00, K: 0x00000064}, // 219: if nr == 100 (get_robust_list) goto 364 else 220
+	{Code: 0x0015, Jt: 0x8f, Jf: 0x00, K: 0x00000063}, // 220: if nr == 99 (set_robust_list) goto 364 else 221
+	{Code: 0x0015, Jt: 0x8e, Jf: 0x00, K: 0x00000062}, // 221: if nr == 98 (futex) goto 364 else 222
+	{Code: 0x0015, Jt: 0x00, Jf: 0x86, K: 0x00000061}, // 222: if nr == 97 (unshare) goto 223 else 357
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000014}, // 223: A = args[0].hi
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 224: A &= 0x0
+	{Code: 0x0015, Jt: 0x00, Jf: 0x83, K: 0x00000000}, // 225: if A == 0x0 goto 226 else 357
+	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x000001d8}, // 226: goto 699
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000005c}, // 227: if nr > 0x5c goto 228 else 232
+	{Code: 0x0015, Jt: 0x87, Jf: 0x00, K: 0x00000060}, // 228: if nr == 96 (set_tid_address) goto 364 else 229
+	{Code: 0x0015, Jt: 0x86, Jf: 0x00, K: 0x0000005f}, // 229: if nr == 95 (waitid) goto 364 else 230
+	{Code: 0x0015, Jt: 0x85, Jf: 0x00, K: 0x0000005e}, // 230: if nr == 94 (exit_group) goto 364 else 231
+	{Code: 0x0015, Jt: 0x84, Jf: 0x7d, K: 0x0000005d}, // 231: if nr == 93 (exit) goto 364 else 357
+	{Code: 0x0015, Jt: 0x00, Jf: 0x04, K: 0x0000005c}, // 232: if nr == 92 (personality) goto 233 else 237
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000014}, // 233: A = args[0].hi
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 234: A &= 0x0
+	{Code: 0x0015, Jt: 0x00, Jf: 0x79, K: 0x00000000}, // 235: if A == 0x0 goto 236 else 357
+	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x000001c1}, // 236: goto 686
+	{Code: 0x0015, Jt: 0x7e, Jf: 0x00, K: 0x0000005b}, // 237: if nr == 91 (capset) goto 364 else 238
+	{Code: 0x0015, Jt: 0x7d, Jf: 0x00, K: 0x0000005a}, // 238: if nr == 90 (capget) goto 364 else 239
+	{Code: 0x0015, Jt: 0x7c, Jf: 0x75, K: 0x00000058}, // 239: if nr == 88 (utimensat) goto 364 else 357
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x0000004f}, // 240: if nr > 0x4f goto 241 else 250
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000053}, // 241: if nr > 0x53 goto 242 else 246
+	{Code: 0x0015, Jt: 0x79, Jf: 0x00, K: 0x00000057}, // 242: if nr == 87 (timerfd_gettime) goto 364 else 243
+	{Code: 0x0015, Jt: 0x78, Jf: 0x00, K: 0x00000056}, // 243: if nr == 86 (timerfd_settime) goto 364 else 244
+	{Code: 0x0015, Jt: 0x77, Jf: 0x00, K: 0x00000055}, // 244: if nr == 85 (timerfd_create) goto 364 else 245
+	{Code: 0x0015, Jt: 0x76, Jf: 0x6f, K: 0x00000054}, // 245: if nr == 84 (sync_file_range) goto 364 else 357
+	{Code: 0x0015, Jt: 0x75, Jf: 0x00, K: 0x00000053}, // 246: if nr == 83 (fdatasync) goto 364 else 247
+	{Code: 0x0015, Jt: 0x74, Jf: 0x00, K: 0x00000052}, // 247: if nr == 82 (fsync) goto 364 else 248
+	{Code: 0x0015, Jt: 0x73, Jf: 0x00, K: 0x00000051}, // 248: if nr == 81 (sync) goto 364 else 249
+	{Code: 0x0015, Jt: 0x72, Jf: 0x6b, K: 0x00000050}, // 249: if nr == 80 (fstat) goto 364 else 357
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000004b}, // 250: if nr > 0x4b goto 251 else 255
+	{Code: 0x0015, Jt: 0x70, Jf: 0x00, K: 0x0000004f}, // 251: if nr == 79 (newfstatat) goto 364 else 252
+	{Code: 0x0015, Jt: 0x6f, Jf: 0x00, K: 0x0000004e}, // 252: if nr == 78 (readlinkat) goto 364 else 253
+	{Code: 0x0015, Jt: 0x6e, Jf: 0x00, K: 0x0000004d}, // 253: if nr == 77 (tee) goto 364 else 254
+	{Code: 0x0015, Jt: 0x6d, Jf: 0x66, K: 0x0000004c}, // 254: if nr == 76 (splice) goto 364 else 357
+	{Code: 0x0015, Jt: 0x6c, Jf: 0x00, K: 0x0000004b}, // 255: if nr == 75 (vmsplice) goto 364 else 256
+	{Code: 0x0015, Jt: 0x6b, Jf: 0x00, K: 0x0000004a}, // 256: if nr == 74 (signalfd4) goto 364 else 257
+	{Code: 0x0015, Jt: 0x6a, Jf: 0x00, K: 0x00000049}, // 257: if nr == 73 (ppoll) goto 364 else 258
+	{Code: 0x0015, Jt: 0x69, Jf: 0x62, K: 0x00000048}, // 258: if nr == 72 (pselect6) goto 364 else 357
+	{Code: 0x0025, Jt: 0x00, Jf: 0x27, K: 0x00000020}, // 259: if nr > 0x20 goto 260 else 299
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x00000035}, // 260: if nr > 0x35 goto 261 else 280
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x0000003f}, // 261: if nr > 0x3f goto 262 else 271
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000043}, // 262: if nr > 0x43 goto 263 else 267
+	{Code: 0x0015, Jt: 0x64, Jf: 0x00, K: 0x00000047}, // 263: if nr == 71 (sendfile) goto 364 else 264
+	{Code: 0x0015, Jt: 0x63, Jf: 0x00, K: 0x00000046}, // 264: if nr == 70 (pwritev) goto 364 else 265
+	{Code: 0x0015, Jt: 0x62, Jf: 0x00, K: 0x00000045}, // 265: if nr == 69 (preadv) goto 364 else 266
+	{Code: 0x0015, Jt: 0x61, Jf: 0x5a, K: 0x00000044}, // 266: if nr == 68 (pwrite64) goto 364 else 357
+	{Code: 0x0015, Jt: 0x60, Jf: 0x00, K: 0x00000043}, // 267: if nr == 67 (pread64) goto 364 else 268
+	{Code: 0x0015, Jt: 0x5f, Jf: 0x00, K: 0x00000042}, // 268: if nr == 66 (writev) goto 364 else 269
+	{Code: 0x0015, Jt: 0x5e, Jf: 0x00, K: 0x00000041}, // 269: if nr == 65 (readv) goto 364 else 270
+	{Code: 0x0015, Jt: 0x5d, Jf: 0x56, K: 0x00000040}, // 270: if nr == 64 (write) goto 364 else 357
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000039}, // 271: if nr > 0x39 goto 272 else 276
+	{Code: 0x0015, Jt: 0x5b, Jf: 0x00, K: 0x0000003f}, // 272: if nr == 63 (read) goto 364 else 273
+	{Code: 0x0015, Jt: 0x5a, Jf: 0x00, K: 0x0000003e}, // 273: if nr == 62 (lseek) goto 364 else 274
+	{Code: 0x0015, Jt: 0x59, Jf: 0x00, K: 0x0000003d}, // 274: if nr == 61 (getdents64) goto 364 else 275
+	{Code: 0x0015, Jt: 0x58, Jf: 0x51, K: 0x0000003b}, // 275: if nr == 59 (pipe2) goto 364 else 357
+	{Code: 0x0015, Jt: 0x57, Jf: 0x00, K: 0x00000039}, // 276: if nr == 57 (close) goto 364 else 277
+	{Code: 0x0015, Jt: 0x56, Jf: 0x00, K: 0x00000038}, // 277: if nr == 56 (openat) goto 364 else 278
+	{Code: 0x0015, Jt: 0x55, Jf: 0x00, K: 0x00000037}, // 278: if nr == 55 (fchown) goto 364 else 279
+	{Code: 0x0015, Jt: 0x54, Jf: 0x4d, K: 0x00000036}, // 279: if nr == 54 (fchownat) goto 364 else 357
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x0000002c}, // 280: if nr > 0x2c goto 281 else 290
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000030}, // 281: if nr > 0x30 goto 282 else 286
+	{Code: 0x0015, Jt: 0x51, Jf: 0x00, K: 0x00000035}, // 282: if nr == 53 (fchmodat) goto 364 else 283
+	{Code: 0x0015, Jt: 0x50, Jf: 0x00, K: 0x00000034}, // 283: if nr == 52 (fchmod) goto 364 else 284
+	{Code: 0x0015, Jt: 0x4f, Jf: 0x00, K: 0x00000032}, // 284: if nr == 50 (fchdir) goto 364 else 285
+	{Code: 0x0015, Jt: 0x4e, Jf: 0x47, K: 0x00000031}, // 285: if nr == 49 (chdir) goto 364 else 357
+	{Code: 0x0015, Jt: 0x4d, Jf: 0x00, K: 0x00000030}, // 286: if nr == 48 (faccessat) goto 364 else 287
+	{Code: 0x0015, Jt: 0x4c, Jf: 0x00, K: 0x0000002f}, // 287: if nr == 47 (fallocate) goto 364 else 288
+	{Code: 0x0015, Jt: 0x4b, Jf: 0x00, K: 0x0000002e}, // 288: if nr == 46 (ftruncate) goto 364 else 289
+	{Code: 0x0015, Jt: 0x4a, Jf: 0x43, K: 0x0000002d}, // 289: if nr == 45 (truncate) goto 364 else 357
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000024}, // 290: if nr > 0x24 goto 291 else 295
+	{Code: 0x0015, Jt: 0x48, Jf: 0x00, K: 0x0000002c}, // 291: if nr == 44 (fstatfs) goto 364 else 292
+	{Code: 0x0015, Jt: 0x47, Jf: 0x00, K: 0x0000002b}, // 292: if nr == 43 (statfs) goto 364 else 293
+	{Code: 0x0015, Jt: 0x46, Jf: 0x00, K: 0x00000026}, // 293: if nr == 38 (renameat) goto 364 else 294
+	{Code: 0x0015, Jt: 0x45, Jf: 0x3e, K: 0x00000025}, // 294: if nr == 37 (linkat) goto 364 else 357
+	{Code: 0x0015, Jt: 0x44, Jf: 0x00, K: 0x00000024}, // 295: if nr == 36 (symlinkat) goto 364 else 296
+	{Code: 0x0015, Jt: 0x43, Jf: 0x00, K: 0x00000023}, // 296: if nr == 35 (unlinkat) goto 364 else 297
+	{Code: 0x0015, Jt: 0x42, Jf: 0x00, K: 0x00000022}, // 297: if nr == 34 (mkdirat) goto 364 else 298
+	{Code: 0x0015, Jt: 0x41, Jf: 0x3a, K: 0x00000021}, // 298: if nr == 33 (mknodat) goto 364 else 357
+	{Code: 0x0025, Jt: 0x00, Jf: 0x17, K: 0x0000000f}, // 299: if nr > 0xf goto 300 else 323
+	{Code: 0x0025, Jt: 0x00, Jf: 0x0d, K: 0x00000018}, // 300: if nr > 0x18 goto 301 else 314
+	{Code: 0x0025, Jt: 0x00, Jf: 0x08, K: 0x0000001c}, // 301: if nr > 0x1c goto 302 else 310
+	{Code: 0x0015, Jt: 0x3d, Jf: 0x00, K: 0x00000020}, // 302: if nr == 32 (flock) goto 364 else 303
+	{Code: 0x0015, Jt: 0x3c, Jf: 0x00, K: 0x0000001f}, // 303: if nr == 31 (ioprio_get) goto 364 else 304
+	{Code: 0x0015, Jt: 0x3b, Jf: 0x00, K: 0x0000001e}, // 304: if nr == 30 (ioprio_set) goto 364 else 305
+	{Code: 0x0015, Jt: 0x00, Jf: 0x33, K: 0x0000001d}, // 305: if nr == 29 (ioctl) goto 306 else 357
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x0000001c}, // 306: A = args[1].hi
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 307: A &= 0x0
+	{Code: 0x0015, Jt: 0x00, Jf: 0x30, K: 0x00000000}, // 308: if A == 0x0 goto 309 else 357
+	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x000001b2}, // 309: goto 744
+	{Code: 0x0015, Jt: 0x35, Jf: 0x00, K: 0x0000001c}, // 310: if nr == 28 (inotify_rm_watch) goto 364 else 311
+	{Code: 0x0015, Jt: 0x34, Jf: 0x00, K: 0x0000001b}, // 311: if nr == 27 (inotify_add_watch) goto 364 else 312
+	{Code: 0x0015, Jt: 0x33, Jf: 0x00, K: 0x0000001a}, // 312: if nr == 26 (inotify_init1) goto 364 else 313
+	{Code: 0x0015, Jt: 0x32, Jf: 0x2b, K: 0x00000019}, // 313: if nr == 25 (fcntl) goto 364 else 357
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000014}, // 314: if nr > 0x14 goto 315 else 319
+	{Code: 0x0015, Jt: 0x30, Jf: 0x00, K: 0x00000018}, // 315: if nr == 24 (dup3) goto 364 else 316
+	{Code: 0x0015, Jt: 0x2f, Jf: 0x00, K: 0x00000017}, // 316: if nr == 23 (dup) goto 364 else 317
+	{Code: 0x0015, Jt: 0x2e, Jf: 0x00, K: 0x00000016}, // 317: if nr == 22 (epoll_pwait) goto 364 else 318
+	{Code: 0x0015, Jt: 0x2d, Jf: 0x26, K: 0x00000015}, // 318: if nr == 21 (epoll_ctl) goto 364 else 357
+	{Code: 0x0015, Jt: 0x2c, Jf: 0x00, K: 0x00000014}, // 319: if nr == 20 (epoll_create1) goto 364 else 320
+	{Code: 0x0015, Jt: 0x2b, Jf: 0x00, K: 0x00000013}, // 320: if nr == 19 (eventfd2) goto 364 else 321
+	{Code: 0x0015, Jt: 0x2a, Jf: 0x00, K: 0x00000011}, // 321: if nr == 17 (getcwd) goto 364 else 322
+	{Code: 0x0015, Jt: 0x29, Jf: 0x22, K: 0x00000010}, // 322: if nr == 16 (fremovexattr) goto 364 else 357
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000007}, // 323: if nr > 0x7 goto 324 else 333
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000000b}, // 324: if nr > 0xb goto 325 else 329
+	{Code: 0x0015, Jt: 0x26, Jf: 0x00, K: 0x0000000f}, // 325: if nr == 15 (lremovexattr) goto 364 else 326
+	{Code: 0x0015, Jt: 0x25, Jf: 0x00, K: 0x0000000e}, // 326: if nr == 14 (removexattr) goto 364 else 327
+	{Code: 0x0015, Jt: 0x24, Jf: 0x00, K: 0x0000000d}, // 327: if nr == 13 (flistxattr) goto 364 else 328
+	{Code: 0x0015, Jt: 0x23, Jf: 0x1c, K: 0x0000000c}, // 328: if nr == 12 (llistxattr) goto 364 else 357
+	{Code: 0x0015, Jt: 0x22, Jf: 0x00, K: 0x0000000b}, // 329: if nr == 11 (listxattr) goto 364 else 330
+	{Code: 0x0015, Jt: 0x21, Jf: 0x00, K: 0x0000000a}, // 330: if nr == 10 (fgetxattr) goto 364 else 331
+	{Code: 0x0015, Jt: 0x20, Jf: 0x00, K: 0x00000009}, // 331: if nr == 9 (lgetxattr) goto 364 else 332
+	{Code: 0x0015, Jt: 0x1f, Jf: 0x18, K: 0x00000008}, // 332: if nr == 8 (getxattr) goto 364 else 357
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000003}, // 333: if nr > 0x3 goto 334 else 338
+	{Code: 0x0015, Jt: 0x1d, Jf: 0x00, K: 0x00000007}, // 334: if nr == 7 (fsetxattr) goto 364 else 335
+	{Code: 0x0015, Jt: 0x1c, Jf: 0x00, K: 0x00000006}, // 335: if nr == 6 (lsetxattr) goto 364 else 336
+	{Code: 0x0015, Jt: 0x1b, Jf: 0x00, K: 0x00000005}, // 336: if nr == 5 (setxattr) goto 364 else 337
+	{Code: 0x0015, Jt: 0x1a, Jf: 0x13, K: 0x00000004}, // 337: if nr == 4 (io_getevents) goto 364 else 357
+	{Code: 0x0015, Jt: 0x19, Jf: 0x00, K: 0x00000003}, // 338: if nr == 3 (io_cancel) goto 364 else 339
+	{Code: 0x0015, Jt: 0x18, Jf: 0x00, K: 0x00000002}, // 339: if nr == 2 (io_submit) goto 364 else 340
+	{Code: 0x0015, Jt: 0x17, Jf: 0x00, K: 0x00000001}, // 340: if nr == 1 (io_destroy) goto 364 else 341
+	{Code: 0x0015, Jt: 0x16, Jf: 0x0f, K: 0x00000000}, // 341: if nr == 0 (io_setup) goto 364 else 357
+	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x40000028}, // 342: if arch == AUDIT_ARCH_ARM goto 344 else 343
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 343: return KILL_THREAD
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 344: A = nr
+	{Code: 0x0025, Jt: 0x01, Jf: 0x00, K: 0x0000008d}, // 345: if nr > 0x8d goto 347 else 346
+	{Code: 0x0005, Jt: 0x00, Jf: 0x00, K: 0x00000149}, // 346: goto 676
+	{Code: 0x0025, Jt: 0x00, Jf: 0xa2, K: 0x0000011e}, // 347: if nr > 0x11e goto 348 else 510
+	{Code: 0x0025, Jt: 0x00, Jf: 0x52, K: 0x00000168}, // 348: if nr > 0x168 goto 349 else 431
+	{Code: 0x0025, Jt: 0x00, Jf: 0x2a, K: 0x00000198}, // 349: if nr > 0x198 goto 350 else 392
+	{Code: 0x0025, Jt: 0x00, Jf: 0x16, K: 0x000001b2}, // 350: if nr > 0x1b2 goto 351 else 373
+	{Code: 0x0025, Jt: 0x00, Jf: 0x0a, K: 0x000001be}, // 351: if nr > 0x1be goto 352 else 362
+	{Code: 0x0025, Jt: 0x00, Jf: 0x05, K: 0x000001c4}, // 352: if nr > 0x1c4 goto 353 else 358
+	{Code: 0x0015, Jt: 0x0a, Jf: 0x00, K: 0x000001c8}, // 353: if nr == 456 (futex_requeue) goto 364 else 354
+	{Code: 0x0015, Jt: 0x09, Jf: 0x00, K: 0x000001c7}, // 354: if nr == 455 (futex_wait) goto 364 else 355
+	{Code: 0x0015, Jt: 0x08, Jf: 0x00, K: 0x000001c6}, // 355: if nr == 454 (futex_wake) goto 364 else 356
+	{Code: 0x0015, Jt: 0x07, Jf: 0x00, K: 0x000001c5}, // 356: if nr == 453 (map_shadow_stack) goto 364 else 357
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00050001}, // 357: return ERRNO(1)
+	{Code: 0x0015, Jt: 0x05, Jf: 0x00, K: 0x000001c4}, // 358: if nr == 452 (fchmodat2) goto 364 else 359
+	{Code: 0x0015, Jt: 0x04, Jf: 0x00, K: 0x000001c3}, // 359: if nr == 451 (cachestat) goto 364 else 360
+	{Code: 0x0015, Jt: 0x03, Jf: 0x00, K: 0x000001c1}, // 360: if nr == 449 (futex_waitv) goto 364 else 361
+	{Code: 0x0015, Jt: 0x02, Jf: 0xfe, K: 0x000001c0}, // 361: if nr == 448 (process_mrelease) goto 364 else 616
+	{Code: 0x0025, Jt: 0x00, Jf: 0x05, K: 0x000001b7}, // 362: if nr > 0x1b7 goto 363 else 368
+	{Code: 0x0015, Jt: 0x00, Jf: 0x01, K: 0x000001be}, // 363: if nr == 446 (landlock_restrict_self) goto 364 else 365
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x7fff0000}, // 364: return ALLOW
+	{Code: 0x0015, Jt: 0xff, Jf: 0x00, K: 0x000001bd}, // 365: if nr == 445 (landlock_add_rule) goto 621 else 366
+	{Code: 0x0015, Jt: 0xfe, Jf: 0x00, K: 0x000001bc}, // 366: if nr == 444 (landlock_create_ruleset) goto 621 else 367
+	{Code: 0x0015, Jt: 0xfd, Jf: 0xf8, K: 0x000001b9}, // 367: if nr == 441 (epoll_pwait2) goto 621 else 616
+	{Code: 0x0015, Jt: 0xfc, Jf: 0x00, K: 0x000001b7}, // 368: if nr == 439 (faccessat2) goto 621 else 369
+	{Code: 0x0015, Jt: 0xfb, Jf: 0x00, K: 0x000001b5}, // 369: if nr == 437 (openat2) goto 621 else 370
+	{Code: 0x0015, Jt: 0xfa, Jf: 0x00, K: 0x000001b4}, // 370: if nr == 436 (close_range) goto 621 else 371
+	{Code: 0x0015, Jt: 0x00, Jf: 0xf4, K: 0x000001b3}, // 371: if nr == 435 (clone3) goto 372 else 616
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00050026}, // 372: return ERRNO(38)
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x000001a1}, // 373: if nr > 0x1a1 goto 374 else 383
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000001a5}, // 374: if nr > 0x1a5 goto 375 else 379
+	{Code: 0x0015, Jt: 0xf5, Jf: 0x00, K: 0x000001b2}, // 375: if nr == 434 (pidfd_open) goto 621 else 376
+	{Code: 0x0015, Jt: 0xf4, Jf: 0x00, K: 0x000001a8}, // 376: if nr == 424 (pidfd_send_signal) goto 621 else 377
+	{Code: 0x0015, Jt: 0xf3, Jf: 0x00, K: 0x000001a7}, // 377: if nr == 423 (sched_rr_get_interval_time64) goto 621 else 378
+	{Code: 0x0015, Jt: 0xf2, Jf: 0xed, K: 0x000001a6}, // 378: if nr == 422 (futex_time64) goto 621 else 616
+	{Code: 0x0015, Jt: 0xf1, Jf: 0x00, K: 0x000001a5}, // 379: if nr == 421 (rt_sigtimedwait_time64) goto 621 else 380
+	{Code: 0x0015, Jt: 0xf0, Jf: 0x00, K: 0x000001a4}, // 380: if nr == 420 (semtimedop_time64) goto 621 else 381
+	{Code: 0x0015, Jt: 0xef, Jf: 0x00, K: 0x000001a3}, // 381: if nr == 419 (mq_timedreceive_time64) goto 621 else 382
+	{Code: 0x0015, Jt: 0xee, Jf: 0xe9, K: 0x000001a2}, // 382: if nr == 418 (mq_timedsend_time64) goto 621 else 616
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000019c}, // 383: if nr > 0x19c goto 384 else 388
+	{Code: 0x0015, Jt: 0xec, Jf: 0x00, K: 0x000001a1}, // 384: if nr == 417 (recvmmsg_time64) goto 621 else 385
+	{Code: 0x0015, Jt: 0xeb, Jf: 0x00, K: 0x000001a0}, // 385: if nr == 416 (io_pgetevents_time64) goto 621 else 386
+	{Code: 0x0015, Jt: 0xea, Jf: 0x00, K: 0x0000019e}, // 386: if nr == 414 (ppoll_time64) goto 621 else 387
+	{Code: 0x0015, Jt: 0xe9, Jf: 0xe4, K: 0x0000019d}, // 387: if nr == 413 (pselect6_time64) goto 621 else 616
+	{Code: 0x0015, Jt: 0xe8, Jf: 0x00, K: 0x0000019c}, // 388: if nr == 412 (utimensat_time64) goto 621 else 389
+	{Code: 0x0015, Jt: 0xe7, Jf: 0x00, K: 0x0000019b}, // 389: if nr == 411 (timerfd_settime64) goto 621 else 390
+	{Code: 0x0015, Jt: 0xe6, Jf: 0x00, K: 0x0000019a}, // 390: if nr == 410 (timerfd_gettime64) goto 621 else 391
+	{Code: 0x0015, Jt: 0xe5, Jf: 0xe0, K: 0x00000199}, // 391: if nr == 409 (timer_settime64) goto 621 else 616
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x00000181}, // 392: if nr > 0x181 goto 393 else 412
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x0000018b}, // 393: if nr > 0x18b goto 394 else 403
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000018f}, // 394: if nr > 0x18f goto 395 else 399
+	{Code: 0x0015, Jt: 0xe1, Jf: 0x00, K: 0x00000198}, // 395: if nr == 408 (timer_gettime64) goto 621 else 396
+	{Code: 0x0015, Jt: 0xe0, Jf: 0x00, K: 0x00000197}, // 396: if nr == 407 (clock_nanosleep_time64) goto 621 else 397
+	{Code: 0x0015, Jt: 0xdf, Jf: 0x00, K: 0x00000196}, // 397: if nr == 406 (clock_getres_time64) goto 621 else 398
+	{Code: 0x0015, Jt: 0xde, Jf: 0xd9, K: 0x00000193}, // 398: if nr == 403 (clock_gettime64) goto 621 else 616
+	{Code: 0x0015, Jt: 0xdd, Jf: 0x00, K: 0x0000018f}, // 399: if nr == 399 (io_pgetevents) goto 621 else 400
+	{Code: 0x0015, Jt: 0xdc, Jf: 0x00, K: 0x0000018e}, // 400: if nr == 398 (rseq) goto 621 else 401
+	{Code: 0x0015, Jt: 0xdb, Jf: 0x00, K: 0x0000018d}, // 401: if nr == 397 (statx) goto 621 else 402
+	{Code: 0x0015, Jt: 0xda, Jf: 0xd5, K: 0x0000018c}, // 402: if nr == 396 (pkey_free) goto 621 else 616
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000187}, // 403: if nr > 0x187 goto 404 else 408
+	{Code: 0x0015, Jt: 0xd8, Jf: 0x00, K: 0x0000018b}, // 404: if nr == 395 (pkey_alloc) goto 621 else 405
+	{Code: 0x0015, Jt: 0xd7, Jf: 0x00, K: 0x0000018a}, // 405: if nr == 394 (pkey_mprotect) goto 621 else 406
+	{Code: 0x0015, Jt: 0xd6, Jf: 0x00, K: 0x00000189}, // 406: if nr == 393 (pwritev2) goto 621 else 407
+	{Code: 0x0015, Jt: 0xd5, Jf: 0xd0, K: 0x00000188}, // 407: if nr == 392 (preadv2) goto 621 else 616
+	{Code: 0x0015, Jt: 0xd4, Jf: 0x00, K: 0x00000187}, // 408: if nr == 391 (copy_file_range) goto 621 else 409
+	{Code: 0x0015, Jt: 0xd3, Jf: 0x00, K: 0x00000186}, // 409: if nr == 390 (mlock2) goto 621 else 410
+	{Code: 0x0015, Jt: 0xd2, Jf: 0x00, K: 0x00000185}, // 410: if nr == 389 (membarrier) goto 621 else 411
+	{Code: 0x0015, Jt: 0xd1, Jf: 0xcc, K: 0x00000183}, // 411: if nr == 387 (execveat) goto 621 else 616
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000172}, // 412: if nr > 0x172 goto 413 else 422
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000017d}, // 413: if nr > 0x17d goto 414 else 418
+	{Code: 0x0015, Jt: 0xce, Jf: 0x00, K: 0x00000181}, // 414: if nr == 385 (memfd_create) goto 621 else 415
+	{Code: 0x0015, Jt: 0xcd, Jf: 0x00, K: 0x00000180}, // 415: if nr == 384 (getrandom) goto 621 else 416
+	{Code: 0x0015, Jt: 0xcc, Jf: 0x00, K: 0x0000017f}, // 416: if nr == 383 (seccomp) goto 621 else 417
+	{Code: 0x0015, Jt: 0xcb, Jf: 0xc6, K: 0x0000017e}, // 417: if nr == 382 (renameat2) goto 621 else 616
+	{Code: 0x0015, Jt: 0xca, Jf: 0x00, K: 0x0000017d}, // 418: if nr == 381 (sched_getattr) goto 621 else 419
+	{Code: 0x0015, Jt: 0xc9, Jf: 0x00, K: 0x0000017c}, // 419: if nr == 380 (sched_setattr) goto 621 else 420
+	{Code: 0x0015, Jt: 0xc8, Jf: 0x00, K: 0x00000176}, // 420: if nr == 374 (sendmmsg) goto 621 else 421
+	{Code: 0x0015, Jt: 0xc7, Jf: 0xc2, K: 0x00000175}, // 421: if nr == 373 (syncfs) goto 621 else 616
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000016d}, // 422: if nr > 0x16d goto 423 else 427
+	{Code: 0x0015, Jt: 0xc5, Jf: 0x00, K: 0x00000172}, // 423: if nr == 370 (name_to_handle_at) goto 621 else 424
+	{Code: 0x0015, Jt: 0xc4, Jf: 0x00, K: 0x00000171}, // 424: if nr == 369 (prlimit64) goto 621 else 425
+	{Code: 0x0015, Jt: 0xc3, Jf: 0x00, K: 0x00000170}, // 425: if nr == 368 (fanotify_mark) goto 621 else 426
+	{Code: 0x0015, Jt: 0xc2, Jf: 0xbd, K: 0x0000016e}, // 426: if nr == 366 (accept4) goto 621 else 616
+	{Code: 0x0015, Jt: 0xc1, Jf: 0x00, K: 0x0000016d}, // 427: if nr == 365 (recvmmsg) goto 621 else 428
+	{Code: 0x0015, Jt: 0xc0, Jf: 0x00, K: 0x0000016b}, // 428: if nr == 363 (rt_tgsigqueueinfo) goto 621 else 429
+	{Code: 0x0015, Jt: 0xbf, Jf: 0x00, K: 0x0000016a}, // 429: if nr == 362 (pwritev) goto 621 else 430
+	{Code: 0x0015, Jt: 0xbe, Jf: 0xb9, K: 0x00000169}, // 430: if nr == 361 (preadv) goto 621 else 616
+	{Code: 0x0025, Jt: 0x00, Jf: 0x27, K: 0x00000145}, // 431: if nr > 0x145 goto 432 else 471
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x00000156}, // 432: if nr > 0x156 goto 433 else 452
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000160}, // 433: if nr > 0x160 goto 434 else 443
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000164}, // 434: if nr > 0x164 goto 435 else 439
+	{Code: 0x0015, Jt: 0xb9, Jf: 0x00, K: 0x00000168}, // 435: if nr == 360 (inotify_init1) goto 621 else 436
+	{Code: 0x0015, Jt: 0xb8, Jf: 0x00, K: 0x00000167}, // 436: if nr == 359 (pipe2) goto 621 else 437
+	{Code: 0x0015, Jt: 0xb7, Jf: 0x00, K: 0x00000166}, // 437: if nr == 358 (dup3) goto 621 else 438
+	{Code: 0x0015, Jt: 0xb6, Jf: 0xb1, K: 0x00000165}, // 438: if nr == 357 (epoll_create1) goto 621 else 616
+	{Code: 0x0015, Jt: 0xb5, Jf: 0x00, K: 0x00000164}, // 439: if nr == 356 (eventfd2) goto 621 else 440
+	{Code: 0x0015, Jt: 0xb4, Jf: 0x00, K: 0x00000163}, // 440: if nr == 355 (signalfd4) goto 621 else 441
+	{Code: 0x0015, Jt: 0xb3, Jf: 0x00, K: 0x00000162}, // 441: if nr == 354 (timerfd_gettime) goto 621 else 442
+	{Code: 0x0015, Jt: 0xb2, Jf: 0xad, K: 0x00000161}, // 442: if nr == 353 (timerfd_settime) goto 621 else 616
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000015c}, // 443: if nr > 0x15c goto 444 else 448
+	{Code: 0x0015, Jt: 0xb0, Jf: 0x00, K: 0x00000160}, // 444: if nr == 352 (fallocate) goto 621 else 445
+	{Code: 0x0015, Jt: 0xaf, Jf: 0x00, K: 0x0000015f}, // 445: if nr == 351 (eventfd) goto 621 else 446
+	{Code: 0x0015, Jt: 0xae, Jf: 0x00, K: 0x0000015e}, // 446: if nr == 350 (timerfd_create) goto 621 else 447
+	{Code: 0x0015, Jt: 0xad, Jf: 0xa8, K: 0x0000015d}, // 447: if nr == 349 (signalfd) goto 621 else 616
+	{Code: 0x0015, Jt: 0xac, Jf: 0x00, K: 0x0000015c}, // 448: if nr == 348 (utimensat) goto 621 else 449
+	{Code: 0x0015, Jt: 0xab, Jf: 0x00, K: 0x0000015a}, // 449: if nr == 346 (epoll_pwait) goto 621 else 450
+	{Code: 0x0015, Jt: 0xaa, Jf: 0x00, K: 0x00000159}, // 450: if nr == 345 (getcpu) goto 621 else 451
+	{Code: 0x0015, Jt: 0xa9, Jf: 0xa4, K: 0x00000157}, // 451: if nr == 343 (vmsplice) goto 621 else 616
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x0000014d}, // 452: if nr > 0x14d goto 453 else 462
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000151}, // 453: if nr > 0x151 goto 454 else 458
+	{Code: 0x0015, Jt: 0xa6, Jf: 0x00, K: 0x00000156}, // 454: if nr == 342 (tee) goto 621 else 455
+	{Code: 0x0015, Jt: 0xa5, Jf: 0x00, K: 0x00000154}, // 455: if nr == 340 (splice) goto 621 else 456
+	{Code: 0x0015, Jt: 0xa4, Jf: 0x00, K: 0x00000153}, // 456: if nr == 339 (get_robust_list) goto 621 else 457
+	{Code: 0x0015, Jt: 0xa3, Jf: 0x9e, K: 0x00000152}, // 457: if nr == 338 (set_robust_list) goto 621 else 616
+	{Code: 0x0015, Jt: 0xf0, Jf: 0x00, K: 0x00000151}, // 458: if nr == 337 (unshare) goto 699 else 459
+	{Code: 0x0015, Jt: 0xa1, Jf: 0x00, K: 0x00000150}, // 459: if nr == 336 (ppoll) goto 621 else 460
+	{Code: 0x0015, Jt: 0xa0, Jf: 0x00, K: 0x0000014f}, // 460: if nr == 335 (pselect6) goto 621 else 461
+	{Code: 0x0015, Jt: 0x9f, Jf: 0x9a, K: 0x0000014e}, // 461: if nr == 334 (faccessat) goto 621 else 616
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000149}, // 462: if nr > 0x149 goto 463 else 467
+	{Code: 0x0015, Jt: 0x9d, Jf: 0x00, K: 0x0000014d}, // 463: if nr == 333 (fchmodat) goto 621 else 464
+	{Code: 0x0015, Jt: 0x9c, Jf: 0x00, K: 0x0000014c}, // 464: if nr == 332 (readlinkat) goto 621 else 465
+	{Code: 0x0015, Jt: 0x9b, Jf: 0x00, K: 0x0000014b}, // 465: if nr == 331 (symlinkat) goto 621 else 466
+	{Code: 0x0015, Jt: 0x9a, Jf: 0x95, K: 0x0000014a}, // 466: if nr == 330 (linkat) goto 621 else 616
+	{Code: 0x0015, Jt: 0x99, Jf: 0x00, K: 0x00000149}, // 467: if nr == 329 (renameat) goto 621 else 468
+	{Code: 0x0015, Jt: 0x98, Jf: 0x00, K: 0x00000148}, // 468: if nr == 328 (unlinkat) goto 621 else 469
+	{Code: 0x0015, Jt: 0x97, Jf: 0x00, K: 0x00000147}, // 469: if nr == 327 (fstatat64) goto 621 else 470
+	{Code: 0x0015, Jt: 0x96, Jf: 0x91, K: 0x00000146}, // 470: if nr == 326 (futimesat) goto 621 else 616
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x0000012e}, // 471: if nr > 0x12e goto 472 else 491
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x0000013a}, // 472: if nr > 0x13a goto 473 else 482
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000013e}, // 473: if nr > 0x13e goto 474 else 478
+	{Code: 0x0015, Jt: 0x92, Jf: 0x00, K: 0x00000145}, // 474: if nr == 325 (fchownat) goto 621 else 475
+	{Code: 0x0015, Jt: 0x91, Jf: 0x00, K: 0x00000144}, // 475: if nr == 324 (mknodat) goto 621 else 476
+	{Code: 0x0015, Jt: 0x90, Jf: 0x00, K: 0x00000143}, // 476: if nr == 323 (mkdirat) goto 621 else 477
+	{Code: 0x0015, Jt: 0x8f, Jf: 0x8a, K: 0x00000142}, // 477: if nr == 322 (openat) goto 621 else 616
+	{Code: 0x0015, Jt: 0x8e, Jf: 0x00, K: 0x0000013e}, // 478: if nr == 318 (inotify_rm_watch) goto 621 else 479
+	{Code: 0x0015, Jt: 0x8d, Jf: 0x00, K: 0x0000013d}, // 479: if nr == 317 (inotify_add_watch) goto 621 else 480
+	{Code: 0x0015, Jt: 0x8c, Jf: 0x00, K: 0x0000013c}, // 480: if nr == 316 (inotify_init) goto 621 else 481
+	{Code: 0x0015, Jt: 0x8b, Jf: 0x86, K: 0x0000013b}, // 481: if nr == 315 (ioprio_get) goto 621 else 616
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000132}, // 482: if nr > 0x132 goto 483 else 487
+	{Code: 0x0015, Jt: 0x89, Jf: 0x00, K: 0x0000013a}, // 483: if nr == 314 (ioprio_set) goto 621 else 484
+	{Code: 0x0015, Jt: 0x88, Jf: 0x00, K: 0x00000138}, // 484: if nr == 312 (semtimedop) goto 621 else 485
+	{Code: 0x0015, Jt: 0x87, Jf: 0x00, K: 0x00000134}, // 485: if nr == 308 (shmctl) goto 621 else 486
+	{Code: 0x0015, Jt: 0x86, Jf: 0x81, K: 0x00000133}, // 486: if nr == 307 (shmget) goto 621 else 616
+	{Code: 0x0015, Jt: 0x85, Jf: 0x00, K: 0x00000132}, // 487: if nr == 306 (shmdt) goto 621 else 488
+	{Code: 0x0015, Jt: 0x84, Jf: 0x00, K: 0x00000131}, // 488: if nr == 305 (shmat) goto 621 else 489
+	{Code: 0x0015, Jt: 0x83, Jf: 0x00, K: 0x00000130}, // 489: if nr == 304 (msgctl) goto 621 else 490
+	{Code: 0x0015, Jt: 0x82, Jf: 0x7d, K: 0x0000012f}, // 490: if nr == 303 (msgget) goto 621 else 616
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000126}, // 491: if nr > 0x126 goto 492 else 501
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000012a}, // 492: if nr > 0x12a goto 493 else 497
+	{Code: 0x0015, Jt: 0x7f, Jf: 0x00, K: 0x0000012e}, // 493: if nr == 302 (msgrcv) goto 621 else 494
+	{Code: 0x0015, Jt: 0x7e, Jf: 0x00, K: 0x0000012d}, // 494: if nr == 301 (msgsnd) goto 621 else 495
+	{Code: 0x0015, Jt: 0x7d, Jf: 0x00, K: 0x0000012c}, // 495: if nr == 300 (semctl) goto 621 else 496
+	{Code: 0x0015, Jt: 0x7c, Jf: 0x77, K: 0x0000012b}, // 496: if nr == 299 (semget) goto 621 else 616
+	{Code: 0x0015, Jt: 0x7b, Jf: 0x00, K: 0x0000012a}, // 497: if nr == 298 (semop) goto 621 else 498
+	{Code: 0x0015, Jt: 0x7a, Jf: 0x00, K: 0x00000129}, // 498: if nr == 297 (recvmsg) goto 621 else 499
+	{Code: 0x0015, Jt: 0x79, Jf: 0x00, K: 0x00000128}, // 499: if nr == 296 (sendmsg) goto 621 else 500
+	{Code: 0x0015, Jt: 0x78, Jf: 0x73, K: 0x00000127}, // 500: if nr == 295 (getsockopt) goto 621 else 616
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000122}, // 501: if nr > 0x122 goto 502 else 506
+	{Code: 0x0015, Jt: 0x76, Jf: 0x00, K: 0x00000126}, // 502: if nr == 294 (setsockopt) goto 621 else 503
+	{Code: 0x0015, Jt: 0x75, Jf: 0x00, K: 0x00000125}, // 503: if nr == 293 (shutdown) goto 621 else 504
+	{Code: 0x0015, Jt: 0x74, Jf: 0x00, K: 0x00000124}, // 504: if nr == 292 (recvfrom) goto 621 else 505
+	{Code: 0x0015, Jt: 0x73, Jf: 0x6e, K: 0x00000123}, // 505: if nr == 291 (recv) goto 621 else 616
+	{Code: 0x0015, Jt: 0x72, Jf: 0x00, K: 0x00000122}, // 506: if nr == 290 (sendto) goto 621 else 507
+	{Code: 0x0015, Jt: 0x71, Jf: 0x00, K: 0x00000121}, // 507: if nr == 289 (send) goto 621 else 508
+	{Code: 0x0015, Jt: 0x70, Jf: 0x00, K: 0x00000120}, // 508: if nr == 288 (socketpair) goto 621 else 509
+	{Code: 0x0015, Jt: 0x6f, Jf: 0x6a, K: 0x0000011f}, // 509: if nr == 287 (getpeername) goto 621 else 616
+	{Code: 0x0025, Jt: 0x00, Jf: 0x54, K: 0x000000d3}, // 510: if nr > 0xd3 goto 511 else 595
+	{Code: 0x0025, Jt: 0x00, Jf: 0x2c, K: 0x000000f6}, // 511: if nr > 0xf6 goto 512 else 556
+	{Code: 0x0025, Jt: 0x00, Jf: 0x18, K: 0x0000010a}, // 512: if nr > 0x10a goto 513 else 537
+	{Code: 0x0025, Jt: 0x00, Jf: 0x0e, K: 0x00000116}, // 513: if nr > 0x116 goto 514 else 528
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000011a}, // 514: if nr > 0x11a goto 515 else 519
+	{Code: 0x0015, Jt: 0x69, Jf: 0x00, K: 0x0000011e}, // 515: if nr == 286 (getsockname) goto 621 else 516
+	{Code: 0x0015, Jt: 0x68, Jf: 0x00, K: 0x0000011d}, // 516: if nr == 285 (accept) goto 621 else 517
+	{Code: 0x0015, Jt: 0x67, Jf: 0x00, K: 0x0000011c}, // 517: if nr == 284 (listen) goto 621 else 518
+	{Code: 0x0015, Jt: 0x66, Jf: 0x61, K: 0x0000011b}, // 518: if nr == 283 (connect) goto 621 else 616
+	{Code: 0x0015, Jt: 0x65, Jf: 0x00, K: 0x0000011a}, // 519: if nr == 282 (bind) goto 621 else 520
+	{Code: 0x0015, Jt: 0x00, Jf: 0x05, K: 0x00000119}, // 520: if nr == 281 (socket) goto 521 else 526
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000010}, // 521: A = args[0].lo
+	{Code: 0x0015, Jt: 0x62, Jf: 0x00, K: 0x00000010}, // 522: if args[0].lo == 0x10 goto 621 else 523
+	{Code: 0x0015, Jt: 0x61, Jf: 0x00, K: 0x0000000a}, // 523: if args[0].lo == 0xa goto 621 else 524
+	{Code: 0x0015, Jt: 0x60, Jf: 0x00, K: 0x00000002}, // 524: if args[0].lo == 0x2 goto 621 else 525
+	{Code: 0x0015, Jt: 0x5f, Jf: 0x5a, K: 0x00000001}, // 525: if args[0].lo == 0x1 goto 621 else 616
+	{Code: 0x0015, Jt: 0x5e, Jf: 0x00, K: 0x00000118}, // 526: if nr == 280 (waitid) goto 621 else 527
+	{Code: 0x0015, Jt: 0x5d, Jf: 0x58, K: 0x00000117}, // 527: if nr == 279 (mq_getsetattr) goto 621 else 616
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000112}, // 528: if nr > 0x112 goto 529 else 533
+	{Code: 0x0015, Jt: 0x5b, Jf: 0x00, K: 0x00000116}, // 529: if nr == 278 (mq_notify) goto 621 else 530
+	{Code: 0x0015, Jt: 0x5a, Jf: 0x00, K: 0x00000115}, // 530: if nr == 277 (mq_timedreceive) goto 621 else 531
+	{Code: 0x0015, Jt: 0x59, Jf: 0x00, K: 0x00000114}, // 531: if nr == 276 (mq_timedsend) goto 621 else 532
+	{Code: 0x0015, Jt: 0x58, Jf: 0x53, K: 0x00000113}, // 532: if nr == 275 (mq_unlink) goto 621 else 616
+	{Code: 0x0015, Jt: 0x57, Jf: 0x00, K: 0x00000112}, // 533: if nr == 274 (mq_open) goto 621 else 534
+	{Code: 0x0015, Jt: 0x56, Jf: 0x00, K: 0x0000010d}, // 534: if nr == 269 (utimes) goto 621 else 535
+	{Code: 0x0015, Jt: 0x55, Jf: 0x00, K: 0x0000010c}, // 535: if nr == 268 (tgkill) goto 621 else 536
+	{Code: 0x0015, Jt: 0x54, Jf: 0x4f, K: 0x0000010b}, // 536: if nr == 267 (fstatfs64) goto 621 else 616
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000101}, // 537: if nr > 0x101 goto 538 else 547
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000105}, // 538: if nr > 0x105 goto 539 else 543
+	{Code: 0x0015, Jt: 0x51, Jf: 0x00, K: 0x0000010a}, // 539: if nr == 266 (statfs64) goto 621 else 540
+	{Code: 0x0015, Jt: 0x50, Jf: 0x00, K: 0x00000109}, // 540: if nr == 265 (clock_nanosleep) goto 621 else 541
+	{Code: 0x0015, Jt: 0x4f, Jf: 0x00, K: 0x00000108}, // 541: if nr == 264 (clock_getres) goto 621 else 542
+	{Code: 0x0015, Jt: 0x4e, Jf: 0x49, K: 0x00000107}, // 542: if nr == 263 (clock_gettime) goto 621 else 616
+	{Code: 0x0015, Jt: 0x4d, Jf: 0x00, K: 0x00000105}, // 543: if nr == 261 (timer_delete) goto 621 else 544
+	{Code: 0x0015, Jt: 0x4c, Jf: 0x00, K: 0x00000104}, // 544: if nr == 260 (timer_getoverrun) goto 621 else 545
+	{Code: 0x0015, Jt: 0x4b, Jf: 0x00, K: 0x00000103}, // 545: if nr == 259 (timer_gettime) goto 621 else 546
+	{Code: 0x0015, Jt: 0x4a, Jf: 0x45, K: 0x00000102}, // 546: if nr == 258 (timer_settime) goto 621 else 616
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000fb}, // 547: if nr > 0xfb goto 548 else 552
+	{Code: 0x0015, Jt: 0x48, Jf: 0x00, K: 0x00000101}, // 548: if nr == 257 (timer_create) goto 621 else 549
+	{Code: 0x0015, Jt: 0x47, Jf: 0x00, K: 0x00000100}, // 549: if nr == 256 (set_tid_address) goto 621 else 550
+	{Code: 0x0015, Jt: 0x46, Jf: 0x00, K: 0x000000fd}, // 550: if nr == 253 (remap_file_pages) goto 621 else 551
+	{Code: 0x0015, Jt: 0x45, Jf: 0x40, K: 0x000000fc}, // 551: if nr == 252 (epoll_wait) goto 621 else 616
+	{Code: 0x0015, Jt: 0x44, Jf: 0x00, K: 0x000000fb}, // 552: if nr == 251 (epoll_ctl) goto 621 else 553
+	{Code: 0x0015, Jt: 0x43, Jf: 0x00, K: 0x000000fa}, // 553: if nr == 250 (epoll_create) goto 621 else 554
+	{Code: 0x0015, Jt: 0x42, Jf: 0x00, K: 0x000000f8}, // 554: if nr == 248 (exit_group) goto 621 else 555
+	{Code: 0x0015, Jt: 0x41, Jf: 0x3c, K: 0x000000f7}, // 555: if nr == 247 (io_cancel) goto 621 else 616
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x000000e6}, // 556: if nr > 0xe6 goto 557 else 576
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x000000ee}, // 557: if nr > 0xee goto 558 else 567
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000f2}, // 558: if nr > 0xf2 goto 559 else 563
+	{Code: 0x0015, Jt: 0x3d, Jf: 0x00, K: 0x000000f6}, // 559: if nr == 246 (io_submit) goto 621 else 560
+	{Code: 0x0015, Jt: 0x3c, Jf: 0x00, K: 0x000000f5}, // 560: if nr == 245 (io_getevents) goto 621 else 561
+	{Code: 0x0015, Jt: 0x3b, Jf: 0x00, K: 0x000000f4}, // 561: if nr == 244 (io_destroy) goto 621 else 562
+	{Code: 0x0015, Jt: 0x3a, Jf: 0x35, K: 0x000000f3}, // 562: if nr == 243 (io_setup) goto 621 else 616
+	{Code: 0x0015, Jt: 0x39, Jf: 0x00, K: 0x000000f2}, // 563: if nr == 242 (sched_getaffinity) goto 621 else 564
+	{Code: 0x0015, Jt: 0x38, Jf: 0x00, K: 0x000000f1}, // 564: if nr == 241 (sched_setaffinity) goto 621 else 565
+	{Code: 0x0015, Jt: 0x37, Jf: 0x00, K: 0x000000f0}, // 565: if nr == 240 (futex) goto 621 else 566
+	{Code: 0x0015, Jt: 0x36, Jf: 0x31, K: 0x000000ef}, // 566: if nr == 239 (sendfile64) goto 621 else 616
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000ea}, // 567: if nr > 0xea goto 568 else 572
+	{Code: 0x0015, Jt: 0x34, Jf: 0x00, K: 0x000000ee}, // 568: if nr == 238 (tkill) goto 621 else 569
+	{Code: 0x0015, Jt: 0x33, Jf: 0x00, K: 0x000000ed}, // 569: if nr == 237 (fremovexattr) goto 621 else 570
+	{Code: 0x0015, Jt: 0x32, Jf: 0x00, K: 0x000000ec}, // 570: if nr == 236 (lremovexattr) goto 621 else 571
+	{Code: 0x0015, Jt: 0x31, Jf: 0x2c, K: 0x000000eb}, // 571: if nr == 235 (removexattr) goto 621 else 616
+	{Code: 0x0015, Jt: 0x30, Jf: 0x00, K: 0x000000ea}, // 572: if nr == 234 (flistxattr) goto 621 else 573
+	{Code: 0x0015, Jt: 0x2f, Jf: 0x00, K: 0x000000e9}, // 573: if nr == 233 (llistxattr) goto 621 else 574
+	{Code: 0x0015, Jt: 0x2e, Jf: 0x00, K: 0x000000e8}, // 574: if nr == 232 (listxattr) goto 621 else 575
+	{Code: 0x0015, Jt: 0x2d, Jf: 0x28, K: 0x000000e7}, // 575: if nr == 231 (fgetxattr) goto 621 else 616
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x000000dc}, // 576: if nr > 0xdc goto 577 else 586
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000e2}, // 577: if nr > 0xe2 goto 578 else 582
+	{Code: 0x0015, Jt: 0x2a, Jf: 0x00, K: 0x000000e6}, // 578: if nr == 230 (lgetxattr) goto 621 else 579
+	{Code: 0x0015, Jt: 0x29, Jf: 0x00, K: 0x000000e5}, // 579: if nr == 229 (getxattr) goto 621 else 580
+	{Code: 0x0015, Jt: 0x28, Jf: 0x00, K: 0x000000e4}, // 580: if nr == 228 (fsetxattr) goto 621 else 581
+	{Code: 0x0015, Jt: 0x27, Jf: 0x22, K: 0x000000e3}, // 581: if nr == 227 (lsetxattr) goto 621 else 616
+	{Code: 0x0015, Jt: 0x26, Jf: 0x00, K: 0x000000e2}, // 582: if nr == 226 (setxattr) goto 621 else 583
+	{Code: 0x0015, Jt: 0x25, Jf: 0x00, K: 0x000000e1}, // 583: if nr == 225 (readahead) goto 621 else 584
+	{Code: 0x0015, Jt: 0x24, Jf: 0x00, K: 0x000000e0}, // 584: if nr == 224 (gettid) goto 621 else 585
+	{Code: 0x0015, Jt: 0x23, Jf: 0x1e, K: 0x000000dd}, // 585: if nr == 221 (fcntl64) goto 621 else 616
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000d7}, // 586: if nr > 0xd7 goto 587 else 591
+	{Code: 0x0015, Jt: 0x21, Jf: 0x00, K: 0x000000dc}, // 587: if nr == 220 (madvise) goto 621 else 588
+	{Code: 0x0015, Jt: 0x20, Jf: 0x00, K: 0x000000db}, // 588: if nr == 219 (mincore) goto 621 else 589
+	{Code: 0x0015, Jt: 0x1f, Jf: 0x00, K: 0x000000d9}, // 589: if nr == 217 (getdents64) goto 621 else 590
+	{Code: 0x0015, Jt: 0x1e, Jf: 0x19, K: 0x000000d8}, // 590: if nr == 216 (setfsgid32) goto 621 else 616
+	{Code: 0x0015, Jt: 0x1d, Jf: 0x00, K: 0x000000d7}, // 591: if nr == 215 (setfsuid32) goto 621 else 592
+	{Code: 0x0015, Jt: 0x1c, Jf: 0x00, K: 0x000000d6}, // 592: if nr == 214 (setgid32) goto 621 else 593
+	{Code: 0x0015, Jt: 0x1b, Jf: 0x00, K: 0x000000d5}, // 593: if nr == 213 (setuid32) goto 621 else 594
+	{Code: 0x0015, Jt: 0x1a, Jf: 0x15, K: 0x000000d4}, // 594: if nr == 212 (chown32) goto 621 else 616
+	{Code: 0x0025, Jt: 0x00, Jf: 0x29, K: 0x000000b1}, // 595: if nr > 0xb1 goto 596 else 637
+	{Code: 0x0025, Jt: 0x00, Jf: 0x14, K: 0x000000c3}, // 596: if nr > 0xc3 goto 597 else 617
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x000000cb}, // 597: if nr > 0xcb goto 598 else 607
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000cf}, // 598: if nr > 0xcf goto 599 else 603
+	{Code: 0x0015, Jt: 0x15, Jf: 0x00, K: 0x000000d3}, // 599: if nr == 211 (getresgid32) goto 621 else 600
+	{Code: 0x0015, Jt: 0x14, Jf: 0x00, K: 0x000000d2}, // 600: if nr == 210 (setresgid32) goto 621 else 601
+	{Code: 0x0015, Jt: 0x13, Jf: 0x00, K: 0x000000d1}, // 601: if nr == 209 (getresuid32) goto 621 else 602
+	{Code: 0x0015, Jt: 0x12, Jf: 0x0d, K: 0x000000d0}, // 602: if nr == 208 (setresuid32) goto 621 else 616
+	{Code: 0x0015, Jt: 0x11, Jf: 0x00, K: 0x000000cf}, // 603: if nr == 207 (fchown32) goto 621 else 604
+	{Code: 0x0015, Jt: 0x10, Jf: 0x00, K: 0x000000ce}, // 604: if nr == 206 (setgroups32) goto 621 else 605
+	{Code: 0x0015, Jt: 0x0f, Jf: 0x00, K: 0x000000cd}, // 605: if nr == 205 (getgroups32) goto 621 else 606
+	{Code: 0x0015, Jt: 0x0e, Jf: 0x09, K: 0x000000cc}, // 606: if nr == 204 (setregid32) goto 621 else 616
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000c7}, // 607: if nr > 0xc7 goto 608 else 612
+	{Code: 0x0015, Jt: 0x0c, Jf: 0x00, K: 0x000000cb}, // 608: if nr == 203 (setreuid32) goto 621 else 609
+	{Code: 0x0015, Jt: 0x0b, Jf: 0x00, K: 0x000000ca}, // 609: if nr == 202 (getegid32) goto 621 else 610
+	{Code: 0x0015, Jt: 0x0a, Jf: 0x00, K: 0x000000c9}, // 610: if nr == 201 (geteuid32) goto 621 else 611
+	{Code: 0x0015, Jt: 0x09, Jf: 0x04, K: 0x000000c8}, // 611: if nr == 200 (getgid32) goto 621 else 616
+	{Code: 0x0015, Jt: 0x08, Jf: 0x00, K: 0x000000c7}, // 612: if nr == 199 (getuid32) goto 621 else 613
+	{Code: 0x0015, Jt: 0x07, Jf: 0x00, K: 0x000000c6}, // 613: if nr == 198 (lchown32) goto 621 else 614
+	{Code: 0x0015, Jt: 0x06, Jf: 0x00, K: 0x000000c5}, // 614: if nr == 197 (fstat64) goto 621 else 615
+	{Code: 0x0015, Jt: 0x05, Jf: 0x00, K: 0x000000c4}, // 615: if nr == 196 (lstat64) goto 621 else 616
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00050001}, // 616: return ERRNO(1)
+	{Code: 0x0025, Jt: 0x00, Jf: 0x0a, K: 0x000000b9}, // 617: if nr > 0xb9 goto 618 else 628
+	{Code: 0x0025, Jt: 0x00, Jf: 0x05, K: 0x000000bf}, // 618: if nr > 0xbf goto 619 else 624
+	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x000000c3}, // 619: if nr == 195 (stat64) goto 621 else 620
+	{Code: 0x0015, Jt: 0x00, Jf: 0x01, K: 0x000000c2}, // 620: if nr == 194 (ftruncate64) goto 621 else 622
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x7fff0000}, // 621: return ALLOW
+	{Code: 0x0015, Jt: 0xff, Jf: 0x00, K: 0x000000c1}, // 622: if nr == 193 (truncate64) goto 878 else 623
+	{Code: 0x0015, Jt: 0xfe, Jf: 0xfd, K: 0x000000c0}, // 623: if nr == 192 (mmap2) goto 878 else 877
+	{Code: 0x0015, Jt: 0xfd, Jf: 0x00, K: 0x000000bf}, // 624: if nr == 191 (ugetrlimit) goto 878 else 625
+	{Code: 0x0015, Jt: 0xfc, Jf: 0x00, K: 0x000000be}, // 625: if nr == 190 (vfork) goto 878 else 626
+	{Code: 0x0015, Jt: 0xfb, Jf: 0x00, K: 0x000000bb}, // 626: if nr == 187 (sendfile) goto 878 else 627
+	{Code: 0x0015, Jt: 0xfa, Jf: 0xf9, K: 0x000000ba}, // 627: if nr == 186 (sigaltstack) goto 878 else 877
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000b5}, // 628: if nr > 0xb5 goto 629 else 633
+	{Code: 0x0015, Jt: 0xf8, Jf: 0x00, K: 0x000000b9}, // 629: if nr == 185 (capset) goto 878 else 630
+	{Code: 0x0015, Jt: 0xf7, Jf: 0x00, K: 0x000000b8}, // 630: if nr == 184 (capget) goto 878 else 631
+	{Code: 0x0015, Jt: 0xf6, Jf: 0x00, K: 0x000000b7}, // 631: if nr == 183 (getcwd) goto 878 else 632
+	{Code: 0x0015, Jt: 0xf5, Jf: 0xf4, K: 0x000000b6}, // 632: if nr == 182 (chown) goto 878 else 877
+	{Code: 0x0015, Jt: 0xf4, Jf: 0x00, K: 0x000000b5}, // 633: if nr == 181 (pwrite64) goto 878 else 634
+	{Code: 0x0015, Jt: 0xf3, Jf: 0x00, K: 0x000000b4}, // 634: if nr == 180 (pread64) goto 878 else 635
+	{Code: 0x0015, Jt: 0xf2, Jf: 0x00, K: 0x000000b3}, // 635: if nr == 179 (rt_sigsuspend) goto 878 else 636
+	{Code: 0x0015, Jt: 0xf1, Jf: 0xf0, K: 0x000000b2}, // 636: if nr == 178 (rt_sigqueueinfo) goto 878 else 877
+	{Code: 0x0025, Jt: 0x00, Jf: 0x13, K: 0x0000009e}, // 637: if nr > 0x9e goto 638 else 657
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x000000a8}, // 638: if nr > 0xa8 goto 639 else 648
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000ad}, // 639: if nr > 0xad goto 640 else 644
+	{Code: 0x0015, Jt: 0xed, Jf: 0x00, K: 0x000000b1}, // 640: if nr == 177 (rt_sigtimedwait) goto 878 else 641
+	{Code: 0x0015, Jt: 0xec, Jf: 0x00, K: 0x000000b0}, // 641: if nr == 176 (rt_sigpending) goto 878 else 642
+	{Code: 0x0015, Jt: 0xeb, Jf: 0x00, K: 0x000000af}, // 642: if nr == 175 (rt_sigprocmask) goto 878 else 643
+	{Code: 0x0015, Jt: 0xea, Jf: 0xe9, K: 0x000000ae}, // 643: if nr == 174 (rt_sigaction) goto 878 else 877
+	{Code: 0x0015, Jt: 0xe9, Jf: 0x00, K: 0x000000ad}, // 644: if nr == 173 (rt_sigreturn) goto 878 else 645
+	{Code: 0x0015, Jt: 0xe8, Jf: 0x00, K: 0x000000ac}, // 645: if nr == 172 (prctl) goto 878 else 646
+	{Code: 0x0015, Jt: 0xe7, Jf: 0x00, K: 0x000000ab}, // 646: if nr == 171 (getresgid) goto 878 else 647
+	{Code: 0x0015, Jt: 0xe6, Jf: 0xe5, K: 0x000000aa}, // 647: if nr == 170 (setresgid) goto 878 else 877
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x000000a2}, // 648: if nr > 0xa2 goto 649 else 653
+	{Code: 0x0015, Jt: 0xe4, Jf: 0x00, K: 0x000000a8}, // 649: if nr == 168 (poll) goto 878 else 650
+	{Code: 0x0015, Jt: 0xe3, Jf: 0x00, K: 0x000000a5}, // 650: if nr == 165 (getresuid) goto 878 else 651
+	{Code: 0x0015, Jt: 0xe2, Jf: 0x00, K: 0x000000a4}, // 651: if nr == 164 (setresuid) goto 878 else 652
+	{Code: 0x0015, Jt: 0xe1, Jf: 0xe0, K: 0x000000a3}, // 652: if nr == 163 (mremap) goto 878 else 877
+	{Code: 0x0015, Jt: 0xe0, Jf: 0x00, K: 0x000000a2}, // 653: if nr == 162 (nanosleep) goto 878 else 654
+	{Code: 0x0015, Jt: 0xdf, Jf: 0x00, K: 0x000000a1}, // 654: if nr == 161 (sched_rr_get_interval) goto 878 else 655
+	{Code: 0x0015, Jt: 0xde, Jf: 0x00, K: 0x000000a0}, // 655: if nr == 160 (sched_get_priority_min) goto 878 else 656
+	{Code: 0x0015, Jt: 0xdd, Jf: 0xdc, K: 0x0000009f}, // 656: if nr == 159 (sched_get_priority_max) goto 878 else 877
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000096}, // 657: if nr > 0x96 goto 658 else 667
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000009a}, // 658: if nr > 0x9a goto 659 else 663
+	{Code: 0x0015, Jt: 0xda, Jf: 0x00, K: 0x0000009e}, // 659: if nr == 158 (sched_yield) goto 878 else 660
+	{Code: 0x0015, Jt: 0xd9, Jf: 0x00, K: 0x0000009d}, // 660: if nr == 157 (sched_getscheduler) goto 878 else 661
+	{Code: 0x0015, Jt: 0xd8, Jf: 0x00, K: 0x0000009c}, // 661: if nr == 156 (sched_setscheduler) goto 878 else 662
+	{Code: 0x0015, Jt: 0xd7, Jf: 0xd6, K: 0x0000009b}, // 662: if nr == 155 (sched_getparam) goto 878 else 877
+	{Code: 0x0015, Jt: 0xd6, Jf: 0x00, K: 0x0000009a}, // 663: if nr == 154 (sched_setparam) goto 878 else 664
+	{Code: 0x0015, Jt: 0xd5, Jf: 0x00, K: 0x00000099}, // 664: if nr == 153 (munlockall) goto 878 else 665
+	{Code: 0x0015, Jt: 0xd4, Jf: 0x00, K: 0x00000098}, // 665: if nr == 152 (mlockall) goto 878 else 666
+	{Code: 0x0015, Jt: 0xd3, Jf: 0xd2, K: 0x00000097}, // 666: if nr == 151 (munlock) goto 878 else 877
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000091}, // 667: if nr > 0x91 goto 668 else 672
+	{Code: 0x0015, Jt: 0xd1, Jf: 0x00, K: 0x00000096}, // 668: if nr == 150 (mlock) goto 878 else 669
+	{Code: 0x0015, Jt: 0xd0, Jf: 0x00, K: 0x00000094}, // 669: if nr == 148 (fdatasync) goto 878 else 670
+	{Code: 0x0015, Jt: 0xcf, Jf: 0x00, K: 0x00000093}, // 670: if nr == 147 (getsid) goto 878 else 671
+	{Code: 0x0015, Jt: 0xce, Jf: 0xcd, K: 0x00000092}, // 671: if nr == 146 (writev) goto 878 else 877
+	{Code: 0x0015, Jt: 0xcd, Jf: 0x00, K: 0x00000091}, // 672: if nr == 145 (readv) goto 878 else 673
+	{Code: 0x0015, Jt: 0xcc, Jf: 0x00, K: 0x00000090}, // 673: if nr == 144 (msync) goto 878 else 674
+	{Code: 0x0015, Jt: 0xcb, Jf: 0x00, K: 0x0000008f}, // 674: if nr == 143 (flock) goto 878 else 675
+	{Code: 0x0015, Jt: 0xca, Jf: 0xc9, K: 0x0000008e}, // 675: if nr == 142 (_newselect) goto 878 else 877
+	{Code: 0x0025, Jt: 0x00, Jf: 0xb5, K: 0x00000013}, // 676: if nr > 0x13 goto 677 else 858
+	{Code: 0x0025, Jt: 0x00, Jf: 0x30, K: 0x00000050}, // 677: if nr > 0x50 goto 678 else 726
+	{Code: 0x0025, Jt: 0x00, Jf: 0x1c, K: 0x0000006b}, // 678: if nr > 0x6b goto 679 else 707
+	{Code: 0x0025, Jt: 0x00, Jf: 0x0f, K: 0x0000007d}, // 679: if nr > 0x7d goto 680 else 695
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000088}, // 680: if nr > 0x88 goto 681 else 685
+	{Code: 0x0015, Jt: 0xc4, Jf: 0x00, K: 0x0000008d}, // 681: if nr == 141 (getdents) goto 878 else 682
+	{Code: 0x0015, Jt: 0xc3, Jf: 0x00, K: 0x0000008c}, // 682: if nr == 140 (_llseek) goto 878 else 683
+	{Code: 0x0015, Jt: 0xc2, Jf: 0x00, K: 0x0000008b}, // 683: if nr == 139 (setfsgid) goto 878 else 684
+	{Code: 0x0015, Jt: 0xc1, Jf: 0xc0, K: 0x0000008a}, // 684: if nr == 138 (setfsuid) goto 878 else 877
+	{Code: 0x0015, Jt: 0x00, Jf: 0x06, K: 0x00000088}, // 685: if nr == 136 (personality) goto 686 else 692
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000010}, // 686: A = args[0].lo
+	{Code: 0x0015, Jt: 0xbe, Jf: 0x00, K: 0xffffffff}, // 687: if args[0].lo == 0xffffffff goto 878 else 688
+	{Code: 0x0015, Jt: 0xbd, Jf: 0x00, K: 0x00020008}, // 688: if args[0].lo == 0x20008 goto 878 else 689
+	{Code: 0x0015, Jt: 0xbc, Jf: 0x00, K: 0x00020000}, // 689: if args[0].lo == 0x20000 goto 878 else 690
+	{Code: 0x0015, Jt: 0xbb, Jf: 0x00, K: 0x00000008}, // 690: if args[0].lo == 0x8 goto 878 else 691
+	{Code: 0x0015, Jt: 0xba, Jf: 0xb9, K: 0x00000000}, // 691: if args[0].lo == 0x0 goto 878 else 877
+	{Code: 0x0015, Jt: 0xb9, Jf: 0x00, K: 0x00000085}, // 692: if nr == 133 (fchdir) goto 878 else 693
+	{Code: 0x0015, Jt: 0xb8, Jf: 0x00, K: 0x00000084}, // 693: if nr == 132 (getpgid) goto 878 else 694
+	{Code: 0x0015, Jt: 0xb7, Jf: 0xb6, K: 0x0000007e}, // 694: if nr == 126 (sigprocmask) goto 878 else 877
+	{Code: 0x0025, Jt: 0x00, Jf: 0x07, K: 0x00000076}, // 695: if nr > 0x76 goto 696 else 703
+	{Code: 0x0015, Jt: 0xb5, Jf: 0x00, K: 0x0000007d}, // 696: if nr == 125 (mprotect) goto 878 else 697
+	{Code: 0x0015, Jt: 0xb4, Jf: 0x00, K: 0x0000007a}, // 697: if nr == 122 (uname) goto 878 else 698
+	{Code: 0x0015, Jt: 0x00, Jf: 0x03, K: 0x00000078}, // 698: if nr == 120 (clone) goto 699 else 702
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000010}, // 699: A = args[0].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x10000000}, // 700: A &= 0x10000000
+	{Code: 0x0015, Jt: 0xb0, Jf: 0xaf, K: 0x00000000}, // 701: if A == 0x0 goto 878 else 877
+	{Code: 0x0015, Jt: 0xaf, Jf: 0xae, K: 0x00000077}, // 702: if nr == 119 (sigreturn) goto 878 else 877
+	{Code: 0x0015, Jt: 0xae, Jf: 0x00, K: 0x00000076}, // 703: if nr == 118 (fsync) goto 878 else 704
+	{Code: 0x0015, Jt: 0xad, Jf: 0x00, K: 0x00000074}, // 704: if nr == 116 (sysinfo) goto 878 else 705
+	{Code: 0x0015, Jt: 0xac, Jf: 0x00, K: 0x00000072}, // 705: if nr == 114 (wait4) goto 878 else 706
+	{Code: 0x0015, Jt: 0xab, Jf: 0xaa, K: 0x0000006c}, // 706: if nr == 108 (fstat) goto 878 else 877
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x0000005f}, // 707: if nr > 0x5f goto 708 else 717
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000064}, // 708: if nr > 0x64 goto 709 else 713
+	{Code: 0x0015, Jt: 0xa8, Jf: 0x00, K: 0x0000006b}, // 709: if nr == 107 (lstat) goto 878 else 710
+	{Code: 0x0015, Jt: 0xa7, Jf: 0x00, K: 0x0000006a}, // 710: if nr == 106 (stat) goto 878 else 711
+	{Code: 0x0015, Jt: 0xa6, Jf: 0x00, K: 0x00000069}, // 711: if nr == 105 (getitimer) goto 878 else 712
+	{Code: 0x0015, Jt: 0xa5, Jf: 0xa4, K: 0x00000068}, // 712: if nr == 104 (setitimer) goto 878 else 877
+	{Code: 0x0015, Jt: 0xa4, Jf: 0x00, K: 0x00000064}, // 713: if nr == 100 (fstatfs) goto 878 else 714
+	{Code: 0x0015, Jt: 0xa3, Jf: 0x00, K: 0x00000063}, // 714: if nr == 99 (statfs) goto 878 else 715
+	{Code: 0x0015, Jt: 0xa2, Jf: 0x00, K: 0x00000061}, // 715: if nr == 97 (setpriority) goto 878 else 716
+	{Code: 0x0015, Jt: 0xa1, Jf: 0xa0, K: 0x00000060}, // 716: if nr == 96 (getpriority) goto 878 else 877
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000005b}, // 717: if nr > 0x5b goto 718 else 722
+	{Code: 0x0015, Jt: 0x9f, Jf: 0x00, K: 0x0000005f}, // 718: if nr == 95 (fchown) goto 878 else 719
+	{Code: 0x0015, Jt: 0x9e, Jf: 0x00, K: 0x0000005e}, // 719: if nr == 94 (fchmod) goto 878 else 720
+	{Code: 0x0015, Jt: 0x9d, Jf: 0x00, K: 0x0000005d}, // 720: if nr == 93 (ftruncate) goto 878 else 721
+	{Code: 0x0015, Jt: 0x9c, Jf: 0x9b, K: 0x0000005c}, // 721: if nr == 92 (truncate) goto 878 else 877
+	{Code: 0x0015, Jt: 0x9b, Jf: 0x00, K: 0x0000005b}, // 722: if nr == 91 (munmap) goto 878 else 723
+	{Code: 0x0015, Jt: 0x9a, Jf: 0x00, K: 0x00000055}, // 723: if nr == 85 (readlink) goto 878 else 724
+	{Code: 0x0015, Jt: 0x99, Jf: 0x00, K: 0x00000053}, // 724: if nr == 83 (symlink) goto 878 else 725
+	{Code: 0x0015, Jt: 0x98, Jf: 0x97, K: 0x00000051}, // 725: if nr == 81 (setgroups) goto 878 else 877
+	{Code: 0x0025, Jt: 0x00, Jf: 0x70, K: 0x0000002f}, // 726: if nr > 0x2f goto 727 else 839
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000040}, // 727: if nr > 0x40 goto 728 else 737
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000047}, // 728: if nr > 0x47 goto 729 else 733
+	{Code: 0x0015, Jt: 0x94, Jf: 0x00, K: 0x00000050}, // 729: if nr == 80 (getgroups) goto 878 else 730
+	{Code: 0x0015, Jt: 0x93, Jf: 0x00, K: 0x0000004e}, // 730: if nr == 78 (gettimeofday) goto 878 else 731
+	{Code: 0x0015, Jt: 0x92, Jf: 0x00, K: 0x0000004d}, // 731: if nr == 77 (getrusage) goto 878 else 732
+	{Code: 0x0015, Jt: 0x91, Jf: 0x90, K: 0x0000004b}, // 732: if nr == 75 (setrlimit) goto 878 else 877
+	{Code: 0x0015, Jt: 0x90, Jf: 0x00, K: 0x00000047}, // 733: if nr == 71 (setregid) goto 878 else 734
+	{Code: 0x0015, Jt: 0x8f, Jf: 0x00, K: 0x00000046}, // 734: if nr == 70 (setreuid) goto 878 else 735
+	{Code: 0x0015, Jt: 0x8e, Jf: 0x00, K: 0x00000042}, // 735: if nr == 66 (setsid) goto 878 else 736
+	{Code: 0x0015, Jt: 0x8d, Jf: 0x8c, K: 0x00000041}, // 736: if nr == 65 (getpgrp) goto 878 else 877
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000037}, // 737: if nr > 0x37 goto 738 else 742
+	{Code: 0x0015, Jt: 0x8b, Jf: 0x00, K: 0x00000040}, // 738: if nr == 64 (getppid) goto 878 else 739
+	{Code: 0x0015, Jt: 0x8a, Jf: 0x00, K: 0x0000003f}, // 739: if nr == 63 (dup2) goto 878 else 740
+	{Code: 0x0015, Jt: 0x89, Jf: 0x00, K: 0x0000003c}, // 740: if nr == 60 (umask) goto 878 else 741
+	{Code: 0x0015, Jt: 0x88, Jf: 0x87, K: 0x00000039}, // 741: if nr == 57 (setpgid) goto 878 else 877
+	{Code: 0x0015, Jt: 0x87, Jf: 0x00, K: 0x00000037}, // 742: if nr == 55 (fcntl) goto 878 else 743
+	{Code: 0x0015, Jt: 0x00, Jf: 0x5d, K: 0x00000036}, // 743: if nr == 54 (ioctl) goto 744 else 837
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 744: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x80000000}, // 745: A &= 0x80000000
+	{Code: 0x0015, Jt: 0x83, Jf: 0x00, K: 0x80000000}, // 746: if A == 0x80000000 goto 878 else 747
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 747: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x40000000}, // 748: A &= 0x40000000
+	{Code: 0x0015, Jt: 0x80, Jf: 0x00, K: 0x40000000}, // 749: if A == 0x40000000 goto 878 else 750
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 750: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x20000000}, // 751: A &= 0x20000000
+	{Code: 0x0015, Jt: 0x7d, Jf: 0x00, K: 0x20000000}, // 752: if A == 0x20000000 goto 878 else 753
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 753: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x10000000}, // 754: A &= 0x10000000
+	{Code: 0x0015, Jt: 0x7a, Jf: 0x00, K: 0x10000000}, // 755: if A == 0x10000000 goto 878 else 756
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 756: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x08000000}, // 757: A &= 0x8000000
+	{Code: 0x0015, Jt: 0x77, Jf: 0x00, K: 0x08000000}, // 758: if A == 0x8000000 goto 878 else 759
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 759: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x04000000}, // 760: A &= 0x4000000
+	{Code: 0x0015, Jt: 0x74, Jf: 0x00, K: 0x04000000}, // 761: if A == 0x4000000 goto 878 else 762
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 762: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x02000000}, // 763: A &= 0x2000000
+	{Code: 0x0015, Jt: 0x71, Jf: 0x00, K: 0x02000000}, // 764: if A == 0x2000000 goto 878 else 765
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 765: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x01000000}, // 766: A &= 0x1000000
+	{Code: 0x0015, Jt: 0x6e, Jf: 0x00, K: 0x01000000}, // 767: if A == 0x1000000 goto 878 else 768
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 768: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00800000}, // 769: A &= 0x800000
+	{Code: 0x0015, Jt: 0x6b, Jf: 0x00, K: 0x00800000}, // 770: if A == 0x800000 goto 878 else 771
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 771: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00400000}, // 772: A &= 0x400000
+	{Code: 0x0015, Jt: 0x68, Jf: 0x00, K: 0x00400000}, // 773: if A == 0x400000 goto 878 else 774
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 774: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00200000}, // 775: A &= 0x200000
+	{Code: 0x0015, Jt: 0x65, Jf: 0x00, K: 0x00200000}, // 776: if A == 0x200000 goto 878 else 777
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 777: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00100000}, // 778: A &= 0x100000
+	{Code: 0x0015, Jt: 0x62, Jf: 0x00, K: 0x00100000}, // 779: if A == 0x100000 goto 878 else 780
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 780: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00080000}, // 781: A &= 0x80000
+	{Code: 0x0015, Jt: 0x5f, Jf: 0x00, K: 0x00080000}, // 782: if A == 0x80000 goto 878 else 783
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 783: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00040000}, // 784: A &= 0x40000
+	{Code: 0x0015, Jt: 0x5c, Jf: 0x00, K: 0x00040000}, // 785: if A == 0x40000 goto 878 else 786
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 786: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00020000}, // 787: A &= 0x20000
+	{Code: 0x0015, Jt: 0x59, Jf: 0x00, K: 0x00020000}, // 788: if A == 0x20000 goto 878 else 789
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 789: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00010000}, // 790: A &= 0x10000
+	{Code: 0x0015, Jt: 0x56, Jf: 0x00, K: 0x00010000}, // 791: if A == 0x10000 goto 878 else 792
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 792: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00008000}, // 793: A &= 0x8000
+	{Code: 0x0015, Jt: 0x53, Jf: 0x00, K: 0x00008000}, // 794: if A == 0x8000 goto 878 else 795
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 795: A = args[1].lo
+	{Code: 0x0015, Jt: 0x51, Jf: 0x00, K: 0x0000541e}, // 796: if args[1].lo == 0x541e goto 878 else 797
+	{Code: 0x0015, Jt: 0x50, Jf: 0x00, K: 0x0000541a}, // 797: if args[1].lo == 0x541a goto 878 else 798
+	{Code: 0x0015, Jt: 0x4f, Jf: 0x00, K: 0x00005418}, // 798: if args[1].lo == 0x5418 goto 878 else 799
+	{Code: 0x0015, Jt: 0x4e, Jf: 0x00, K: 0x00005416}, // 799: if args[1].lo == 0x5416 goto 878 else 800
+	{Code: 0x0015, Jt: 0x4d, Jf: 0x00, K: 0x00005414}, // 800: if args[1].lo == 0x5414 goto 878 else 801
+	{Code: 0x0015, Jt: 0x4c, Jf: 0x00, K: 0x00005410}, // 801: if args[1].lo == 0x5410 goto 878 else 802
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00002000}, // 802: A &= 0x2000
+	{Code: 0x0015, Jt: 0x4a, Jf: 0x00, K: 0x00002000}, // 803: if A == 0x2000 goto 878 else 804
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 804: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000800}, // 805: A &= 0x800
+	{Code: 0x0015, Jt: 0x47, Jf: 0x00, K: 0x00000800}, // 806: if A == 0x800 goto 878 else 807
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 807: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000200}, // 808: A &= 0x200
+	{Code: 0x0015, Jt: 0x44, Jf: 0x00, K: 0x00000200}, // 809: if A == 0x200 goto 878 else 810
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 810: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000100}, // 811: A &= 0x100
+	{Code: 0x0015, Jt: 0x41, Jf: 0x00, K: 0x00000100}, // 812: if A == 0x100 goto 878 else 813
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 813: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000080}, // 814: A &= 0x80
+	{Code: 0x0015, Jt: 0x3e, Jf: 0x00, K: 0x00000080}, // 815: if A == 0x80 goto 878 else 816
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 816: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000040}, // 817: A &= 0x40
+	{Code: 0x0015, Jt: 0x3b, Jf: 0x00, K: 0x00000040}, // 818: if A == 0x40 goto 878 else 819
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 819: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000020}, // 820: A &= 0x20
+	{Code: 0x0015, Jt: 0x38, Jf: 0x00, K: 0x00000020}, // 821: if A == 0x20 goto 878 else 822
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 822: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000001}, // 823: A &= 0x1
+	{Code: 0x0015, Jt: 0x35, Jf: 0x00, K: 0x00000001}, // 824: if A == 0x1 goto 878 else 825
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 825: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000010}, // 826: A &= 0x10
+	{Code: 0x0015, Jt: 0x32, Jf: 0x00, K: 0x00000000}, // 827: if A == 0x0 goto 878 else 828
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 828: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00000400}, // 829: A &= 0x400
+	{Code: 0x0015, Jt: 0x2f, Jf: 0x00, K: 0x00000000}, // 830: if A == 0x0 goto 878 else 831
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 831: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00001000}, // 832: A &= 0x1000
+	{Code: 0x0015, Jt: 0x2c, Jf: 0x00, K: 0x00000000}, // 833: if A == 0x0 goto 878 else 834
+	{Code: 0x0020, Jt: 0x00, Jf: 0x00, K: 0x00000018}, // 834: A = args[1].lo
+	{Code: 0x0054, Jt: 0x00, Jf: 0x00, K: 0x00004000}, // 835: A &= 0x4000
+	{Code: 0x0015, Jt: 0x29, Jf: 0x28, K: 0x00000000}, // 836: if A == 0x0 goto 878 else 877
+	{Code: 0x0015, Jt: 0x28, Jf: 0x00, K: 0x00000032}, // 837: if nr == 50 (getegid) goto 878 else 838
+	{Code: 0x0015, Jt: 0x27, Jf: 0x26, K: 0x00000031}, // 838: if nr == 49 (geteuid) goto 878 else 877
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000026}, // 839: if nr > 0x26 goto 840 else 849
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000002a}, // 840: if nr > 0x2a goto 841 else 845
+	{Code: 0x0015, Jt: 0x24, Jf: 0x00, K: 0x0000002f}, // 841: if nr == 47 (getgid) goto 878 else 842
+	{Code: 0x0015, Jt: 0x23, Jf: 0x00, K: 0x0000002e}, // 842: if nr == 46 (setgid) goto 878 else 843
+	{Code: 0x0015, Jt: 0x22, Jf: 0x00, K: 0x0000002d}, // 843: if nr == 45 (brk) goto 878 else 844
+	{Code: 0x0015, Jt: 0x21, Jf: 0x20, K: 0x0000002b}, // 844: if nr == 43 (times) goto 878 else 877
+	{Code: 0x0015, Jt: 0x20, Jf: 0x00, K: 0x0000002a}, // 845: if nr == 42 (pipe) goto 878 else 846
+	{Code: 0x0015, Jt: 0x1f, Jf: 0x00, K: 0x00000029}, // 846: if nr == 41 (dup) goto 878 else 847
+	{Code: 0x0015, Jt: 0x1e, Jf: 0x00, K: 0x00000028}, // 847: if nr == 40 (rmdir) goto 878 else 848
+	{Code: 0x0015, Jt: 0x1d, Jf: 0x1c, K: 0x00000027}, // 848: if nr == 39 (mkdir) goto 878 else 877
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000001d}, // 849: if nr > 0x1d goto 850 else 854
+	{Code: 0x0015, Jt: 0x1b, Jf: 0x00, K: 0x00000026}, // 850: if nr == 38 (rename) goto 878 else 851
+	{Code: 0x0015, Jt: 0x1a, Jf: 0x00, K: 0x00000025}, // 851: if nr == 37 (kill) goto 878 else 852
+	{Code: 0x0015, Jt: 0x19, Jf: 0x00, K: 0x00000024}, // 852: if nr == 36 (sync) goto 878 else 853
+	{Code: 0x0015, Jt: 0x18, Jf: 0x17, K: 0x00000021}, // 853: if nr == 33 (access) goto 878 else 877
+	{Code: 0x0015, Jt: 0x17, Jf: 0x00, K: 0x0000001d}, // 854: if nr == 29 (pause) goto 878 else 855
+	{Code: 0x0015, Jt: 0x16, Jf: 0x00, K: 0x00000018}, // 855: if nr == 24 (getuid) goto 878 else 856
+	{Code: 0x0015, Jt: 0x15, Jf: 0x00, K: 0x00000017}, // 856: if nr == 23 (setuid) goto 878 else 857
+	{Code: 0x0015, Jt: 0x14, Jf: 0x13, K: 0x00000014}, // 857: if nr == 20 (getpid) goto 878 else 877
+	{Code: 0x0025, Jt: 0x00, Jf: 0x09, K: 0x00000008}, // 858: if nr > 0x8 goto 859 else 868
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x0000000c}, // 859: if nr > 0xc goto 860 else 864
+	{Code: 0x0015, Jt: 0x11, Jf: 0x00, K: 0x00000013}, // 860: if nr == 19 (lseek) goto 878 else 861
+	{Code: 0x0015, Jt: 0x10, Jf: 0x00, K: 0x00000010}, // 861: if nr == 16 (lchown) goto 878 else 862
+	{Code: 0x0015, Jt: 0x0f, Jf: 0x00, K: 0x0000000f}, // 862: if nr == 15 (chmod) goto 878 else 863
+	{Code: 0x0015, Jt: 0x0e, Jf: 0x0d, K: 0x0000000e}, // 863: if nr == 14 (mknod) goto 878 else 877
+	{Code: 0x0015, Jt: 0x0d, Jf: 0x00, K: 0x0000000c}, // 864: if nr == 12 (chdir) goto 878 else 865
+	{Code: 0x0015, Jt: 0x0c, Jf: 0x00, K: 0x0000000b}, // 865: if nr == 11 (execve) goto 878 else 866
+	{Code: 0x0015, Jt: 0x0b, Jf: 0x00, K: 0x0000000a}, // 866: if nr == 10 (unlink) goto 878 else 867
+	{Code: 0x0015, Jt: 0x0a, Jf: 0x09, K: 0x00000009}, // 867: if nr == 9 (link) goto 878 else 877
+	{Code: 0x0025, Jt: 0x00, Jf: 0x04, K: 0x00000003}, // 868: if nr > 0x3 goto 869 else 873
+	{Code: 0x0015, Jt: 0x08, Jf: 0x00, K: 0x00000008}, // 869: if nr == 8 (creat) goto 878 else 870
+	{Code: 0x0015, Jt: 0x07, Jf: 0x00, K: 0x00000006}, // 870: if nr == 6 (close) goto 878 else 871
+	{Code: 0x0015, Jt: 0x06, Jf: 0x00, K: 0x00000005}, // 871: if nr == 5 (open) goto 878 else 872
+	{Code: 0x0015, Jt: 0x05, Jf: 0x04, K: 0x00000004}, // 872: if nr == 4 (write) goto 878 else 877
+	{Code: 0x0015, Jt: 0x04, Jf: 0x00, K: 0x00000003}, // 873: if nr == 3 (read) goto 878 else 874
+	{Code: 0x0015, Jt: 0x03, Jf: 0x00, K: 0x00000002}, // 874: if nr == 2 (fork) goto 878 else 875
+	{Code: 0x0015, Jt: 0x02, Jf: 0x00, K: 0x00000001}, // 875: if nr == 1 (exit) goto 878 else 876
+	{Code: 0x0015, Jt: 0x01, Jf: 0x00, K: 0x00000000}, // 876: if nr == 0 (restart_syscall) goto 878 else 877
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00050001}, // 877: return ERRNO(1)
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x7fff0000}, // 878: return ALLOW
+	{Code: 0x0006, Jt: 0x00, Jf: 0x00, K: 0x00000000}, // 879: return KILL_THREAD
 }
 
 // defaultFlags are the seccomp(2) flags of defaultProgram.

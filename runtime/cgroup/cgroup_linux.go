@@ -57,6 +57,8 @@ type spot struct {
 	// sandbox is New: the directory must be new (ErrExist otherwise),
 	// and the group joins only the v1 hierarchies it needs.
 	sandbox bool
+	// ownPID is NewInPIDNamespace: no freezer hierarchy on v1.
+	ownPID bool
 }
 
 var errDeleted = errors.New("the group was deleted")
@@ -100,7 +102,24 @@ func detect() (host, error) {
 		Err: errors.New("no cgroup filesystem mounted"), Hint: "mount cgroup2 there: mount -t cgroup2 none " + mountRoot}
 }
 
+// NewInPIDNamespace is New for a sandbox whose processes all live in a pid
+// namespace of their own. The kernel kills them all when the namespace's
+// init exits, so on cgroup v1 the group is not also made in the freezer
+// hierarchy (a mkdir, a move and an rmdir saved); Kill still signals every
+// process it finds in the group.
+func NewInPIDNamespace(name string, r *specs.LinuxResources) (*Group, error) {
+	h, err := detect()
+	if err != nil {
+		return nil, err
+	}
+	return newInSpot(h, name, r, true)
+}
+
 func newIn(h host, name string, r *specs.LinuxResources) (*Group, error) {
+	return newInSpot(h, name, r, false)
+}
+
+func newInSpot(h host, name string, r *specs.LinuxResources, ownPID bool) (*Group, error) {
 	if err := validate(r); err != nil {
 		return nil, err
 	}
@@ -111,7 +130,7 @@ func newIn(h host, name string, r *specs.LinuxResources) (*Group, error) {
 	if err != nil {
 		return nil, err
 	}
-	return create(h, spot{rel: dir, sandbox: true}, r)
+	return create(h, spot{rel: dir, sandbox: true, ownPID: ownPID}, r)
 }
 
 func newAtIn(h host, p string, r *specs.LinuxResources) (*Group, error) {
@@ -824,4 +843,43 @@ func unlimited(v uint64) uint64 {
 		return 0
 	}
 	return v
+}
+
+// Memory reports what Stats does of memory, whether the OOM killer killed
+// a process of the group and its peak use, from just the two files that
+// say it (Stats reads every controller's: a sandbox's result needs only
+// these). A group outside the memory controller reports nothing.
+func (g *Group) Memory() (oomKilled bool, peakBytes uint64, err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.deleted {
+		return false, 0, &Error{Op: "reading memory use of", Path: g.dirs[0], Err: errDeleted}
+	}
+	events, peak := "memory.events", "memory.peak"
+	dir := g.ref.Dirs[""]
+	if g.ref.Mode == modeV1 {
+		events, peak = "memory.oom_control", "memory.max_usage_in_bytes"
+		dir = g.ref.Dirs["memory"]
+	}
+	if dir == "" {
+		return false, 0, nil
+	}
+	b, err := os.ReadFile(filepath.Join(dir, events))
+	if err != nil {
+		return false, 0, opError("reading memory use of", dir, err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+			n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			oomKilled = n > 0
+		}
+	}
+	b, err = os.ReadFile(filepath.Join(dir, peak))
+	if errors.Is(err, fs.ErrNotExist) {
+		return oomKilled, 0, nil // memory.peak is Linux 5.19's
+	} else if err != nil {
+		return false, 0, opError("reading memory use of", dir, err)
+	}
+	peakBytes, _ = strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	return oomKilled, peakBytes, nil
 }

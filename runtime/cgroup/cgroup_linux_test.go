@@ -254,6 +254,9 @@ func TestMemoryLimitOOM(t *testing.T) {
 	if st.UserTime+st.SystemTime == 0 {
 		t.Errorf("Stats() CPU time = 0, want some")
 	}
+	if oom, peak, err := g.Memory(); err != nil || oom != st.OOMKilled || peak != st.PeakMemoryBytes {
+		t.Errorf("Memory() = %v, %d, %v; want Stats()'s %v, %d", oom, peak, err, st.OOMKilled, st.PeakMemoryBytes)
+	}
 }
 
 func TestUnlimitedGroupReportsPeak(t *testing.T) {
@@ -697,6 +700,37 @@ func TestSwapAccounted(t *testing.T) {
 		got, err := swapAccounted(tt.file, "hint")
 		if got != tt.want || !errors.Is(err, tt.kind) || (tt.kind == nil) != (err == nil) {
 			t.Errorf("swapAccounted(%s) with %s = %v, %v, want %v, %v", filepath.Base(tt.file), filepath.Base(tt.swaps), got, err, tt.want, tt.kind)
+		}
+	}
+}
+
+// TestNewInPIDNamespace: on v1 the group is in memory and cpuacct but not
+// in the freezer hierarchy, and still deletes cleanly; on v2 it is New's.
+func TestNewInPIDNamespace(t *testing.T) {
+	requireRoot(t)
+	h := hostOf(t)
+	g, err := newInSpot(h, uniqueName(t), nil, true)
+	if err != nil {
+		t.Fatalf("NewInPIDNamespace() = %v", err)
+	}
+	dirs := g.Ref().Dirs
+	if h.mode == modeV1 {
+		if _, ok := dirs["freezer"]; ok {
+			t.Errorf("group dirs %v include the freezer hierarchy", dirs)
+		}
+		if dirs["memory"] == "" {
+			t.Errorf("group dirs %v lack the memory hierarchy", dirs)
+		}
+	}
+	if err := g.Kill(); err != nil {
+		t.Errorf("Kill() of an empty group = %v", err)
+	}
+	if err := g.Delete(); err != nil {
+		t.Fatalf("Delete() = %v", err)
+	}
+	for _, d := range dirs {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("%s is still there after Delete", d)
 		}
 	}
 }

@@ -19,6 +19,11 @@ var errNoCgroups = &Error{Op: "creating", Kind: ErrNotSupported,
 // New fails with ErrNotSupported: only Linux has cgroups.
 func New(name string, r *specs.LinuxResources) (*Group, error) { return nil, errNoCgroups }
 
+// NewInPIDNamespace fails with ErrNotSupported.
+func NewInPIDNamespace(name string, r *specs.LinuxResources) (*Group, error) {
+	return nil, errNoCgroups
+}
+
 // NewAt fails with ErrNotSupported.
 func NewAt(path string, r *specs.LinuxResources) (*Group, error) { return nil, errNoCgroups }
 
@@ -48,6 +53,9 @@ func (g *Group) Kill() error { return errNoCgroups }
 
 // Stats fails with ErrNotSupported.
 func (g *Group) Stats() (Stats, error) { return Stats{}, errNoCgroups }
+
+// Memory fails with ErrNotSupported.
+func (g *Group) Memory() (bool, uint64, error) { return false, 0, errNoCgroups }
 
 // Freeze fails with ErrNotSupported.
 func (g *Group) Freeze() error { return errNoCgroups }

@@ -25,9 +25,10 @@ var v1Known = []string{"freezer", "pids", "memory", "cpu", "cpuacct", "cpuset", 
 	"hugetlb", "net_cls", "net_prio", "perf_event", "rdma", "misc", "name=systemd"}
 
 // v1Sandbox are the hierarchies New makes a sandbox's group in whatever
-// its limits: freezer makes Kill race-free, memory gives peak use and OOM
-// kills, cpuacct CPU time. Each further one costs a mkdir, a move and an
-// rmdir, so the others are joined only when a limit needs them.
+// its limits: freezer makes Kill race-free (not for NewInPIDNamespace),
+// memory gives peak use and OOM kills, cpuacct CPU time. Each further one
+// costs a mkdir, a move and an rmdir, so the others are joined only when a
+// limit needs them.
 var v1Sandbox = []string{"freezer", "memory", "cpuacct"}
 
 const hintSwapV1 = "boot with swapaccount=1, or turn swap off: swapoff -a"
@@ -90,7 +91,7 @@ func placeV1(t *mountTable, self map[string]string, s spot, need map[string]stri
 	ref := Ref{Mode: modeV1, Dirs: map[string]string{}, Paths: map[string]string{}}
 	for _, c := range v1Known {
 		_, needed := need[c]
-		if s.sandbox && !needed && !slices.Contains(v1Sandbox, c) {
+		if s.sandbox && !needed && (!slices.Contains(v1Sandbox, c) || s.ownPID && c == "freezer") {
 			continue
 		}
 		m, mounted := t.v1[c]
