@@ -46,6 +46,12 @@ func (s *starter) buildPlan() {
 	s.planRlimits()
 	s.planBounding()
 	s.planSession()
+	if dir := s.cmd.Dir; dir != "" && s.gate != nil {
+		// Checked before the gate too, so that a missing directory fails
+		// Start (an OCI create) instead of a process nobody waits on; the
+		// chdir after the credential change decides, as the final user.
+		p.call(p.newStep("chdir", dir), unix.SYS_CHDIR, p.str(dir))
+	}
 	s.planGate()
 	if !s.lx.NoNewPrivs {
 		// Installing a filter without no_new_privs takes CAP_SYS_ADMIN,

@@ -296,6 +296,15 @@ func TestOCIErrors(t *testing.T) {
 	if _, errs, code := o.run("create", "--bundle", b, id("missing")); code == 0 || !strings.Contains(errs, "no-such-program") {
 		t.Errorf("create with a missing program: exit %d, %q; want an error naming it", code, errs)
 	}
+	// A working directory that does not exist fails create, named; it
+	// used to surface only as exit 127 of a started container.
+	noCwd := o.bundle(func(s *specs.Spec) { s.Process.Cwd = "/no/such/dir" }, "true")
+	if _, errs, code := o.run("create", "--bundle", noCwd, id("nocwd")); code == 0 || !strings.Contains(errs, "/no/such/dir") {
+		t.Errorf("create with a missing cwd: exit %d, %q; want an error naming it", code, errs)
+	}
+	if _, _, code := o.run("state", id("nocwd")); code == 0 {
+		t.Errorf("a failed create left container %s behind", id("nocwd"))
+	}
 	logFile := filepath.Join(t.TempDir(), "log.json")
 	o.run("--log", logFile, "--log-format", "json", "state", "nope")
 	var line struct{ Level, Msg, Time string }
