@@ -84,7 +84,7 @@ func Setup(spec *specs.Spec, o Options) (*spawn.Program, error) {
 func Enter(o Options) (*spawn.Program, error) {
 	b := &builder{p: &spawn.Program{}}
 	if o.ConsoleFD >= 0 {
-		b.terminal(o.ConsoleFD)
+		b.terminal(o.ConsoleFD, false)
 	}
 	if o.AppArmor != "" {
 		b.apparmor(o.AppArmor)
@@ -152,7 +152,7 @@ func (b *builder) plan(o Options) error {
 		b.p.Close(*b.proc)
 		b.proc = nil
 	}
-	if m := b.mountAt("/dev"); m != nil && m.Type == "tmpfs" {
+	if b.devTmpfs() {
 		b.devices()
 	}
 	if err := b.specDevices(lx.Devices); err != nil {
@@ -182,7 +182,7 @@ func (b *builder) plan(o Options) error {
 		b.loopback()
 	}
 	if o.ConsoleFD >= 0 {
-		b.terminal(o.ConsoleFD)
+		b.terminal(o.ConsoleFD, true)
 	}
 	return nil
 }
@@ -703,8 +703,9 @@ func (b *builder) loopback() {
 
 // terminal opens a pty in the sandbox's devpts, makes the peer (opened
 // from the master, TIOCGPTPEER, Linux 4.13, never by path) fds 0-2, and
-// sends the master over the console socket.
-func (b *builder) terminal(console int) {
+// sends the master over the console socket. For a container's first
+// process (withConsole) it binds the peer on /dev/console too.
+func (b *builder) terminal(console int, withConsole bool) {
 	b.p.Step("open terminal", "/dev/pts/ptmx")
 	m := b.p.Open(unix.SYS_OPENAT, spawn.Int(unix.AT_FDCWD), spawn.Str("/dev/pts/ptmx"), spawn.Int(unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC), spawn.Int(0))
 	b.p.Call(unix.SYS_IOCTL, m.Arg(), spawn.Int(unix.TIOCSPTLCK), spawn.Bytes(make([]byte, 4)))
@@ -712,11 +713,33 @@ func (b *builder) terminal(console int) {
 	for fd := 0; fd < 3; fd++ {
 		b.p.CallNonneg(unix.SYS_DUP3, peer.Arg(), spawn.Int(fd), spawn.Int(0))
 	}
+	if withConsole && b.devTmpfs() {
+		// /dev/console is the terminal too (runtime-spec, runtime-linux.md),
+		// bound from the open pty onto a file sbx creates in its own /dev
+		// tmpfs, found without following any link (CVE-2025-52565).
+		b.p.Step("bind terminal on", "/dev/console")
+		how := make([]byte, unix.SizeofOpenHow)
+		binary.LittleEndian.PutUint64(how, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC)
+		binary.LittleEndian.PutUint64(how[8:], 0o600)
+		binary.LittleEndian.PutUint64(how[16:], unix.RESOLVE_NO_SYMLINKS|unix.RESOLVE_NO_MAGICLINKS)
+		c := b.p.Open(unix.SYS_OPENAT2, spawn.Int(unix.AT_FDCWD), spawn.Str("/dev/console"), spawn.Bytes(how), spawn.Int(unix.SizeofOpenHow))
+		t := b.p.Open(unix.SYS_OPEN_TREE, peer.Arg(), spawn.Str(""), spawn.Int(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH))
+		b.moveOnto(t, c)
+		b.p.Close(t)
+		b.p.Close(c)
+	}
 	b.p.Close(peer)
 	b.p.Step("send terminal to", "console socket")
 	b.p.CallNonneg(unix.SYS_SENDMSG, spawn.Int(console), b.rightsMsg(m), spawn.Int(unix.MSG_NOSIGNAL))
 	b.p.Close(m)
 	b.p.Call(unix.SYS_CLOSE, spawn.Int(console))
+}
+
+// devTmpfs reports whether the spec mounts a tmpfs at /dev, which sbx then
+// fills (devices, /dev/console); it leaves an image's own /dev alone.
+func (b *builder) devTmpfs() bool {
+	m := b.mountAt("/dev")
+	return m != nil && m.Type == "tmpfs"
 }
 
 // rightsMsg is a struct msghdr carrying one byte and fd as SCM_RIGHTS.

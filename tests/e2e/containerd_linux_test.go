@@ -128,9 +128,10 @@ func testCtrTerminal(t *testing.T, c *containerd, id string) {
 	code, out := second.wait(t, time.Minute)
 	checkTerminal(t, "ctr task exec -t", code, 6, out)
 
-	tm.typeLine(t, ttyScript(5))
+	tm.typeLine(t, consoleCheck+ttyScript(5))
 	code, out = tm.wait(t, time.Minute)
 	checkTerminal(t, "ctr run -t", code, 5, out)
+	checkConsole(t, "ctr run -t", out)
 	c.checkGone(t, id)
 }
 

@@ -115,9 +115,10 @@ func testPodmanTerminal(t *testing.T, p *podman, name string) {
 	code, out := second.wait(t, time.Minute)
 	checkTerminal(t, "podman exec -it", code, 6, out)
 
-	tm.typeLine(t, ttyScript(5))
+	tm.typeLine(t, consoleCheck+ttyScript(5))
 	code, out = tm.wait(t, time.Minute)
 	checkTerminal(t, "podman run -it", code, 5, out)
+	checkConsole(t, "podman run -it", out)
 	p.checkGone(t, name, id)
 }
 

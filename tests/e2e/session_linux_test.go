@@ -160,6 +160,19 @@ func ttyScript(code int) string {
 	return fmt.Sprintf(`tty; for i in $(seq 100); do s=$(stty size 2>&1); [ "${s#[1-9]}" != "$s" ] && break; usleep 20000; done; echo $s; echo $((6*7)); exit %d`, code)
 }
 
+// consoleCheck, typed before ttyScript into a container's first process,
+// prints whether /dev/console is a character device: with a terminal, the
+// runtime-spec wants the terminal there.
+const consoleCheck = `[ -c /dev/console ] && echo console-is-a-device; `
+
+// checkConsole checks what consoleCheck printed.
+func checkConsole(t *testing.T, what string, out string) {
+	t.Helper()
+	if !regexp.MustCompile(`(?m)^console-is-a-device\r?$`).MatchString(out) {
+		t.Errorf("%s: /dev/console is not a character device: %q", what, out)
+	}
+}
+
 // checkTerminal checks what ttyScript printed and how it exited.
 func checkTerminal(t *testing.T, what string, code, wantCode int, out string) {
 	t.Helper()
