@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -1540,34 +1539,6 @@ func cveNoState(t *testing.T, o *ociRuntime) {
 	t.Helper()
 	if entries, _ := os.ReadDir(o.root); len(entries) != 0 {
 		t.Errorf("state root holds %v, want nothing", entries)
-	}
-}
-
-// runFiles is run with extra files for sbx (fds 3, 4, …). It retries
-// while execve of sbx fails with ETXTBSY: a container that can open the
-// sbx binary for writing (CVE-2019-5736) holds it so for an instant.
-func (o *ociRuntime) runFiles(extra []*os.File, args ...string) (string, string, int) {
-	o.t.Helper()
-	for tries := 0; ; tries++ {
-		cmd := exec.Command(env.sbx, append([]string{"--root", o.root}, args...)...)
-		outF, errF := o.tempFile(), o.tempFile()
-		cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = outF, errF, extra
-		err := cmd.Run()
-		outF.Close()
-		errF.Close()
-		if errors.Is(err, syscall.ETXTBSY) && tries < 100 {
-			time.Sleep(time.Millisecond)
-			continue
-		}
-		out, _ := os.ReadFile(outF.Name())
-		errb, _ := os.ReadFile(errF.Name())
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			o.t.Fatalf("sbx %v: %v", args, err)
-		}
-		return string(out), string(errb), code
 	}
 }
 

@@ -37,11 +37,17 @@ func newOCI(t *testing.T) *ociRuntime {
 // keeps them open after sbx exits.
 func (o *ociRuntime) run(args ...string) (string, string, int) {
 	o.t.Helper()
+	return o.runFiles(nil, args...)
+}
+
+// runFiles is run with extra files for sbx (fds 3, 4, …).
+func (o *ociRuntime) runFiles(extra []*os.File, args ...string) (string, string, int) {
+	o.t.Helper()
 	cmd := exec.Command(env.sbx, append([]string{"--root", o.root}, args...)...)
 	outF, errF := o.tempFile(), o.tempFile()
 	defer outF.Close()
 	defer errF.Close()
-	cmd.Stdout, cmd.Stderr = outF, errF
+	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = outF, errF, extra
 	err := cmd.Run()
 	out, _ := os.ReadFile(outF.Name())
 	errb, _ := os.ReadFile(errF.Name())
