@@ -447,10 +447,15 @@ func (b *builder) moveInto(m, dir spawn.FD, name string) {
 // magic links (/proc/self/fd/N) are refused.
 const resolveHow = unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS
 
-func openHow(flags uint64) spawn.Arg {
+func openHow(flags uint64) spawn.Arg { return openHowWith(flags, 0, resolveHow) }
+
+// openHowWith is a struct open_how: open flags, the mode for O_CREAT and
+// the RESOLVE_ flags.
+func openHowWith(flags, mode, resolve uint64) spawn.Arg {
 	b := make([]byte, unix.SizeofOpenHow)
 	binary.LittleEndian.PutUint64(b, flags)
-	binary.LittleEndian.PutUint64(b[16:], resolveHow)
+	binary.LittleEndian.PutUint64(b[8:], mode)
+	binary.LittleEndian.PutUint64(b[16:], resolve)
 	return spawn.Bytes(b)
 }
 
@@ -523,10 +528,9 @@ func (b *builder) sysctl(params map[string]string) error {
 		// other mount.
 		name := "sys/" + strings.ReplaceAll(k, ".", "/")
 		b.p.Step("write sysctl", k)
-		how := make([]byte, unix.SizeofOpenHow)
-		binary.LittleEndian.PutUint64(how, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC)
-		binary.LittleEndian.PutUint64(how[16:], unix.RESOLVE_BENEATH|unix.RESOLVE_NO_SYMLINKS|unix.RESOLVE_NO_XDEV|unix.RESOLVE_NO_MAGICLINKS)
-		f := b.p.Open(unix.SYS_OPENAT2, b.proc.Arg(), spawn.Str(name), spawn.Bytes(how), spawn.Int(unix.SizeofOpenHow))
+		how := openHowWith(unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0,
+			unix.RESOLVE_BENEATH|unix.RESOLVE_NO_SYMLINKS|unix.RESOLVE_NO_XDEV|unix.RESOLVE_NO_MAGICLINKS)
+		f := b.p.Open(unix.SYS_OPENAT2, b.proc.Arg(), spawn.Str(name), how, spawn.Int(unix.SizeofOpenHow))
 		v := params[k]
 		b.p.CallNonneg(unix.SYS_WRITE, f.Arg(), spawn.Str(v), spawn.Int(len(v)))
 		b.p.Close(f)
@@ -718,11 +722,9 @@ func (b *builder) terminal(console int, withConsole bool) {
 		// bound from the open pty onto a file sbx creates in its own /dev
 		// tmpfs, found without following any link (CVE-2025-52565).
 		b.p.Step("bind terminal on", "/dev/console")
-		how := make([]byte, unix.SizeofOpenHow)
-		binary.LittleEndian.PutUint64(how, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC)
-		binary.LittleEndian.PutUint64(how[8:], 0o600)
-		binary.LittleEndian.PutUint64(how[16:], unix.RESOLVE_NO_SYMLINKS|unix.RESOLVE_NO_MAGICLINKS)
-		c := b.p.Open(unix.SYS_OPENAT2, spawn.Int(unix.AT_FDCWD), spawn.Str("/dev/console"), spawn.Bytes(how), spawn.Int(unix.SizeofOpenHow))
+		how := openHowWith(unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600,
+			unix.RESOLVE_NO_SYMLINKS|unix.RESOLVE_NO_MAGICLINKS)
+		c := b.p.Open(unix.SYS_OPENAT2, spawn.Int(unix.AT_FDCWD), spawn.Str("/dev/console"), how, spawn.Int(unix.SizeofOpenHow))
 		t := b.p.Open(unix.SYS_OPEN_TREE, peer.Arg(), spawn.Str(""), spawn.Int(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH))
 		b.moveOnto(t, c)
 		b.p.Close(t)

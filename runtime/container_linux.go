@@ -604,16 +604,13 @@ func nsPid(pid int) int {
 	if err != nil {
 		return pid
 	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "NSpid:"); ok {
-			f := strings.Fields(rest)
-			if len(f) == 0 {
-				break
-			}
-			if n, err := strconv.Atoi(f[len(f)-1]); err == nil {
-				return n
-			}
-		}
+	v, _ := statusField(b, "NSpid")
+	f := strings.Fields(v)
+	if len(f) == 0 {
+		return pid
+	}
+	if n, err := strconv.Atoi(f[len(f)-1]); err == nil {
+		return n
 	}
 	return pid
 }

@@ -16,7 +16,7 @@ import (
 var version = "0.1.0-dev"
 
 func main() {
-	if err := sealSelf(os.Args); err != nil {
+	if err := dropSealMarker(); err != nil {
 		fmt.Fprintln(os.Stderr, "sbx:", err)
 		os.Exit(125)
 	}
@@ -25,9 +25,11 @@ func main() {
 	// be readable or traceable there in the meantime (CVE-2016-9962). Not
 	// for an unprivileged create or run: a non-dumpable process's /proc
 	// files belong to root, and sbx could not write its child's uid_map.
-	if err := setNotDumpable(os.Geteuid() == 0 || slices.Contains(os.Args, "exec")); err != nil {
-		fmt.Fprintln(os.Stderr, "sbx:", err)
-		os.Exit(125)
+	if os.Geteuid() == 0 || slices.Contains(os.Args, "exec") {
+		if err := setNotDumpable(); err != nil {
+			fmt.Fprintln(os.Stderr, "sbx:", err)
+			os.Exit(125)
+		}
 	}
 	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }

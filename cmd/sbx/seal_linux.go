@@ -26,9 +26,9 @@ const sealedEnv = "_SBX_SEALED"
 // a sealed memfd copy, when the binary is writable by the caller at all.
 // Installed on a read-only mount, sbx skips it.
 
-// sealSelf removes the constructor's marker from sbx's environment, so
-// nothing sbx starts inherits it.
-func sealSelf([]string) error {
+// dropSealMarker removes the constructor's marker from sbx's environment,
+// so nothing sbx starts inherits it.
+func dropSealMarker() error {
 	if _, ok := os.LookupEnv(sealedEnv); ok {
 		return os.Unsetenv(sealedEnv)
 	}
@@ -36,11 +36,8 @@ func sealSelf([]string) error {
 }
 
 // setNotDumpable makes sbx's memory unreadable and untraceable to the
-// processes it starts, when on.
-func setNotDumpable(on bool) error {
-	if !on {
-		return nil
-	}
+// processes it starts.
+func setNotDumpable() error {
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl(PR_SET_DUMPABLE, 0): %w", err)
 	}

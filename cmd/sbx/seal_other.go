@@ -2,8 +2,8 @@
 
 package main
 
-// sealSelf has nothing to do where no process sbx starts can reach sbx's
-// binary through /proc.
-func sealSelf([]string) error { return nil }
+// dropSealMarker has nothing to do where sbx does not seal itself: no
+// process it starts can reach its binary through /proc.
+func dropSealMarker() error { return nil }
 
-func setNotDumpable(bool) error { return nil }
+func setNotDumpable() error { return nil }

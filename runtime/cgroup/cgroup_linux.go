@@ -874,12 +874,11 @@ func (g *Group) Memory() (oomKilled bool, peakBytes uint64, err error) {
 			oomKilled = n > 0
 		}
 	}
-	b, err = os.ReadFile(filepath.Join(dir, peak))
+	p, err := readInt(filepath.Join(dir, peak))
 	if errors.Is(err, fs.ErrNotExist) {
 		return oomKilled, 0, nil // memory.peak is Linux 5.19's
 	} else if err != nil {
-		return false, 0, opError("reading memory use of", dir, err)
+		return false, 0, err
 	}
-	peakBytes, _ = strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-	return oomKilled, peakBytes, nil
+	return oomKilled, uint64(p), nil
 }
