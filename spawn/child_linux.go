@@ -24,7 +24,8 @@ import (
 //  6. the gate, before the credential change: the child shares the
 //     parent's memory until exec, and a child that has dropped to another
 //     uid must not sit there for an unbounded time (commit_creds changes
-//     the shared mm's dumpable flag);
+//     the shared mm's dumpable flag); nobody reads the error pipe after
+//     it, so a later failure is also written on the child's fd 2;
 //  7. credentials, then chdir (so Dir is checked as the final user),
 //     no_new_privs, parent-death signal (after the credential change,
 //     which clears it), the seccomp filter (before the credentials when
@@ -68,6 +69,9 @@ func (s *starter) buildPlan() {
 		s.planSeccomp()
 	}
 	s.planExec()
+	if s.gate != nil {
+		p.tell(s.toldFrom)
+	}
 }
 
 func (s *starter) planRlimits() {
@@ -291,6 +295,7 @@ func (s *starter) planGate() {
 	binary.LittleEndian.PutUint32(msg, msgReady)
 	p.callEq(st, reportSize, unix.SYS_WRITE, lit(s.ctl[s.errW]), p.bytes(msg), lit(reportSize))
 	p.callEq(st, 1, unix.SYS_READ, lit(s.ctl[s.gate]), p.bytes(make([]byte, 8)), lit(1))
+	s.toldFrom = int32(len(p.steps))
 }
 
 func (s *starter) planGuards() {

@@ -96,11 +96,33 @@ static long clone3_run(void *args, long size, int (*fn)(void *), void *arg)
 #error "spawn: clone3 trampoline not written for this architecture"
 #endif
 
-// report sends {step, errno} to the parent and ends the child.
+// append copies the C string s to buf at *n, leaving room for a newline.
+static void append(char *buf, long size, long *n, const char *s)
+{
+	while (s && *s && *n < size - 1)
+		buf[(*n)++] = *s++;
+}
+
+// report sends {step, errno} to the parent and ends the child. A step
+// that has a message comes after a gate, where nobody reads the error pipe
+// (writing it could raise SIGPIPE, unblocked just before exec): it is told
+// on fd 2 instead.
 static int report(const struct sbx_plan *p, int errfd, int32_t step, int32_t err)
 {
-	struct sbx_report r = { SBX_MSG_ERROR, step, err };
-	raw6(SYS_write, errfd, (long)&r, sizeof r, 0, 0, 0);
+	if (!p->msgs || step < 0 || (uint32_t)step >= p->nmsgs || !p->msgs[step]) {
+		struct sbx_report r = { SBX_MSG_ERROR, step, err };
+		raw6(SYS_write, errfd, (long)&r, sizeof r, 0, 0, 0);
+	} else {
+		char buf[512];
+		long n = 0;
+		append(buf, sizeof buf, &n, p->msgs[step]);
+		if (err > 0 && (uint32_t)err < p->nerrmsgs)
+			append(buf, sizeof buf, &n, p->errmsgs[err]);
+		else
+			append(buf, sizeof buf, &n, "unexpected result");
+		buf[n++] = '\n';
+		raw6(SYS_write, 2, (long)buf, n, 0, 0, 0);
+	}
 	return p->failcode;
 }
 

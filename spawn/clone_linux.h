@@ -46,12 +46,20 @@ struct sbx_op {
 	uint32_t skip;
 };
 
+// msgs, when not NULL, holds for each step after a gate the text written
+// to fd 2 when it fails ("sbx: capset: "), and errmsgs the text of each
+// errno below nerrmsgs: a child past its gate has nobody reading its error
+// pipe, so its own stderr is where a failure can still be seen.
 struct sbx_plan {
 	int32_t errfd;
 	int32_t failcode;
 	uint32_t nops;
-	uint32_t pad;
+	uint32_t nmsgs;
 	struct sbx_op *ops;
+	const char *const *msgs;
+	const char *const *errmsgs;
+	uint32_t nerrmsgs;
+	uint32_t pad;
 };
 
 // What the child writes on the error pipe.

@@ -19,6 +19,11 @@ type plan struct {
 	relocs []int  // arena offsets holding arena offsets to relocate (argv, envp)
 	steps  []step // steps[op.step] describes the op for error messages
 	errfd  int
+
+	// Set by told: the arena offsets of the message tables (see struct
+	// sbx_plan).
+	told          bool
+	msgs, errmsgs int
 }
 
 // arg is one system call argument: a literal, an arena offset or a slot.
@@ -128,9 +133,39 @@ func (p *plan) strv(ss []string) arg {
 	return arr
 }
 
+// tell makes every step from the first on tell its failure on the child's
+// fd 2 too, as "spawn: capset: operation not permitted": for the steps
+// after a gate, whose failures nobody reads from the error pipe.
+func (p *plan) tell(first int32) {
+	msgs := make([]arg, len(p.steps))
+	for i := first; int(i) < len(p.steps); i++ {
+		msgs[i] = p.str(errorPrefix(p.steps[i].op, p.steps[i].path))
+	}
+	errs := make([]arg, maxErrno)
+	for e := 1; e < maxErrno; e++ {
+		errs[e] = p.str(unix.Errno(e).Error())
+	}
+	p.msgs, p.errmsgs, p.told = p.ptrArray(msgs, first), p.ptrArray(errs, 1), true
+}
+
+// ptrArray lays out an array of pointers to the arena strings ss, NULL
+// below index from.
+func (p *plan) ptrArray(ss []arg, from int32) int {
+	arr := p.bytes(make([]byte, 8*len(ss)))
+	for i := from; int(i) < len(ss); i++ {
+		off := int(arr.v) + 8*int(i)
+		binary.LittleEndian.PutUint64(p.arena[off:], ss[i].v)
+		p.relocs = append(p.relocs, off)
+	}
+	return int(arr.v)
+}
+
+// maxErrno bounds the errno texts a plan carries (Linux's highest is 133).
+const maxErrno = 134
+
 // Wire layout: sbx_plan header, then the ops, then the arena.
 const (
-	headerSize = 24
+	headerSize = 48
 	opSize     = 80
 )
 
@@ -145,6 +180,12 @@ func (p *plan) encode(base uintptr, failcode int) []byte {
 	le.PutUint32(buf[4:], uint32(int32(failcode)))
 	le.PutUint32(buf[8:], uint32(len(p.ops)))
 	le.PutUint64(buf[16:], uint64(base)+headerSize)
+	if p.told {
+		le.PutUint32(buf[12:], uint32(len(p.steps)))
+		le.PutUint64(buf[24:], arenaBase+uint64(p.msgs))
+		le.PutUint64(buf[32:], arenaBase+uint64(p.errmsgs))
+		le.PutUint32(buf[40:], maxErrno)
+	}
 	for i, o := range p.ops {
 		b := buf[headerSize+opSize*i:]
 		le.PutUint64(b[0:], uint64(o.nr))

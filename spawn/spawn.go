@@ -64,7 +64,8 @@ type Cmd struct {
 	// Gate, when set, makes the child stop after all setup, just before
 	// exec, until it reads one byte from Gate. Start returns as soon as the
 	// child waits there; an error after the gate (exec failing) ends the
-	// child with status 127 instead of being returned by Start.
+	// child with status 127 instead of being returned by Start, and is
+	// written to the child's Stderr as Error's text.
 	Gate *os.File
 	// Adoptable makes the child an ordinary child of the calling process,
 	// as fork would: it raises SIGCHLD when it exits and, once the caller
@@ -165,11 +166,14 @@ type Error struct {
 	Err  error
 }
 
-func (e *Error) Error() string {
-	if e.Path == "" {
-		return "spawn: " + e.Op + ": " + e.Err.Error()
+func (e *Error) Error() string { return errorPrefix(e.Op, e.Path) + e.Err.Error() }
+
+// errorPrefix is an Error's text up to its Err.
+func errorPrefix(op, path string) string {
+	if path == "" {
+		return "spawn: " + op + ": "
 	}
-	return fmt.Sprintf("spawn: %s %q: %v", e.Op, e.Path, e.Err)
+	return fmt.Sprintf("spawn: %s %q: ", op, path)
 }
 
 func (e *Error) Unwrap() error { return e.Err }

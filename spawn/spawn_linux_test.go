@@ -438,6 +438,38 @@ func TestGate(t *testing.T) {
 	}
 }
 
+// TestFailureAfterGate: nobody reads the error pipe once Start has
+// returned, so the failure of exec after the gate is told on the child's
+// stderr, and the child ends with status 127.
+func TestFailureAfterGate(t *testing.T) {
+	gateR, gateW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gateR.Close()
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer errR.Close()
+	p, err := (&Cmd{Path: "/nonexistent/program", Gate: gateR, Stderr: errW}).Start()
+	errW.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	gateW.Write([]byte{1})
+	gateW.Close()
+	if st, err := p.Wait(); err != nil || st.ExitCode() != 127 {
+		t.Errorf("Wait() = %v, %v; want exit status 127", st, err)
+	}
+	out, _ := io.ReadAll(errR)
+	want := `spawn: exec "/nonexistent/program": no such file or directory` + "\n"
+	if string(out) != want {
+		t.Errorf("child's stderr = %q, want %q", out, want)
+	}
+}
+
 // TestKillAtGate: a child waiting at its gate is a process like any other.
 func TestKillAtGate(t *testing.T) {
 	r, w, err := os.Pipe()

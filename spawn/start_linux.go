@@ -86,6 +86,7 @@ type starter struct {
 	errR, errW     *os.File
 	syncR, syncW   *os.File
 	gate           *os.File
+	toldFrom       int32 // the first step after the gate
 	needSync, wait bool
 	cloneNS        uintptr  // namespaces clone3 creates
 	unshareNS      uintptr  // namespaces the child creates after joining a user namespace

@@ -311,6 +311,18 @@ func TestOCIErrors(t *testing.T) {
 	if _, _, code := o.run("state", id("nocwd")); code == 0 {
 		t.Errorf("a failed create left container %s behind", id("nocwd"))
 	}
+	// A failure after the start gate (here the chdir as the final user,
+	// who cannot enter the directory) has nobody to return it to: the
+	// container's process tells it on its own stderr and exits 127.
+	denied := o.bundle(func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/private", Type: "tmpfs", Source: "tmpfs", Options: []string{"mode=0700"}})
+		s.Process.Cwd = "/private"
+		s.Process.User = specs.User{UID: 1000, GID: 1000}
+	}, "true")
+	want := `spawn: chdir "/private": permission denied`
+	if _, errs, code := o.run("run", "--bundle", denied, id("denied")); code != 127 || !strings.Contains(errs, want) {
+		t.Errorf("run with a cwd the user cannot enter: exit %d, stderr %q; want 127 and %q", code, errs, want)
+	}
 	logFile := filepath.Join(t.TempDir(), "log.json")
 	o.run("--log", logFile, "--log-format", "json", "state", "nope")
 	var line struct{ Level, Msg, Time string }
