@@ -126,11 +126,10 @@ func newCgroup(s *specs.Spec) (*cgroup.Group, error) {
 	if s.Linux.Resources == nil && !sharesPID(s) {
 		return nil, nil
 	}
-	name := strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano()%1e12, 36)
 	if !sharesPID(s) {
-		return cgroup.NewInPIDNamespace(name, s.Linux.Resources)
+		return cgroup.NewInPIDNamespace("", s.Linux.Resources)
 	}
-	return cgroup.New(name, s.Linux.Resources)
+	return cgroup.New("", s.Linux.Resources)
 }
 
 func sharesPID(s *specs.Spec) bool {

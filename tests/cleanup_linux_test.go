@@ -2,10 +2,12 @@ package tests
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -133,4 +135,83 @@ func newCgroups(before, after map[string]bool) []string {
 		}
 	}
 	return left
+}
+
+// TestKilledSbxSwept: sbx killed by SIGKILL cannot delete its sandbox's
+// cgroup, and with share.pid the processes the sandbox left (a daemon)
+// live on, as only that cgroup still finds them. The next sandbox with a
+// cgroup deletes the group and kills what it holds.
+func TestKilledSbxSwept(t *testing.T) {
+	r := callerRunner()
+	if !r.ownsCgroup() {
+		t.Skip("needs a writable cgroup: run as root")
+	}
+	for _, sharePID := range []bool{false, true} {
+		t.Run(fmt.Sprintf("share.pid=%v", sharePID), func(t *testing.T) {
+			marker := newMarker()
+			s := probeSpec("daemon", marker, "wait")
+			s.Limits = &Limits{Pids: 64}
+			s.Share = &Share{PID: sharePID}
+			p := r.start(t, s)
+			p.waitLine(t, "grandchild")
+			pids := markerPids(marker)
+			if len(pids) < 2 {
+				t.Fatalf("sandbox processes with marker = %v, want the child and its grandchild", pids)
+			}
+			groups := sandboxCgroups(t, pids[0])
+			p.cmd.Process.Signal(syscall.SIGKILL)
+			<-p.done
+			defer func() {
+				for _, pid := range markerPids(marker) {
+					unix.Kill(pid, unix.SIGKILL)
+				}
+			}()
+			next := hostRootSpec()
+			next.Process.Args, next.Limits = []string{"/bin/true"}, &Limits{Pids: 8}
+			if res := r.sbx(t, next, call{}); res.code != 0 {
+				t.Fatalf("the next sandbox: %v", res)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for len(markerPids(marker)) > 0 && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if left := markerPids(marker); len(left) > 0 {
+				t.Errorf("processes %v of the killed sbx's sandbox run on after the next sandbox", left)
+			}
+			for _, d := range groups {
+				if _, err := os.Stat(d); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("the killed sbx's cgroup %s is still there after the next sandbox (stat: %v)", d, err)
+				}
+			}
+		})
+	}
+}
+
+// sandboxCgroups lists the directories of pid's sbx-* cgroup in every
+// hierarchy.
+func sandboxCgroups(t *testing.T, pid int) []string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var name string
+	for _, line := range strings.Split(string(b), "\n") {
+		if base := filepath.Base(line); strings.HasPrefix(base, "sbx-") {
+			name = base
+		}
+	}
+	if name == "" {
+		t.Fatalf("process %d is in no sbx-* cgroup:\n%s", pid, b)
+	}
+	var dirs []string
+	for d := range cgroupDirs() {
+		if filepath.Base(d) == name {
+			dirs = append(dirs, d)
+		}
+	}
+	if len(dirs) == 0 {
+		t.Fatalf("no directory of cgroup %s found", name)
+	}
+	return dirs
 }

@@ -35,6 +35,10 @@
 // job, an outer container) still bound the sandbox; v1 allows processes
 // beside child groups. The cgroup2 hierarchy of a hybrid host is not used.
 //
+// A group New names itself records its maker, and each New deletes the
+// groups beside its own whose maker is gone (see sweep), killing what they
+// hold: a sandbox whose sbx was SIGKILLed.
+//
 // NewAt reads linux.cgroupsPath as runc does. An absolute path starts at
 // the root of each hierarchy as this process sees it. A relative path is
 // below the caller's own cgroup on v1, and below the parent of the
@@ -214,9 +218,12 @@ const (
 )
 
 // dirName turns a sandbox name into its cgroup directory name; "" picks a
-// unique one.
+// unique one, which names its maker where it can (see sweep).
 func dirName(name string) (string, error) {
 	if name == "" {
+		if n := ownerName(); n != "" {
+			return n, nil
+		}
 		b := make([]byte, 8)
 		if _, err := rand.Read(b); err != nil {
 			return "", opError("naming", "", err)

@@ -734,3 +734,73 @@ func TestNewInPIDNamespace(t *testing.T) {
 		}
 	}
 }
+
+// TestSweep: New deletes the groups beside its own whose maker is gone (a
+// pid now naming a process that started at another time), killing what
+// they hold, and leaves alone those of a live maker or of another pid
+// namespace, on v1 and v2.
+func TestSweep(t *testing.T) {
+	requireRoot(t)
+	me, ok := selfOwner()
+	if !ok {
+		t.Fatal("selfOwner() failed: /proc is not this pid namespace's")
+	}
+	hosts := map[string]host{"host": hostOf(t), "v2": v2Host(t)}
+	for name, h := range hosts {
+		t.Run(name, func(t *testing.T) {
+			named := func(o owner, seq int) *Group {
+				g, err := newIn(h, fmt.Sprintf("%d-%d-%d-%d", o.ns, o.pid, o.start, seq), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { g.Delete() })
+				return g
+			}
+			// Made last: each New sweeps.
+			live := named(me, 1<<40)
+			foreign := named(owner{me.ns + 1, 1, 1}, 1)
+			stale := named(owner{me.ns, me.pid, me.start + 1}, 1)
+			sleeper := exec.Command("sleep", "100")
+			gated(t, stale, sleeper)
+			done := make(chan error, 1)
+			go func() { done <- sleeper.Wait() }()
+
+			newGroup(t, h, nil)
+			assertGone(t, stale.dirs...)
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Errorf("the stale group's process exited 0, want it killed")
+				}
+			case <-time.After(5 * time.Second):
+				sleeper.Process.Kill()
+				t.Errorf("the stale group's process still runs after the sweep")
+			}
+			for _, d := range append(live.dirs, foreign.dirs...) {
+				if _, err := os.Stat(d); err != nil {
+					t.Errorf("%s: %v; a live maker's or another namespace's group must stay", d, err)
+				}
+			}
+		})
+	}
+}
+
+func TestParseOwner(t *testing.T) {
+	o := owner{4026531836, 1234, 5678}
+	for _, tt := range []struct {
+		name string
+		want bool
+	}{
+		{fmt.Sprintf("sbx-%d-%d-%d-9", o.ns, o.pid, o.start), true},
+		{"sbx-1-2-3", false},
+		{"sbx-1-2-3-4-5", false},
+		{"sbx-a-2-3-4", false},
+		{"test-1-2-3-4", false},
+		{"sbx-0123456789abcdef", false},
+	} {
+		got, ok := parseOwner(tt.name)
+		if ok != tt.want || ok && got != o {
+			t.Errorf("parseOwner(%q) = %v, %v; want ok=%v", tt.name, got, ok, tt.want)
+		}
+	}
+}

@@ -77,3 +77,6 @@ func (g *Group) Close() error { return nil }
 
 // Delete does nothing: there is nothing to delete.
 func (g *Group) Delete() error { return nil }
+
+// ownerName: there are no groups to sweep here.
+func ownerName() string { return "" }

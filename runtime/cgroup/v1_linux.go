@@ -60,6 +60,9 @@ func newV1(s spot, r *specs.LinuxResources) (_ *Group, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.sandbox {
+		sweep(modeV1, "", v1Parents(t, self))
+	}
 	g := &Group{ref: ref, dirs: distinct(ref.Dirs)}
 	var undo cleanup
 	defer func() {
@@ -118,6 +121,23 @@ func placeV1(t *mountTable, self map[string]string, s spot, need map[string]stri
 			Err: errors.New("no cgroup v1 hierarchy is mounted"), Hint: "mount cgroup2 on " + mountRoot}
 	}
 	return ref, nil
+}
+
+// v1Parents maps each hierarchy this process is in to its own directory
+// there: where New's groups are made.
+func v1Parents(t *mountTable, self map[string]string) map[string]place {
+	parents := map[string]place{}
+	for _, c := range v1Known {
+		m, mounted := t.v1[c]
+		own, joined := self[c]
+		if !mounted || !joined {
+			continue
+		}
+		if dir, ok := m.dir(own); ok {
+			parents[c] = place{dir, own}
+		}
+	}
+	return parents
 }
 
 // topOf is the mount point of the hierarchy of dir, a directory of ref.

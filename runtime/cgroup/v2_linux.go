@@ -52,6 +52,9 @@ func newV2(root string, s spot, r *specs.LinuxResources) (_ *Group, err error) {
 		return nil, &Error{Op: "placing the group in", Path: m.point, Kind: ErrUnavailable,
 			Err: fmt.Errorf("%s is outside %s, the part of the hierarchy this process sees", cg, m.root)}
 	}
+	if s.sandbox {
+		sweep(modeV2, m.point, map[string]place{"": {filepath.Dir(dir), path.Dir(cg)}})
+	}
 	g := &Group{ref: Ref{Mode: modeV2, Dirs: map[string]string{"": dir}, Paths: map[string]string{"": cg}, Mount: m.point},
 		dirs: []string{dir}}
 	var undo cleanup
