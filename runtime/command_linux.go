@@ -85,7 +85,7 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, err error) {
 			lx.Namespaces |= f
 			continue
 		}
-		file, err := os.Open(ns.Path)
+		file, err := openNamespace(ns.Path, f)
 		if err != nil {
 			return nil, fmt.Errorf("linux.namespaces[%d].path: %w", i, err)
 		}
@@ -167,6 +167,38 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, err error) {
 }
 
 // setSeccomp gives the child filter f (nil: none).
+// nsGetNSType is NS_GET_NSTYPE, _IO(0xb7, 0x3) of linux/nsfs.h: the
+// CLONE_NEW* flag of a namespace file.
+const nsGetNSType = 0xb703
+
+// openNamespace opens a namespace file to join, refusing anything else: a
+// FIFO there would block the open, any other file fail only in the child.
+func openNamespace(path string, want uintptr) (*os.File, error) {
+	file, err := os.OpenFile(path, os.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(file.Fd()), &st); err != nil {
+		file.Close()
+		return nil, err
+	}
+	if st.Type != unix.NSFS_MAGIC {
+		file.Close()
+		return nil, fmt.Errorf("%s is not a namespace file (such as /proc/PID/ns/net)", path)
+	}
+	got, err := unix.IoctlRetInt(int(file.Fd()), nsGetNSType)
+	if err != nil {
+		file.Close()
+		return nil, fmt.Errorf("%s: NS_GET_NSTYPE: %w", path, err)
+	}
+	if uintptr(got) != want {
+		file.Close()
+		return nil, fmt.Errorf("%s is a namespace of another type", path)
+	}
+	return file, nil
+}
+
 func setSeccomp(lx *spawn.Linux, f *seccomp.Filter) {
 	if f == nil {
 		return

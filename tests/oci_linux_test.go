@@ -13,6 +13,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // ociRuntime drives sbx as an OCI runtime with a private state root.
@@ -310,6 +311,32 @@ func TestOCIErrors(t *testing.T) {
 	}
 	if _, _, code := o.run("state", id("nocwd")); code == 0 {
 		t.Errorf("a failed create left container %s behind", id("nocwd"))
+	}
+	// A namespace path is opened only if it is a namespace file of the
+	// listed type: a FIFO there used to hang create.
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{fifo, "/etc/hostname", "/proc/self/ns/ipc"} {
+		b := o.bundle(func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: p})
+			s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool {
+				return ns.Type == specs.NetworkNamespace && ns.Path == ""
+			})
+		}, "true")
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if _, errs, code := o.run("create", "--bundle", b, id("nspath")); code == 0 || !strings.Contains(errs, "linux.namespaces[") {
+				t.Errorf("create joining network namespace %s: exit %d, %q; want an error naming linux.namespaces", p, code, errs)
+			}
+		}()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("create joining network namespace %s hangs", p)
+		}
 	}
 	// A failure after the start gate (here the chdir as the final user,
 	// who cannot enter the directory) has nobody to return it to: the
