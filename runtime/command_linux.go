@@ -1,9 +1,11 @@
 package runtime
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path"
 	"strconv"
@@ -424,8 +426,34 @@ func compileSeccomp(profile *specs.LinuxSeccomp, policy string) (*seccomp.Filter
 	if err != nil {
 		return nil, err
 	}
-	if f.ListenerPath != "" || f.Flags&unix.SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 {
-		return nil, errors.New("seccomp: SCMP_ACT_NOTIFY (a user-space listener) is not supported yet")
+	if f.Flags&unix.SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 && f.ListenerPath == "" {
+		return nil, errors.New("linux.seccomp.listenerPath: SCMP_ACT_NOTIFY is used, but no listener is named to send the notification fd to")
 	}
 	return f, nil
+}
+
+// sendListener hands the seccomp listener of proc (a filter with
+// SCMP_ACT_NOTIFY) to the agent listening at path, as the runtime-spec
+// says: one connection carrying one ContainerProcessState and the fd
+// (SCM_RIGHTS), then closed. Nothing happens without a listener.
+func sendListener(path, metadata string, proc *spawn.Process, state specs.State) error {
+	l := proc.SeccompListener()
+	if l == nil {
+		return nil
+	}
+	defer l.Close()
+	msg, err := json.Marshal(specs.ContainerProcessState{Version: specs.Version, Fds: []string{specs.SeccompFdName},
+		Pid: proc.Pid(), Metadata: metadata, State: state})
+	if err != nil {
+		return err
+	}
+	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return fmt.Errorf("linux.seccomp.listenerPath: %w", err)
+	}
+	defer conn.Close()
+	if _, _, err := conn.WriteMsgUnix(msg, unix.UnixRights(int(l.Fd())), nil); err != nil {
+		return fmt.Errorf("linux.seccomp.listenerPath: sending the notification fd to %s: %w", path, err)
+	}
+	return nil
 }

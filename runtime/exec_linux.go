@@ -146,9 +146,31 @@ func (c *Container) Exec(o ExecOptions) (*spawn.Process, error) {
 		return nil, err
 	}
 	lx.Setup = prog
+	var gate *os.File
+	if f != nil && f.ListenerPath != "" {
+		// The listener is taken while the process waits at a gate.
+		var err error
+		if cmd.Gate, gate, err = os.Pipe(); err != nil {
+			return nil, err
+		}
+		defer cmd.Gate.Close()
+		defer gate.Close()
+	}
 	proc, err := cmd.Start()
 	if err != nil {
 		return nil, startError(err)
+	}
+	if gate != nil {
+		err := sendListener(f.ListenerPath, s.Linux.Seccomp.ListenerMetadata, proc, c.ociState(StatusRunning, c.st.Init.Pid))
+		if err == nil {
+			_, err = gate.Write([]byte{0})
+		}
+		if err != nil {
+			proc.Signal(unix.SIGKILL)
+			proc.Wait()
+			proc.Close()
+			return nil, err
+		}
 	}
 	if o.PidFile != "" {
 		if err := writeAtomic(o.PidFile, []byte(strconv.Itoa(proc.Pid())), 0o644); err != nil {

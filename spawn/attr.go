@@ -59,6 +59,13 @@ type Linux struct {
 	// after the gate instead, and must allow the credential and
 	// capability changes that follow (setgroups, setresuid, capset,
 	// prctl, chdir).
+	//
+	// With SECCOMP_FILTER_FLAG_NEW_LISTENER in SeccompFlags the filter
+	// hands out a user-notification fd: the child then needs a Gate, loads
+	// the filter just before it (while it still has CAP_SYS_ADMIN in its
+	// namespaces; the filter then also sees the gate's read and the steps
+	// after it), and Start takes the fd from the child (pidfd_getfd) for
+	// Process.SeccompListener.
 	Seccomp      []SockFilter
 	SeccompFlags uint
 	// Join are existing namespaces the child enters (setns(2)) before any

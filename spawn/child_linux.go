@@ -29,7 +29,8 @@ import (
 //  7. credentials, then chdir (so Dir is checked as the final user),
 //     no_new_privs, parent-death signal (after the credential change,
 //     which clears it), the seccomp filter (before the credentials when
-//     there is no no_new_privs: see planSeccomp);
+//     there is no no_new_privs: see planSeccomp; before the gate, with
+//     no_new_privs, when it has a listener for Start to take);
 //  8. empty the signal mask and exec.
 func (s *starter) buildPlan() {
 	p := &s.plan
@@ -53,8 +54,13 @@ func (s *starter) buildPlan() {
 		// chdir after the credential change decides, as the final user.
 		p.call(p.newStep("chdir", dir), unix.SYS_CHDIR, p.str(dir))
 	}
+	if s.listener() {
+		// Loaded before the gate, so that Start can take the listener.
+		s.planNoNewPrivs()
+		s.planSeccomp()
+	}
 	s.planGate()
-	if !s.lx.NoNewPrivs {
+	if !s.lx.NoNewPrivs && !s.listener() {
 		// Installing a filter without no_new_privs takes CAP_SYS_ADMIN,
 		// which the capability change may drop.
 		s.planSeccomp()
@@ -65,7 +71,7 @@ func (s *starter) buildPlan() {
 		p.call(p.newStep("chdir", dir), unix.SYS_CHDIR, p.str(dir))
 	}
 	s.planGuards()
-	if s.lx.NoNewPrivs {
+	if s.lx.NoNewPrivs && !s.listener() {
 		s.planSeccomp()
 	}
 	s.planExec()
@@ -151,7 +157,11 @@ func (s *starter) planSeccomp() {
 	binary.LittleEndian.PutUint16(p.arena[fprog.v:], uint16(len(s.lx.Seccomp)))
 	binary.LittleEndian.PutUint64(p.arena[fprog.v+8:], filter.v)
 	p.relocs = append(p.relocs, int(fprog.v)+8)
-	p.call(p.newStep("seccomp", ""), unix.SYS_SECCOMP, lit(unix.SECCOMP_SET_MODE_FILTER), lit(s.lx.SeccompFlags), fprog).want = wantNonneg
+	o := p.call(p.newStep("seccomp", ""), unix.SYS_SECCOMP, lit(unix.SECCOMP_SET_MODE_FILTER), lit(s.lx.SeccompFlags), fprog)
+	o.want = wantNonneg
+	if s.listener() {
+		o.slotOut = listenerSlot + 1
+	}
 }
 
 func (s *starter) planSync() {
@@ -293,15 +303,26 @@ func (s *starter) planGate() {
 	st := p.newStep("wait at gate", "")
 	msg := make([]byte, reportSize)
 	binary.LittleEndian.PutUint32(msg, msgReady)
-	p.callEq(st, reportSize, unix.SYS_WRITE, lit(s.ctl[s.errW]), p.bytes(msg), lit(reportSize))
+	ready := p.bytes(msg)
+	if s.listener() {
+		// The report's last word carries the listener's fd number.
+		p.ops = append(p.ops, op{kind: opStore, step: st, ptrMask: 2, args: [6]uint64{listenerSlot, ready.v + 8}})
+	}
+	p.callEq(st, reportSize, unix.SYS_WRITE, lit(s.ctl[s.errW]), ready, lit(reportSize))
 	p.callEq(st, 1, unix.SYS_READ, lit(s.ctl[s.gate]), p.bytes(make([]byte, 8)), lit(1))
 	s.toldFrom = int32(len(p.steps))
 }
 
+func (s *starter) planNoNewPrivs() {
+	if p := &s.plan; s.lx.NoNewPrivs {
+		p.call(p.newStep("prctl PR_SET_NO_NEW_PRIVS", ""), unix.SYS_PRCTL, lit(unix.PR_SET_NO_NEW_PRIVS), lit(1), lit(0), lit(0), lit(0))
+	}
+}
+
 func (s *starter) planGuards() {
 	p := &s.plan
-	if s.lx.NoNewPrivs {
-		p.call(p.newStep("prctl PR_SET_NO_NEW_PRIVS", ""), unix.SYS_PRCTL, lit(unix.PR_SET_NO_NEW_PRIVS), lit(1), lit(0), lit(0), lit(0))
+	if !s.listener() {
+		s.planNoNewPrivs()
 	}
 	if sig := s.lx.Pdeathsig; sig != 0 {
 		st := p.newStep("prctl PR_SET_PDEATHSIG", "")

@@ -30,6 +30,7 @@ type Process struct {
 	mem       *childMem // the child's plan and stack, freed once it is gone
 	identOnce sync.Once
 	ident     Identity
+	listener  *os.File // the seccomp listener, until SeccompListener takes it
 }
 
 func newProcess(pid, pidfd int, child bool) *Process {
@@ -37,6 +38,17 @@ func newProcess(pid, pidfd int, child bool) *Process {
 	// when the process exits, and Wait parks a goroutine, not a thread.
 	unix.SetNonblock(pidfd, true)
 	return &Process{pid: pid, file: os.NewFile(uintptr(pidfd), "pidfd:"+strconv.Itoa(pid)), child: child}
+}
+
+// SeccompListener returns the user-notification fd of the child's seccomp
+// filter (see Linux.SeccompFlags), once: the caller owns it then. nil
+// when the filter has no listener, or it was taken.
+func (p *Process) SeccompListener() *os.File {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f := p.listener
+	p.listener = nil
+	return f
 }
 
 // Pid is the process id. Use it for display and for /proc, never to signal.
@@ -234,6 +246,9 @@ func (p *Process) Close() error {
 	// its plan (it waits at a Gate): that memory is deliberately left.
 	if p.keeper != nil {
 		p.keeper.Close()
+	}
+	if l := p.SeccompListener(); l != nil {
+		l.Close()
 	}
 	return p.file.Close()
 }

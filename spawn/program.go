@@ -24,7 +24,11 @@ type Program struct {
 	err   error
 }
 
-const maxProgFDs = 15
+const maxProgFDs = 14
+
+// listenerSlot is the plan's own slot, after the Program's: the seccomp
+// listener's fd.
+const listenerSlot = maxProgFDs
 
 // step names a planned operation, for the error Start returns.
 type step struct{ op, path string }

@@ -118,6 +118,11 @@ func newStarter(c *Cmd) (*starter, error) {
 	return s, nil
 }
 
+// listener reports whether the seccomp filter hands out a listener fd.
+func (s *starter) listener() bool {
+	return s.lx.Seccomp != nil && s.lx.SeccompFlags&unix.SECCOMP_FILTER_FLAG_NEW_LISTENER != 0
+}
+
 // checkLinux rejects what the plan cannot carry and reads what it needs
 // from the host.
 func (s *starter) checkLinux() error {
@@ -126,6 +131,9 @@ func (s *starter) checkLinux() error {
 	}
 	if len(s.lx.Seccomp) > unix.BPF_MAXINSNS {
 		return &Error{Op: "seccomp", Err: fmt.Errorf("filter has %d instructions, more than %d", len(s.lx.Seccomp), unix.BPF_MAXINSNS)}
+	}
+	if s.listener() && s.cmd.Gate == nil {
+		return &Error{Op: "seccomp", Err: fmt.Errorf("%w: a filter with a listener (SECCOMP_FILTER_FLAG_NEW_LISTENER) needs a Gate", ErrNotSupported)}
 	}
 	if err := s.checkJoin(); err != nil {
 		return err
@@ -457,6 +465,15 @@ func (s *starter) await(p *Process) (*Process, error) {
 	}
 	le := binary.LittleEndian
 	if n == reportSize && le.Uint32(msg[0:]) == msgReady {
+		if s.listener() {
+			// The child stored its listener's fd number in the report.
+			fd, err := unix.PidfdGetfd(int(p.file.Fd()), int(int32(le.Uint32(msg[8:]))), 0)
+			if err != nil {
+				p.kill()
+				return nil, &Error{Op: "pidfd_getfd", Path: "seccomp listener", Err: err}
+			}
+			p.listener = os.NewFile(uintptr(fd), "seccomp-listener")
+		}
 		return p, nil
 	}
 	p.kill()

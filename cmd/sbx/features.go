@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
@@ -49,12 +48,11 @@ func runtimeFeatures() *features.Features {
 	}
 }
 
-// seccompFeatures is what seccomp.Compile takes, less SCMP_ACT_NOTIFY,
-// which the runtime refuses (no listener support yet).
+// seccompFeatures is what seccomp.Compile takes (SCMP_ACT_NOTIFY with a
+// listenerPath included).
 func seccompFeatures() *features.Seccomp {
 	yes := true
 	actions, ops, arches := seccomp.Known()
-	actions = slices.DeleteFunc(actions, func(a string) bool { return a == string(specs.ActNotify) })
 	return &features.Seccomp{Enabled: &yes, Actions: actions, Operators: ops, Archs: arches}
 }
 
