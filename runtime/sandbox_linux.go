@@ -25,12 +25,28 @@ var forwarded = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT
 // waits for it. When it returns, every process the sandbox held is gone
 // and its cgroup removed. A nil error comes with a Result; a *StartError
 // means the process never ran.
+//
+// Registering for the forwarded signals (signal.Notify) and unregistering
+// (signal.Stop) each take the Go runtime a round trip per signal to its
+// signal-mask thread. Notify runs on a goroutine while the cgroup and the
+// plan are made, and start waits for it before the process is created;
+// Stop runs on a goroutine once everything is cleaned up, so a signal
+// that arrives while Run returns is still caught, never acted on.
 func (sb *Sandbox) Run() (*Result, error) {
 	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, forwarded...)
-	defer signal.Stop(sigs)
+	notified := make(chan struct{})
+	go func() {
+		signal.Notify(sigs, forwarded...)
+		close(notified)
+	}()
+	defer func() {
+		go func() {
+			<-notified
+			signal.Stop(sigs)
+		}()
+	}()
 
-	r, err := sb.start()
+	r, err := sb.start(notified)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +77,9 @@ func (r *running) cleanup() {
 	}
 }
 
-func (sb *Sandbox) start() (*running, error) {
+// start creates the sandbox; notified is closed once its signals are
+// caught, which must come before the process exists.
+func (sb *Sandbox) start(notified <-chan struct{}) (*running, error) {
 	r := &running{ownPID: !sharesPID(sb.Spec)}
 	ok := false
 	defer func() {
@@ -102,6 +120,7 @@ func (sb *Sandbox) start() (*running, error) {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = sb.Stdin, sb.Stdout, sb.Stderr
 	}
 	cmd.Adoptable = true // sbx's own child: no keeper needed, a CLI has no stray waitpid(-1)
+	<-notified
 	r.started = time.Now()
 	if r.proc, err = cmd.Start(); err != nil {
 		return nil, startError(err)

@@ -61,7 +61,7 @@ func newV1(s spot, r *specs.LinuxResources) (_ *Group, err error) {
 		return nil, err
 	}
 	if s.sandbox {
-		sweep(modeV1, "", v1Parents(t, self))
+		sweep(modeV1, "", v1Parents(t, self, ref))
 	}
 	g := &Group{ref: ref, dirs: distinct(ref.Dirs)}
 	var undo cleanup
@@ -123,11 +123,16 @@ func placeV1(t *mountTable, self map[string]string, s spot, need map[string]stri
 	return ref, nil
 }
 
-// v1Parents maps each hierarchy this process is in to its own directory
-// there: where New's groups are made.
-func v1Parents(t *mountTable, self map[string]string) map[string]place {
+// v1Parents maps the hierarchies of ref and of every sandbox's group
+// (v1Sandbox) to this process's own directory there: where New's groups
+// are made. A stale group's directory in another hierarchy (one its limits
+// needed) is swept by the first New that needs that hierarchy too.
+func v1Parents(t *mountTable, self map[string]string, ref Ref) map[string]place {
 	parents := map[string]place{}
 	for _, c := range v1Known {
+		if _, ok := ref.Dirs[c]; !ok && !slices.Contains(v1Sandbox, c) {
+			continue
+		}
 		m, mounted := t.v1[c]
 		own, joined := self[c]
 		if !mounted || !joined {
