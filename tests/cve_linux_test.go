@@ -91,9 +91,28 @@ func TestCVE2019_5736(t *testing.T) {
 	}
 	t.Logf("the sbx binary ran inside the container %d times out of 16; the watcher saw it as a process's exe %d times, the kernel denied %d probes; %d loops",
 		ranInside, w.RuntimeSeen, w.Denied, w.Loops)
+	if ranInside == 0 || w.RuntimeSeen == 0 || w.Loops == 0 {
+		t.Errorf("the attack never reached the sbx binary (ran inside %d times, seen %d times, %d loops): the checks above proved nothing", ranInside, w.RuntimeSeen, w.Loops)
+	}
 	if len(w.OtherWritable) > 0 {
 		t.Logf("programs of other container processes opened for writing (the container's own files): %v", w.OtherWritable)
 	}
+}
+
+// cveRefused reports whether sbx refused a bundle (exit 1 with its error
+// line) rather than ran it (exit 0); any other status, such as the
+// helper's own failure inside the container, fails the test.
+func cveRefused(t *testing.T, code int, errs string) bool {
+	t.Helper()
+	switch {
+	case code == 0:
+		return false
+	case code == 1 && strings.Contains(errs, "level=error"):
+		t.Logf("sbx refused the bundle: %s", strings.TrimSpace(errs))
+		return true
+	}
+	t.Fatalf("sbx: exit %d, neither success nor a refusal: %s", code, strings.TrimSpace(errs))
+	return false
 }
 
 // TestCVE2016_9962: runc init joined the container before it was done and
@@ -367,8 +386,7 @@ func TestCVE2023_27561(t *testing.T) {
 			stdout, errs, code := o.run("run", "--bundle", b, id("cve-27561"))
 			h.check(t)
 			cveNoState(t, o)
-			if code != 0 {
-				t.Logf("create refused the rootfs: exit %d: %s", code, strings.TrimSpace(errs))
+			if cveRefused(t, code, errs) {
 				return
 			}
 			var st map[string]cveStat
@@ -448,8 +466,7 @@ func TestCVE2025_31133(t *testing.T) {
 			stdout, errs, code := o.run("run", "--bundle", b, id("cve-31133"))
 			h.check(t)
 			cveNoState(t, o)
-			if code != 0 {
-				t.Logf("create refused the rootfs: exit %d: %s", code, strings.TrimSpace(errs))
+			if cveRefused(t, code, errs) {
 				return
 			}
 			var st map[string]cveStat
@@ -546,7 +563,7 @@ func TestCVE2025_52565(t *testing.T) {
 			if _, errs, code := o.run("create", "--console-socket", socket, "--bundle", b, ctr); code != 0 {
 				h.check(t)
 				cveNoState(t, o)
-				t.Logf("create refused the rootfs: exit %d: %s", code, strings.TrimSpace(errs))
+				cveRefused(t, code, errs)
 				return
 			}
 			o.must("start", ctr)
@@ -600,30 +617,31 @@ func TestCVE2025_52881(t *testing.T) {
 	}
 	const key, param, value = "net.ipv4.ip_default_ttl", "proc/sys/net/ipv4/ip_default_ttl", "77"
 	cases := []struct {
-		name   string
-		setup  func(t *testing.T, rootfs, sentinelDir, sentinelFile string)
-		procfs bool // keep the /proc mount
+		name    string
+		setup   func(t *testing.T, rootfs, sentinelDir, sentinelFile string)
+		procfs  bool // keep the /proc mount
+		refused bool // create must refuse it (linux.sysctl needs the procfs sbx mounts)
 	}{
 		{"symlink to a host file, no /proc mount", func(t *testing.T, rootfs, _, f string) {
 			cveMkdir(t, filepath.Join(rootfs, filepath.Dir(param)))
 			cveSymlink(t, f, filepath.Join(rootfs, param))
-		}, false},
+		}, false, true},
 		{"symlinked directory to a host directory, no /proc mount", func(t *testing.T, rootfs, d, _ string) {
 			cveMkdir(t, filepath.Join(rootfs, "proc/sys/net"))
 			cveSymlink(t, d, filepath.Join(rootfs, "proc/sys/net/ipv4"))
-		}, false},
+		}, false, true},
 		{"fake procfs file, no /proc mount", func(t *testing.T, rootfs, _, _ string) {
 			cveMkdir(t, filepath.Join(rootfs, filepath.Dir(param)))
 			cveWrite(t, filepath.Join(rootfs, param), "64\n", 0o644)
-		}, false},
+		}, false, true},
 		{"/proc a symlink within the root", func(t *testing.T, rootfs, _, _ string) {
 			if err := os.Remove(filepath.Join(rootfs, "proc")); err != nil {
 				t.Fatal(err)
 			}
 			cveMkdir(t, filepath.Join(rootfs, "proc2"))
 			cveSymlink(t, "proc2", filepath.Join(rootfs, "proc"))
-		}, true},
-		{"plain rootfs (control)", func(*testing.T, string, string, string) {}, true},
+		}, true, false},
+		{"plain rootfs (control)", func(*testing.T, string, string, string) {}, true, false},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -643,9 +661,12 @@ func TestCVE2025_52881(t *testing.T) {
 			o.cleanup(ctr)
 			_, errs, code := o.run("create", "--bundle", b, ctr)
 			h.check(t)
+			if tc.refused != (code != 0) {
+				t.Errorf("create: exit %d, %s; want it refused: %v", code, strings.TrimSpace(errs), tc.refused)
+			}
 			if code != 0 {
 				cveNoState(t, o)
-				t.Logf("create refused the rootfs: exit %d: %s", code, strings.TrimSpace(errs))
+				cveRefused(t, code, errs)
 				return
 			}
 			pid := o.state(ctr).Pid
@@ -725,8 +746,7 @@ func TestCVE2021_30465(t *testing.T) {
 			stdout, errs, code := o.run("run", "--bundle", b, id("cve-30465"))
 			h.check(t)
 			cveNoState(t, o)
-			if code != 0 {
-				t.Logf("create refused the mount: exit %d: %s", code, strings.TrimSpace(errs))
+			if cveRefused(t, code, errs) {
 				return
 			}
 			mountinfo, volume, _ := strings.Cut(stdout, "---\n")
