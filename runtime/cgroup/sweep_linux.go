@@ -2,7 +2,9 @@ package cgroup
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -40,15 +43,16 @@ func ownerName() string {
 	return fmt.Sprintf("%s%d-%d-%d-%d", prefix, me.ns, me.pid, me.start, ownSeq.Add(1))
 }
 
-// selfOwner is this process's owner, read once.
+// selfOwner is this process's owner, read once; false when /proc is not
+// its pid namespace's.
 var selfOwner = sync.OnceValues(func() (owner, bool) {
+	pid := os.Getpid()
 	var st unix.Stat_t
-	if unix.Stat("/proc/self/ns/pid", &st) != nil {
+	if self, err := os.Readlink("/proc/self"); err != nil || self != strconv.Itoa(pid) || unix.Stat("/proc/self/ns/pid", &st) != nil {
 		return owner{}, false
 	}
-	pid := uint64(os.Getpid())
-	start, ok := startTime(pid)
-	return owner{st.Ino, pid, start}, ok
+	start, err := startTime(uint64(pid))
+	return owner{st.Ino, uint64(pid), start}, err == nil
 })
 
 // parseOwner reads an owner from a name ownerName made.
@@ -70,31 +74,32 @@ func parseOwner(name string) (owner, bool) {
 
 // startTime is field 22 of /proc/PID/stat: when the process started, in
 // clock ticks since boot.
-func startTime(pid uint64) (uint64, bool) {
+func startTime(pid uint64) (uint64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.FormatUint(pid, 10) + "/stat")
 	if err != nil {
-		return 0, false
+		return 0, err
 	}
 	// The command name (field 2) is in parentheses and may hold spaces.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(string(b[i+1:]))
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
 	if len(f) < 20 {
-		return 0, false
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields after the name, want 20 or more", pid, len(f))
 	}
-	n, err := strconv.ParseUint(f[19], 10, 64)
-	return n, err == nil
+	return strconv.ParseUint(f[19], 10, 64)
 }
 
-// gone tells whether o's process has ended; me is the caller.
+// gone tells whether o's process has ended: its pid is free (ENOENT), or
+// names a process started at another time. Any other failure to read
+// (hidepid, no fds left) counts as alive: a live sandbox must not be
+// swept.
 func (o owner) gone(me owner) bool {
 	if o.ns != me.ns {
 		return false
 	}
-	start, ok := startTime(o.pid)
-	return !ok || start != o.start
+	start, err := startTime(o.pid)
+	if err != nil {
+		return errors.Is(err, fs.ErrNotExist)
+	}
+	return start != o.start
 }
 
 // place is a directory of a cgroup hierarchy and its cgroup path there
@@ -145,7 +150,42 @@ func sweep(mode, mount string, parents map[string]place) {
 	}
 	for _, ref := range stale {
 		if g, err := Load(*ref); err == nil {
-			g.Delete()
+			g.reap()
 		}
 	}
+}
+
+// reapWait bounds how long sweep waits for a stale group's processes to
+// die before it leaves the group to the next sweep: it runs on every New,
+// and a process in uninterruptible sleep outlives SIGKILL.
+const reapWait = 100 * time.Millisecond
+
+// reap is a bounded Delete: one round of SIGKILL, then the directories
+// once the group is empty, if it is within reapWait.
+func (g *Group) reap() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	deadline := time.Now().Add(reapWait)
+	for killed := false; ; killed = true {
+		pids, err := procsIn(g.dirs)
+		if err != nil {
+			return
+		}
+		if len(pids) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return
+		}
+		if !killed && !g.writeKill() {
+			g.signalAll()
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for _, d := range g.dirs {
+		if removeTree(d) != nil {
+			return
+		}
+	}
+	g.deleted = true
 }
