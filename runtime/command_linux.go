@@ -168,7 +168,6 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, err error) {
 	return cmd, nil
 }
 
-// setSeccomp gives the child filter f (nil: none).
 // nsGetNSType is NS_GET_NSTYPE, _IO(0xb7, 0x3) of linux/nsfs.h: the
 // CLONE_NEW* flag of a namespace file.
 const nsGetNSType = 0xb703
@@ -201,6 +200,7 @@ func openNamespace(path string, want uintptr) (*os.File, error) {
 	return file, nil
 }
 
+// setSeccomp gives the child filter f (nil: none).
 func setSeccomp(lx *spawn.Linux, f *seccomp.Filter) {
 	if f == nil {
 		return

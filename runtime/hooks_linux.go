@@ -57,6 +57,13 @@ func runHook(h specs.Hook, state specs.State, lx *spawn.Linux) error {
 		return err
 	}
 	defer outR.Close()
+	var timeout <-chan time.Time
+	if h.Timeout != nil {
+		if *h.Timeout <= 0 {
+			return fmt.Errorf("timeout %d is not positive", *h.Timeout)
+		}
+		timeout = time.After(time.Duration(*h.Timeout) * time.Second)
+	}
 	args := h.Args
 	if len(args) == 0 {
 		args = []string{h.Path}
@@ -86,18 +93,17 @@ func runHook(h specs.Hook, state specs.State, lx *spawn.Linux) error {
 		}
 		close(copied)
 	}()
-	var timeout <-chan time.Time
-	if h.Timeout != nil {
-		if *h.Timeout <= 0 {
-			return fmt.Errorf("timeout %d is not positive", *h.Timeout)
-		}
-		timeout = time.After(time.Duration(*h.Timeout) * time.Second)
-	}
 	done := make(chan *spawn.State, 1)
 	go func() { st, _ := p.Wait(); done <- st }()
 	select {
 	case st := <-done:
-		<-copied
+		select {
+		case <-copied:
+		case <-time.After(hookDrainWait):
+			// A process the hook left behind holds its output open.
+			outR.SetReadDeadline(time.Now())
+			<-copied
+		}
 		if st == nil || st.ExitCode() != 0 {
 			return fmt.Errorf("%v: %s", st, strings.TrimSpace(out.String()))
 		}
@@ -108,6 +114,9 @@ func runHook(h specs.Hook, state specs.State, lx *spawn.Linux) error {
 		return fmt.Errorf("timed out after %d s", *h.Timeout)
 	}
 }
+
+// hookDrainWait bounds the wait for a hook's output once it has exited.
+const hookDrainWait = time.Second
 
 // fileWith is a readable file holding b (a memfd), for a child's stdin
 // that must not block the parent however little the child reads.

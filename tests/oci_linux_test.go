@@ -290,6 +290,30 @@ func TestOCIHooks(t *testing.T) {
 	if entries, _ := os.ReadDir(o.root); len(entries) != 0 {
 		t.Errorf("state root after a failed create holds %v", entries)
 	}
+	// A timeout that is not positive is refused before the hook runs.
+	zero, ran := 0, filepath.Join(dir, "ran")
+	badTimeout := o.bundle(func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/touch", Args: []string{"touch", ran}, Timeout: &zero}}}
+	}, "true")
+	if _, errs, code := o.run("create", "--bundle", badTimeout, id("zero-timeout")); code == 0 || !strings.Contains(errs, "timeout") {
+		t.Errorf("create with hook timeout 0: exit %d, %q; want a timeout error", code, errs)
+	}
+	if _, err := os.Stat(ran); err == nil {
+		t.Error("a hook with timeout 0 was run before being refused")
+	}
+	// A hook that exits, leaving a process that holds its output open,
+	// does not hold create up until that process ends.
+	marker := "sbx-hook-bg-" + strconv.Itoa(os.Getpid())
+	background := o.bundle(func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "exec -a " + marker + " sleep 60 & exit 0"}}}}
+	}, "true")
+	o.cleanup(id("bg-hook"))
+	began := time.Now()
+	_, errs, code := o.run("create", "--bundle", background, id("bg-hook"))
+	exec.Command("pkill", "-f", marker).Run()
+	if code != 0 || time.Since(began) > 20*time.Second {
+		t.Errorf("create with a hook that left a background process: exit %d after %v, %q; want success long before the process ends", code, time.Since(began), errs)
+	}
 }
 
 func TestOCIErrors(t *testing.T) {
