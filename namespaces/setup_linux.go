@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -503,7 +504,7 @@ func (b *builder) mountPoint(dst string, dir bool) spawn.FD {
 // createFile creates an empty file name in dir unless something is there
 // (O_EXCL with O_NOFOLLOW: an existing symlink is not followed).
 func (b *builder) createFile(dir spawn.FD, name string) {
-	f, end := b.p.OpenIf(unix.SYS_OPENAT, dir.Arg(), spawn.Str(name), spawn.Int(unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC), spawn.Int(0o644))
+	f, end := b.p.OpenIf([]syscall.Errno{unix.EEXIST}, unix.SYS_OPENAT, dir.Arg(), spawn.Str(name), spawn.Int(unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC), spawn.Int(0o644))
 	b.p.Close(f)
 	end()
 }
@@ -610,21 +611,27 @@ func (b *builder) apparmor(profile string) {
 	b.p.Close(f)
 }
 
+// absent are the errnos of a path that is not there (a component may be
+// a file): what masked and read-only paths skip, as runc does. Any other
+// failure (EACCES, ELOOP…) fails the set-up rather than leave a path
+// unprotected.
+var absent = []syscall.Errno{unix.ENOENT, unix.ENOTDIR}
+
 // maskPaths covers each path the new root has: a directory with an empty
 // read-only tmpfs, anything else with /dev/null. Which it is, the child
-// finds out (a directory opens with O_DIRECTORY); a missing path is
-// skipped.
+// finds out (a directory opens with O_DIRECTORY, a file fails it with
+// ENOTDIR and is opened again without); a missing path is skipped.
 func (b *builder) maskPaths(paths []string) {
 	for _, p := range paths {
 		b.p.Step("mask", p)
 		name := spawn.Str(strings.TrimPrefix(path.Clean(p), "/"))
-		dir, orElse, end := b.p.OpenIfElse(unix.SYS_OPENAT2, b.root.Arg(), name, openHow(unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC), spawn.Int(unix.SizeofOpenHow))
+		dir, orElse, end := b.p.OpenIfElse(absent, unix.SYS_OPENAT2, b.root.Arg(), name, openHow(unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC), spawn.Int(unix.SizeofOpenHow))
 		s := b.fsmount("tmpfs", "tmpfs", []string{"size=0"}, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
 		b.moveOnto(s, dir)
 		b.p.Close(s)
 		b.p.Close(dir)
 		orElse()
-		f, endFile := b.p.OpenIf(unix.SYS_OPENAT2, b.root.Arg(), name, openHow(unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC), spawn.Int(unix.SizeofOpenHow))
+		f, endFile := b.p.OpenIf(absent, unix.SYS_OPENAT2, b.root.Arg(), name, openHow(unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC), spawn.Int(unix.SizeofOpenHow))
 		s = b.cloneHost(os.DevNull, 0)
 		b.moveOnto(s, f)
 		b.p.Close(s)
@@ -638,11 +645,8 @@ func (b *builder) maskPaths(paths []string) {
 func (b *builder) readonlyPaths(paths []string) {
 	attr := mountAttr(unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC, 0)
 	for _, p := range paths {
-		if !path.IsAbs(p) {
-			continue
-		}
 		b.p.Step("make read-only", p)
-		t, end := b.p.OpenIf(unix.SYS_OPENAT2, b.root.Arg(), spawn.Str(strings.TrimPrefix(path.Clean(p), "/")), openHow(unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC), spawn.Int(unix.SizeofOpenHow))
+		t, end := b.p.OpenIf(absent, unix.SYS_OPENAT2, b.root.Arg(), spawn.Str(strings.TrimPrefix(path.Clean(p), "/")), openHow(unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC), spawn.Int(unix.SizeofOpenHow))
 		s := b.p.Open(unix.SYS_OPEN_TREE, t.Arg(), spawn.Str(""), spawn.Int(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH|unix.AT_RECURSIVE))
 		b.setAttr(s, true, attr)
 		b.moveOnto(s, t)

@@ -179,11 +179,11 @@ static int child(void *arg)
 			slots[op->slot_out - 1] = ret;
 		if (check(op, ret))
 			continue;
-		if (op->kind == SBX_OP_IF) {
-			i += op->skip;
+		int32_t err = ret < 0 && ret > -4096 ? (int32_t)-ret : 0;
+		if (op->kind == SBX_OP_IF && err > 0 && err < 64 && ((uint64_t)op->want_value >> err & 1)) {
+			i += op->skip; // absent: skip the block
 			continue;
 		}
-		int32_t err = ret < 0 && ret > -4096 ? (int32_t)-ret : 0;
 		if (op->kind == SBX_OP_SOFT) {
 			if (soft_err != 13 /* EACCES */ || err == 13) {
 				soft_step = op->step;

@@ -23,7 +23,9 @@ struct sbx_clone_args {
 
 // CALL: check the result, report a failure. SOFT: remember a failure for
 // the next FAIL. FAIL: report the remembered failure. ERRFD: the error pipe
-// moved to args[0]. IF: on failure skip the next `skip` ops. STORE: write
+// moved to args[0]. IF: on a failure whose errno e has bit e set in
+// want_value (the object is absent) skip the next `skip` ops; report any
+// other failure. STORE: write
 // slot args[0] as an int32 at address args[1].
 enum { SBX_OP_CALL = 0, SBX_OP_SOFT = 1, SBX_OP_FAIL = 2, SBX_OP_ERRFD = 3, SBX_OP_IF = 4, SBX_OP_STORE = 5, SBX_OP_JUMP = 6 };
 enum { SBX_WANT_ZERO = 0, SBX_WANT_NONNEG = 1, SBX_WANT_EQ = 2, SBX_WANT_ANY = 3 };

@@ -263,7 +263,7 @@ func (p *plan) program(prog *Program) {
 		case modeAny:
 			o.want = wantAny
 		case modeIf:
-			o.kind, o.want, o.skip = opIf, wantNonneg, uint32(c.skip)
+			o.kind, o.want, o.skip, o.wantValue = opIf, wantNonneg, uint32(c.skip), int64(c.absent)
 		}
 		if c.mode == modeFD || c.mode == modeIf {
 			o.slotOut = uint8(c.out.slot + 1)

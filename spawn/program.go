@@ -3,6 +3,7 @@ package spawn
 import (
 	"errors"
 	"strconv"
+	"syscall"
 )
 
 // A Program is a list of system calls for the child to make between clone
@@ -51,8 +52,11 @@ type progCall struct {
 	mode progMode
 	out  FD  // modeFD/modeIf: the slot written
 	skip int // modeIf: calls to skip when it fails; modeJump: always
-	off  int // modeStore: byte offset into args[1]
-	step step
+	// absent, for modeIf, has bit e set for each errno e that skips the
+	// block; any other failure is reported.
+	absent uint64
+	off    int // modeStore: byte offset into args[1]
+	step   step
 }
 
 // An Arg is one argument of a planned system call.
@@ -139,14 +143,22 @@ func (p *Program) Open(nr uintptr, args ...Arg) FD {
 	return f
 }
 
-// OpenIf is Open for an object that may be missing: when the call fails,
-// the child skips every call added after it up to end(), and the FD is
-// not held. The calls inside must Close it.
-func (p *Program) OpenIf(nr uintptr, args ...Arg) (f FD, end func()) {
+// OpenIf is Open for an object that may be missing: when the call fails
+// with one of the errnos in absent, the child skips every call added after
+// it up to end(), and the FD is not held; any other failure is the
+// child's error, as for Open. The calls inside must Close f.
+func (p *Program) OpenIf(absent []syscall.Errno, nr uintptr, args ...Arg) (f FD, end func()) {
 	f = p.alloc()
 	p.add(nr, args, modeIf)
 	i := len(p.calls) - 1
 	p.calls[i].out = f
+	for _, e := range absent {
+		if e <= 0 || e >= 64 {
+			p.fail("OpenIf: errno " + strconv.Itoa(int(e)) + " is not between 1 and 63")
+			continue
+		}
+		p.calls[i].absent |= 1 << e
+	}
 	return f, func() { p.calls[i].skip = len(p.calls) - 1 - i }
 }
 
@@ -155,8 +167,8 @@ func (p *Program) OpenIf(nr uintptr, args ...Arg) (f FD, end func()) {
 // between orElse() and end() run when it fails. A directory is masked one
 // way and a file another, for instance, without the parent guessing which
 // the child will find.
-func (p *Program) OpenIfElse(nr uintptr, args ...Arg) (f FD, orElse, end func()) {
-	f, endThen := p.OpenIf(nr, args...)
+func (p *Program) OpenIfElse(absent []syscall.Errno, nr uintptr, args ...Arg) (f FD, orElse, end func()) {
+	f, endThen := p.OpenIf(absent, nr, args...)
 	jump := -1
 	orElse = func() {
 		p.calls = append(p.calls, progCall{mode: modeJump, step: p.cur})

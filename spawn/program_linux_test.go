@@ -18,6 +18,8 @@ func shell(t *testing.T, script string, lx *Linux) (string, *State) {
 	return output(t, &Cmd{Path: "/bin/sh", Args: []string{"sh", "-c", script}, Linux: lx})
 }
 
+var missing = []syscall.Errno{unix.ENOENT}
+
 func TestProgramFDsAndSkip(t *testing.T) {
 	dir := t.TempDir()
 	p := &Program{}
@@ -25,17 +27,17 @@ func TestProgramFDsAndSkip(t *testing.T) {
 	d := p.Open(unix.SYS_OPENAT, Int(unix.AT_FDCWD), Str(dir), Int(unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC))
 	p.Call(unix.SYS_MKDIRAT, d.Arg(), Str("made"), Int(0o700))
 	// A missing object skips its block; a present one runs it.
-	missing, end := p.OpenIf(unix.SYS_OPENAT, d.Arg(), Str("nope"), Int(unix.O_PATH|unix.O_CLOEXEC))
+	gone, end := p.OpenIf(missing, unix.SYS_OPENAT, d.Arg(), Str("nope"), Int(unix.O_PATH|unix.O_CLOEXEC))
 	p.Call(unix.SYS_MKDIRAT, d.Arg(), Str("skipped"), Int(0o700))
-	p.Close(missing)
+	p.Close(gone)
 	end()
-	present, end := p.OpenIf(unix.SYS_OPENAT, d.Arg(), Str("made"), Int(unix.O_PATH|unix.O_CLOEXEC))
+	present, end := p.OpenIf(missing, unix.SYS_OPENAT, d.Arg(), Str("made"), Int(unix.O_PATH|unix.O_CLOEXEC))
 	p.Call(unix.SYS_MKDIRAT, present.Arg(), Str("inner"), Int(0o700))
 	p.Close(present)
 	end()
 	// An if with an else runs exactly one of its two blocks.
 	for _, name := range []string{"made", "nope"} {
-		f, orElse, end := p.OpenIfElse(unix.SYS_OPENAT, d.Arg(), Str(name), Int(unix.O_PATH|unix.O_CLOEXEC))
+		f, orElse, end := p.OpenIfElse(missing, unix.SYS_OPENAT, d.Arg(), Str(name), Int(unix.O_PATH|unix.O_CLOEXEC))
 		p.Call(unix.SYS_MKDIRAT, d.Arg(), Str(name+"-then"), Int(0o700))
 		p.Close(f)
 		orElse()
@@ -54,6 +56,21 @@ func TestProgramFDsAndSkip(t *testing.T) {
 		if _, err := os.Stat(dir + "/" + path); (err == nil) != want {
 			t.Errorf("after the program, %s exists = %v, want %v", path, err == nil, want)
 		}
+	}
+}
+
+// TestProgramIfReportsOtherErrors: OpenIf skips its block only for the
+// errnos it is given; another failure (here ENOTDIR, a path under a file)
+// is the child's error, not a reason to skip.
+func TestProgramIfReportsOtherErrors(t *testing.T) {
+	p := &Program{}
+	p.Step("open if there", "/etc/passwd/x")
+	f, end := p.OpenIf(missing, unix.SYS_OPENAT, Int(unix.AT_FDCWD), Str("/etc/passwd/x"), Int(unix.O_PATH|unix.O_CLOEXEC))
+	p.Close(f)
+	end()
+	_, err := (&Cmd{Path: "/bin/true", Linux: &Linux{Setup: p}}).Start()
+	if !errors.Is(err, syscall.ENOTDIR) {
+		t.Fatalf("Start() = %v, want the open's ENOTDIR", err)
 	}
 }
 
