@@ -27,16 +27,17 @@ type Policy struct {
 // CPU bandwidth period: 100ms, the kernel default (cpu.max).
 const cpuPeriod = 100000
 
-// maskedPaths and readonlyPaths are those of runc's default config.json
-// (`runc spec`, libcontainer/specconv/example.go).
+// MaskedPaths and ReadonlyPaths are those of runc's default config.json
+// (`runc spec`, libcontainer/specconv/example.go): every sandbox gets
+// them, and `sbx spec` writes them. Callers must not change them.
 var (
-	maskedPaths = []string{
+	MaskedPaths = []string{
 		"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
 		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
 		"/proc/sched_debug", "/sys/firmware", "/proc/scsi",
 		"/sys/devices/virtual/tpm",
 	}
-	readonlyPaths = []string{
+	ReadonlyPaths = []string{
 		"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 	}
 )
@@ -63,8 +64,8 @@ func (s *Sandbox) OCI(host HostIDs) (*specs.Spec, *Policy, error) {
 			Resources:     s.Limits.resources(),
 			Namespaces:    s.Share.namespaces(),
 			Seccomp:       seccomp,
-			MaskedPaths:   slices.Clone(maskedPaths),
-			ReadonlyPaths: slices.Clone(readonlyPaths),
+			MaskedPaths:   slices.Clone(MaskedPaths),
+			ReadonlyPaths: slices.Clone(ReadonlyPaths),
 		},
 	}
 	return spec, s.policy(), nil
