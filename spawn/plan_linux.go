@@ -69,8 +69,6 @@ const (
 
 	msgError = 1
 	msgReady = 2
-
-	maxSlots = 15
 )
 
 func lit[T ~int | ~int32 | ~uint | ~uint32 | ~uint64 | ~uintptr](v T) arg { return arg{v: uint64(v)} }

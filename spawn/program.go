@@ -16,7 +16,7 @@ import (
 //
 // Results that are file descriptors (open_tree, fsmount, openat2, …) are
 // kept by the child and named by an FD that later calls take as an
-// argument; at most 15 are held at once, and Close releases one. Every fd
+// argument; at most 14 are held at once, and Close releases one. Every fd
 // a Program opens must be close-on-exec or closed by it.
 type Program struct {
 	calls []progCall
@@ -25,11 +25,13 @@ type Program struct {
 	err   error
 }
 
-const maxProgFDs = 14
-
-// listenerSlot is the plan's own slot, after the Program's: the seccomp
-// listener's fd.
-const listenerSlot = maxProgFDs
+// The child has maxSlots result slots (SBX_SLOTS); a Program holds all but
+// the last, listenerSlot, the plan's own: the seccomp listener's fd.
+const (
+	maxSlots     = 15
+	maxProgFDs   = maxSlots - 1
+	listenerSlot = maxProgFDs
+)
 
 // step names a planned operation, for the error Start returns.
 type step struct{ op, path string }

@@ -28,6 +28,7 @@ import (
 var (
 	_ [opSize]byte     = [C.sizeof_struct_sbx_op]byte{}
 	_ [headerSize]byte = [C.sizeof_struct_sbx_plan]byte{}
+	_ [maxSlots]byte   = [C.SBX_SLOTS]byte{}
 )
 
 const (
