@@ -40,6 +40,11 @@ func execAction(c *cli.Context) error {
 	if c.NArg() < 1 {
 		return fmt.Errorf("exec: a container id is required")
 	}
+	// Its child joins the container's pid namespace while it still shares
+	// sbx's memory: see main.
+	if err := setNotDumpable(); err != nil {
+		return err
+	}
 	ctr, err := runtime.Load(c.String("root"), c.Args().First())
 	if err != nil {
 		return err

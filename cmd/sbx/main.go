@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 
 	"github.com/urfave/cli/v2"
 )
@@ -16,16 +15,13 @@ import (
 var version = "0.1.0-dev"
 
 func main() {
-	if err := dropSealMarker(); err != nil {
-		fmt.Fprintln(os.Stderr, "sbx:", err)
-		os.Exit(125)
-	}
 	// Not dumpable: the children sbx starts share its memory until they
-	// exec, and one that joins a container's pid namespace (exec) must not
-	// be readable or traceable there in the meantime (CVE-2016-9962). Not
-	// for an unprivileged create or run: a non-dumpable process's /proc
-	// files belong to root, and sbx could not write its child's uid_map.
-	if os.Geteuid() == 0 || slices.Contains(os.Args, "exec") {
+	// exec, and one that joins a container's pid namespace must not be
+	// readable or traceable there in the meantime (CVE-2016-9962). Not for
+	// an unprivileged create or run: a non-dumpable process's /proc files
+	// belong to root, and sbx could not write its child's uid_map; `exec`
+	// becomes non-dumpable itself (execAction).
+	if os.Geteuid() == 0 {
 		if err := setNotDumpable(); err != nil {
 			fmt.Fprintln(os.Stderr, "sbx:", err)
 			os.Exit(125)

@@ -29,8 +29,6 @@ struct sbx_mount_attr {
 	unsigned long long attr_set, attr_clr, propagation, userns_fd;
 };
 
-static const char sealed_env[] = "_SBX_SEALED=1";
-
 static int starts_processes(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++)
@@ -79,30 +77,35 @@ fail:
 	return -1;
 }
 
+// sealed_memfd tells whether the binary is a memfd sealed against writes:
+// memfd_self's copy, once re-executed.
+static int sealed_memfd(void)
+{
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	int seals = fcntl(fd, F_GET_SEALS);
+	close(fd);
+	return seals >= 0 && (seals & F_SEAL_WRITE);
+}
+
 __attribute__((constructor)) static void sbx_seal(int argc, char **argv, char **envp)
 {
-	if (getenv("_SBX_SEALED") || !starts_processes(argc, argv))
+	if (!starts_processes(argc, argv))
 		return;
 	struct statfs sf;
 	if (statfs("/proc/self/exe", &sf) == 0 && (sf.f_flags & ST_RDONLY))
-		return; // installed on a read-only mount: nothing to protect
+		return; // on a read-only mount (installed so, or read_only_self's bind): nothing to protect
+	if (sealed_memfd())
+		return;
 	int fd = read_only_self();
 	if (fd < 0) {
 		if (access("/proc/self/exe", W_OK) != 0)
 			return; // not writable by the caller, nor by what it starts
 		fd = memfd_self();
 	}
-	if (fd >= 0) {
-		int n = 0;
-		while (envp[n])
-			n++;
-		char **env = calloc((size_t)n + 2, sizeof *env);
-		if (env) {
-			memcpy(env, envp, (size_t)n * sizeof *env);
-			env[n] = (char *)sealed_env;
-			syscall(SYS_execveat, fd, "", argv, env, AT_EMPTY_PATH);
-		}
-	}
+	if (fd >= 0)
+		syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
 	fprintf(stderr, "sbx: cannot re-execute from a read-only copy of its binary: %s\n", strerror(errno));
 	exit(125);
 }

@@ -5,13 +5,9 @@ import "C"
 
 import (
 	"fmt"
-	"os"
 
 	"golang.org/x/sys/unix"
 )
-
-// sealedEnv marks a process that seal_linux.c has re-executed.
-const sealedEnv = "_SBX_SEALED"
 
 // Protecting sbx's binary from the processes it starts (CVE-2019-5736): a
 // container whose program is "#!/proc/self/exe", or an exec'd process that
@@ -24,16 +20,10 @@ const sealedEnv = "_SBX_SEALED"
 // detached bind of the file (open_tree, mount_setattr), whose
 // /proc/PID/exe refuses writes with EROFS; without the privilege for that,
 // a sealed memfd copy, when the binary is writable by the caller at all.
-// Installed on a read-only mount, sbx skips it.
-
-// dropSealMarker removes the constructor's marker from sbx's environment,
-// so nothing sbx starts inherits it.
-func dropSealMarker() error {
-	if _, ok := os.LookupEnv(sealedEnv); ok {
-		return os.Unsetenv(sealedEnv)
-	}
-	return nil
-}
+// Installed on a read-only mount, sbx skips it; the re-executed sbx knows
+// itself by the same test (its binary is on a read-only mount, or a memfd
+// sealed against writes), so no marker in the environment can switch the
+// protection off.
 
 // setNotDumpable makes sbx's memory unreadable and untraceable to the
 // processes it starts.

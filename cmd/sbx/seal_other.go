@@ -2,8 +2,6 @@
 
 package main
 
-// dropSealMarker has nothing to do where sbx does not seal itself: no
-// process it starts can reach its binary through /proc.
-func dropSealMarker() error { return nil }
-
+// setNotDumpable has nothing to do where sbx does not start processes
+// that share its memory.
 func setNotDumpable() error { return nil }
