@@ -753,7 +753,12 @@ func TestJoin(t *testing.T) {
 	for _, ns := range joined {
 		want[ns], _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", target.Pid(), ns))
 	}
-	pidfd := os.NewFile(target.Fd(), "pidfd")
+	dup, err := unix.FcntlInt(target.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pidfd := os.NewFile(uintptr(dup), "pidfd") // its own copy: target closes its fd
+	defer pidfd.Close()
 	all := uintptr(AllNamespaces &^ NewTime)
 	var files []Namespace
 	for _, ns := range joined {
@@ -796,18 +801,28 @@ var nsTypes = map[string]uintptr{"user": NewUser, "pid": NewPID, "mnt": NewMount
 	"ipc": NewIPC, "uts": NewUTS, "cgroup": NewCgroup, "time": NewTime}
 
 func TestJoinRefused(t *testing.T) {
-	f, err := os.Open("/proc/self/ns/time")
-	if err != nil {
-		t.Fatal(err)
+	open := func(ns string) *os.File {
+		f, err := os.Open("/proc/self/ns/" + ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
 	}
-	defer f.Close()
-	for name, lx := range map[string]*Linux{
-		"time":            {Join: []Namespace{{File: f, Type: NewTime}}},
-		"joined and new":  {Join: []Namespace{{File: f, Type: NewNet}}, Namespaces: NewNet},
-		"new pid in user": {Join: []Namespace{{File: f, Type: NewUser}}, Namespaces: NewPID},
+	timeNS, netNS, userNS := open("time"), open("net"), open("user")
+	// Each is refused by Start's checks, before any child exists: the
+	// kernel would accept the files as they are (or fail differently).
+	for name, tc := range map[string]struct {
+		lx   *Linux
+		want string
+	}{
+		"time":            {&Linux{Join: []Namespace{{File: timeNS, Type: NewTime}}}, "cannot enter a time namespace"},
+		"joined and new":  {&Linux{Join: []Namespace{{File: netNS, Type: NewNet}}, Namespaces: NewNet}, "both joined and created"},
+		"new pid in user": {&Linux{Join: []Namespace{{File: userNS, Type: NewUser}}, Namespaces: NewPID}, "new pid or time namespace under a joined user namespace"},
 	} {
-		if _, err := (&Cmd{Path: "/bin/true", Adoptable: true, Linux: lx}).Start(); err == nil {
-			t.Errorf("%s: Start() = nil error, want a refusal", name)
+		_, err := (&Cmd{Path: "/bin/true", Adoptable: true, Linux: tc.lx}).Start()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Start() = %v, want the refusal %q", name, err, tc.want)
 		}
 	}
 }
