@@ -41,7 +41,7 @@ type Result struct {
 	UserSeconds   float64 `json:"userSeconds"`
 	SystemSeconds float64 `json:"systemSeconds"`
 	// PeakMemoryBytes is the sandbox cgroup's peak; 0 without a cgroup
-	// (no limits): the process's own max RSS would count the memory it
+	// (neither limits nor share.pid): the process's own max RSS would count the memory it
 	// shared with sbx until exec.
 	PeakMemoryBytes int64 `json:"peakMemoryBytes"`
 }

@@ -1,7 +1,8 @@
 // Package e2e runs real container engines, containerd and podman from
 // Debian's packages, with the OCI runtime under test in place of runc.
 //
-// The runtime is $SBX_E2E_RUNTIME, or else the repository's bin/sbx. Each
+// The runtime is $SBX_E2E_RUNTIME, or else sbx built from the repository's
+// source for the test (never a bin/sbx, which may be stale). Each
 // test installs what it lacks with apt-get, imports a one-layer OCI image
 // of the BusyBox root of tests/busybox-rootfs.sh, drives the engine's
 // command-line client (ctr, podman), and removes everything it made, even
