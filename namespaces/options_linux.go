@@ -13,11 +13,14 @@ import (
 // runc's "rro"-style options), propagation, and fsconfig data.
 type mountOptions struct {
 	bind, recursive bool
-	set, clr        uint64
-	rset, rclr      uint64
-	propagation     uint64
-	propRecursive   bool
-	data            []string
+	// idmap: an id-mapped bind ("idmap"); idmapRecursive maps the
+	// mounts under it too ("ridmap").
+	idmap, idmapRecursive bool
+	set, clr              uint64
+	rset, rclr            uint64
+	propagation           uint64
+	propRecursive         bool
+	data                  []string
 }
 
 // attrOptions: option → attributes it sets and clears.
@@ -69,6 +72,10 @@ func (o *mountOptions) add(opt string) error {
 		o.bind = true
 	case opt == "rbind":
 		o.bind, o.recursive = true, true
+	case opt == "idmap":
+		o.idmap = true
+	case opt == "ridmap":
+		o.idmap, o.idmapRecursive = true, true
 	case opt == "defaults":
 	case unsupportedOptions[opt]:
 		return fmt.Errorf("option %q is not supported", opt)

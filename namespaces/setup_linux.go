@@ -60,6 +60,10 @@ type Options struct {
 	Cgroups map[string]string
 	// AppArmor is the profile to exec under; "" for none.
 	AppArmor string
+	// IDMapped maps the index in spec.Mounts of each id-mapped mount to
+	// the child's fd of the detached mount IDMapped made for it; the
+	// child attaches it and closes the fd.
+	IDMapped map[int]int
 }
 
 // Setup plans the child's filesystem and network set-up for spec, run
@@ -138,7 +142,11 @@ func (b *builder) plan(o Options) error {
 		return err
 	}
 	for i, m := range b.spec.Mounts {
-		if err := b.mount(m); err != nil {
+		idmapped, ok := o.IDMapped[i]
+		if !ok {
+			idmapped = -1
+		}
+		if err := b.mount(m, idmapped); err != nil {
 			return fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
 		}
 	}
@@ -165,7 +173,7 @@ func (b *builder) plan(o Options) error {
 	b.pivot()
 	if b.spec.Root.Readonly {
 		b.p.Step("make root read-only", b.rootName())
-		b.setAttr(b.root, false, mountAttr(unix.MOUNT_ATTR_RDONLY, 0))
+		b.setAttr(b.root.Arg(), false, mountAttr(unix.MOUNT_ATTR_RDONLY, 0))
 	}
 	if p := lx.RootfsPropagation; p != "" {
 		o, err := parseOptions([]string{p})
@@ -173,7 +181,7 @@ func (b *builder) plan(o Options) error {
 			return fmt.Errorf("linux.rootfsPropagation: %q is not a propagation type", p)
 		}
 		b.p.Step("set propagation of", "/")
-		b.propagate(b.root, o)
+		b.propagate(b.root.Arg(), o)
 	}
 	b.p.Close(b.root)
 	if o.AppArmor != "" {
@@ -212,7 +220,7 @@ func (b *builder) newRoot(skeleton bool) error {
 	default:
 		b.p.Step("bind root", r.Path)
 		b.root = b.cloneHost(r.Path, unix.AT_RECURSIVE)
-		b.setAttr(b.root, true, mountAttr(unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, 0))
+		b.setAttr(b.root.Arg(), true, mountAttr(unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, 0))
 	}
 	b.p.Step("attach new root", b.rootName())
 	b.p.Call(unix.SYS_MOVE_MOUNT, b.root.Arg(), spawn.Str(""), spawn.Int(unix.AT_FDCWD), spawn.Str("/"), spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH))
@@ -264,7 +272,7 @@ func (b *builder) skeleton(dir string) error {
 		// Not following a symlink: one swapped in since ReadDir makes
 		// the move onto a directory fail instead of binding its target.
 		s := b.cloneHost(src, unix.AT_RECURSIVE|unix.AT_SYMLINK_NOFOLLOW)
-		b.setAttr(s, true, attr)
+		b.setAttr(s.Arg(), true, attr)
 		b.moveInto(s, b.root, name)
 		b.p.Close(s)
 	}
@@ -283,8 +291,9 @@ func (b *builder) mountAt(dst string) *specs.Mount {
 
 // mount plans one spec mount: a bind (open_tree) or a new filesystem
 // (fsopen, fsconfig, fsmount), moved onto its destination inside the new
-// root.
-func (b *builder) mount(m specs.Mount) error {
+// root. idmapped is the child's fd of the mount IDMapped made for it, -1
+// for none.
+func (b *builder) mount(m specs.Mount, idmapped int) error {
 	if !path.IsAbs(m.Destination) {
 		return fmt.Errorf("destination %q is not absolute", m.Destination)
 	}
@@ -293,8 +302,11 @@ func (b *builder) mount(m specs.Mount) error {
 		return err
 	}
 	dst := path.Clean(m.Destination)
+	if o.idmapped(m) != (idmapped >= 0) {
+		return errors.New("id-mapped mount: the caller did not prepare it (namespaces.IDMapped)")
+	}
 	if o.bind || m.Type == "bind" {
-		return b.bind(m.Source, dst, o)
+		return b.bind(m.Source, dst, o, idmapped)
 	}
 	if o.rset|o.rclr != 0 {
 		return errors.New("recursive options apply to bind mounts only")
@@ -313,8 +325,8 @@ func (b *builder) mount(m specs.Mount) error {
 	t := b.mountPoint(dst, true)
 	b.p.Step("mount "+typ, dst)
 	fsm := b.fsmount(typ, m.Source, o.data, o.set)
-	b.moveOnto(fsm, t)
-	b.propagate(fsm, o)
+	b.moveOnto(fsm.Arg(), t)
+	b.propagate(fsm.Arg(), o)
 	b.p.Close(t)
 	if typ == "proc" && dst == "/proc" && b.proc == nil {
 		b.proc = &fsm // kept for the sysctl writes, closed after them
@@ -332,7 +344,7 @@ func (b *builder) cgroupV1(dst string, o *mountOptions) error {
 	t := b.mountPoint(dst, true)
 	b.p.Step("mount tmpfs", dst)
 	fsm := b.fsmount("tmpfs", "tmpfs", []string{"mode=0755"}, o.set&^unix.MOUNT_ATTR_RDONLY)
-	b.moveOnto(fsm, t)
+	b.moveOnto(fsm.Arg(), t)
 	names := make([]string, 0, len(b.cgroups))
 	for name := range b.cgroups {
 		names = append(names, name)
@@ -342,12 +354,12 @@ func (b *builder) cgroupV1(dst string, o *mountOptions) error {
 		b.p.Step("bind cgroup", b.cgroups[name])
 		b.p.Call(unix.SYS_MKDIRAT, fsm.Arg(), spawn.Str(name), spawn.Int(0o755))
 		s := b.cloneHost(b.cgroups[name], 0)
-		b.setAttr(s, false, mountAttr(o.set, o.clr))
+		b.setAttr(s.Arg(), false, mountAttr(o.set, o.clr))
 		b.moveInto(s, fsm, name)
 		b.p.Close(s)
 	}
 	if o.set&unix.MOUNT_ATTR_RDONLY != 0 {
-		b.setAttr(fsm, false, mountAttr(unix.MOUNT_ATTR_RDONLY, 0))
+		b.setAttr(fsm.Arg(), false, mountAttr(unix.MOUNT_ATTR_RDONLY, 0))
 	}
 	b.p.Close(fsm)
 	b.p.Close(t)
@@ -356,7 +368,7 @@ func (b *builder) cgroupV1(dst string, o *mountOptions) error {
 
 // propagate sets the propagation type the options name on an attached
 // mount (a detached one has no peers to change).
-func (b *builder) propagate(m spawn.FD, o *mountOptions) {
+func (b *builder) propagate(m spawn.Arg, o *mountOptions) {
 	if o.propagation == 0 {
 		return
 	}
@@ -365,7 +377,9 @@ func (b *builder) propagate(m spawn.FD, o *mountOptions) {
 	b.setAttr(m, o.propRecursive, spawn.Bytes(attr))
 }
 
-func (b *builder) bind(src, dst string, o *mountOptions) error {
+// bind plans a bind mount of src: a clone of the host's tree there, or
+// the id-mapped one the parent made, child fd idmapped (≥ 0).
+func (b *builder) bind(src, dst string, o *mountOptions, idmapped int) error {
 	if len(o.data) > 0 {
 		// runc and crun pass them to mount(2), which ignores them for
 		// a bind; OCI tools put "mode=" and "size=" on every mount.
@@ -383,12 +397,20 @@ func (b *builder) bind(src, dst string, o *mountOptions) error {
 	}
 	b.p.Step("create mount point", dst)
 	t := b.mountPoint(dst, st.IsDir())
-	b.p.Step("bind "+src+" on", dst)
-	flags := 0
-	if o.recursive {
-		flags = unix.AT_RECURSIVE
+	var s spawn.Arg
+	if idmapped >= 0 {
+		b.p.Step("bind id-mapped "+src+" on", dst)
+		s = spawn.Int(idmapped)
+	} else {
+		b.p.Step("bind "+src+" on", dst)
+		flags := 0
+		if o.recursive {
+			flags = unix.AT_RECURSIVE
+		}
+		fd := b.cloneHost(src, flags)
+		defer b.p.Close(fd)
+		s = fd.Arg()
 	}
-	s := b.cloneHost(src, flags)
 	if o.rset|o.rclr != 0 {
 		b.setAttr(s, true, mountAttr(o.rset, o.rclr))
 	}
@@ -397,7 +419,9 @@ func (b *builder) bind(src, dst string, o *mountOptions) error {
 	}
 	b.moveOnto(s, t)
 	b.propagate(s, o)
-	b.p.Close(s)
+	if idmapped >= 0 {
+		b.p.Call(unix.SYS_CLOSE, s)
+	}
 	b.p.Close(t)
 	return nil
 }
@@ -424,17 +448,17 @@ func (b *builder) fsmount(typ, source string, data []string, attrs uint64) spawn
 
 // setAttr changes the attributes of mount m (mount_setattr(2)), and of
 // every mount under it when recursive.
-func (b *builder) setAttr(m spawn.FD, recursive bool, attr spawn.Arg) {
+func (b *builder) setAttr(m spawn.Arg, recursive bool, attr spawn.Arg) {
 	flags := unix.AT_EMPTY_PATH
 	if recursive {
 		flags |= unix.AT_RECURSIVE
 	}
-	b.p.Call(unix.SYS_MOUNT_SETATTR, m.Arg(), spawn.Str(""), spawn.Int(flags), attr, spawn.Int(unix.MOUNT_ATTR_SIZE_VER0))
+	b.p.Call(unix.SYS_MOUNT_SETATTR, m, spawn.Str(""), spawn.Int(flags), attr, spawn.Int(unix.MOUNT_ATTR_SIZE_VER0))
 }
 
 // moveOnto attaches mount m on the mount point t (both fds).
-func (b *builder) moveOnto(m, t spawn.FD) {
-	b.p.Call(unix.SYS_MOVE_MOUNT, m.Arg(), spawn.Str(""), t.Arg(), spawn.Str(""), spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH))
+func (b *builder) moveOnto(m spawn.Arg, t spawn.FD) {
+	b.p.Call(unix.SYS_MOVE_MOUNT, m, spawn.Str(""), t.Arg(), spawn.Str(""), spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH))
 }
 
 // moveInto attaches mount m on name, an entry of directory dir that sbx
@@ -555,8 +579,8 @@ func (b *builder) specDevices(devs []specs.LinuxDevice) error {
 			t := b.mountPoint(dst, false)
 			b.p.Step("bind device", dst)
 			s := b.cloneHost(dst, 0)
-			b.setAttr(s, false, mountAttr(unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC, 0))
-			b.moveOnto(s, t)
+			b.setAttr(s.Arg(), false, mountAttr(unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC, 0))
+			b.moveOnto(s.Arg(), t)
 			b.p.Close(s)
 			b.p.Close(t)
 			continue
@@ -627,13 +651,13 @@ func (b *builder) maskPaths(paths []string) {
 		name := spawn.Str(strings.TrimPrefix(path.Clean(p), "/"))
 		dir, orElse, end := b.p.OpenIfElse(absent, unix.SYS_OPENAT2, b.root.Arg(), name, openHow(unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC), spawn.Int(unix.SizeofOpenHow))
 		s := b.fsmount("tmpfs", "tmpfs", []string{"size=0"}, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
-		b.moveOnto(s, dir)
+		b.moveOnto(s.Arg(), dir)
 		b.p.Close(s)
 		b.p.Close(dir)
 		orElse()
 		f, endFile := b.p.OpenIf(absent, unix.SYS_OPENAT2, b.root.Arg(), name, openHow(unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC), spawn.Int(unix.SizeofOpenHow))
 		s = b.cloneHost(os.DevNull, 0)
-		b.moveOnto(s, f)
+		b.moveOnto(s.Arg(), f)
 		b.p.Close(s)
 		b.p.Close(f)
 		endFile()
@@ -648,8 +672,8 @@ func (b *builder) readonlyPaths(paths []string) {
 		b.p.Step("make read-only", p)
 		t, end := b.p.OpenIf(absent, unix.SYS_OPENAT2, b.root.Arg(), spawn.Str(strings.TrimPrefix(path.Clean(p), "/")), openHow(unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC), spawn.Int(unix.SizeofOpenHow))
 		s := b.p.Open(unix.SYS_OPEN_TREE, t.Arg(), spawn.Str(""), spawn.Int(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH|unix.AT_RECURSIVE))
-		b.setAttr(s, true, attr)
-		b.moveOnto(s, t)
+		b.setAttr(s.Arg(), true, attr)
+		b.moveOnto(s.Arg(), t)
 		b.p.Close(s)
 		b.p.Close(t)
 		end()
@@ -675,7 +699,7 @@ func (b *builder) devices() {
 		b.p.Step("bind device", "/dev/"+name)
 		b.createFile(dev, name)
 		s := b.cloneHost("/dev/"+name, 0)
-		b.setAttr(s, false, attr)
+		b.setAttr(s.Arg(), false, attr)
 		b.moveInto(s, dev, name)
 		b.p.Close(s)
 	}
@@ -730,7 +754,7 @@ func (b *builder) terminal(console int, withConsole bool) {
 			unix.RESOLVE_NO_SYMLINKS|unix.RESOLVE_NO_MAGICLINKS)
 		c := b.p.Open(unix.SYS_OPENAT2, spawn.Int(unix.AT_FDCWD), spawn.Str("/dev/console"), how, spawn.Int(unix.SizeofOpenHow))
 		t := b.p.Open(unix.SYS_OPEN_TREE, peer.Arg(), spawn.Str(""), spawn.Int(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH))
-		b.moveOnto(t, c)
+		b.moveOnto(t.Arg(), c)
 		b.p.Close(t)
 		b.p.Close(c)
 	}

@@ -50,17 +50,18 @@ var nsFlags = map[specs.LinuxNamespaceType]uintptr{
 
 // command builds the child of an OCI spec: namespaces, id maps,
 // credentials, the filesystem plan, capabilities, rlimits, no_new_privs
-// and seccomp. Cgroups and stdio are the caller's; so are the namespace
-// files it opens to join (closeJoins, once the child has started).
-func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, err error) {
+// and seccomp. Cgroups and stdio are the caller's. release closes the
+// files command opened for the child (namespaces to join, id-mapped
+// mounts): the caller calls it once the child has started or failed to.
+func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, release func(), err error) {
 	if s.Process == nil || len(s.Process.Args) == 0 {
-		return nil, errors.New("process.args is empty")
+		return nil, nil, errors.New("process.args is empty")
 	}
 	if s.Linux == nil {
-		return nil, errors.New("spec has no linux section")
+		return nil, nil, errors.New("spec has no linux section")
 	}
 	if err := unsupported(s); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// A session of its own: the process must not signal sbx's process
 	// group with kill(0, …), nor open sbx's controlling terminal.
@@ -68,19 +69,29 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, err error) {
 	if !o.container {
 		lx.Pdeathsig = syscall.SIGKILL
 	}
+	var opened []*os.File // closed by release, with the namespaces in lx.Join
+	closeOpened := func() {
+		for _, j := range lx.Join {
+			j.File.Close()
+		}
+		lx.Join = nil
+		for _, f := range opened {
+			f.Close()
+		}
+	}
 	defer func() {
 		if err != nil {
-			closeJoins(lx)
+			closeOpened()
 		}
 	}()
 	var listed uintptr
 	for i, ns := range s.Linux.Namespaces {
 		f, ok := nsFlags[ns.Type]
 		if !ok {
-			return nil, fmt.Errorf("linux.namespaces[%d].type: unknown type %q", i, ns.Type)
+			return nil, nil, fmt.Errorf("linux.namespaces[%d].type: unknown type %q", i, ns.Type)
 		}
 		if listed&f != 0 {
-			return nil, fmt.Errorf("linux.namespaces[%d]: %s listed twice", i, ns.Type)
+			return nil, nil, fmt.Errorf("linux.namespaces[%d]: %s listed twice", i, ns.Type)
 		}
 		listed |= f
 		if ns.Path == "" {
@@ -89,7 +100,7 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, err error) {
 		}
 		file, err := openNamespace(ns.Path, f)
 		if err != nil {
-			return nil, fmt.Errorf("linux.namespaces[%d].path: %w", i, err)
+			return nil, nil, fmt.Errorf("linux.namespaces[%d].path: %w", i, err)
 		}
 		lx.Join = append(lx.Join, spawn.Namespace{File: file, Type: f})
 	}
@@ -97,18 +108,18 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, err error) {
 	// the same); the caller's own is never: the container's mounts and
 	// pivot_root would land on the host.
 	if listed&spawn.NewMount == 0 {
-		return nil, errors.New(`linux.namespaces: no mount namespace listed; sbx does not set up a container in the runtime's own mount namespace (its mounts would land on the host): list {"type": "mount"}`)
+		return nil, nil, errors.New(`linux.namespaces: no mount namespace listed; sbx does not set up a container in the runtime's own mount namespace (its mounts would land on the host): list {"type": "mount"}`)
 	}
 	if s.Hostname != "" && listed&spawn.NewUTS == 0 {
-		return nil, errors.New("hostname: setting it needs a uts namespace of the container's own (linux.namespaces)")
+		return nil, nil, errors.New("hostname: setting it needs a uts namespace of the container's own (linux.namespaces)")
 	}
 	if err := checkSysctl(s.Linux.Sysctl, listed); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for field, paths := range map[string][]string{"maskedPaths": s.Linux.MaskedPaths, "readonlyPaths": s.Linux.ReadonlyPaths} {
 		for i, p := range paths {
 			if !path.IsAbs(p) {
-				return nil, fmt.Errorf("linux.%s[%d]: %q is not an absolute path", field, i, p)
+				return nil, nil, fmt.Errorf("linux.%s[%d]: %q is not an absolute path", field, i, p)
 			}
 		}
 	}
@@ -135,7 +146,7 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, err error) {
 			// namespace, whose root is the group it is in by then.
 			tasks, err := cg.TaskFiles()
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			for _, f := range tasks {
 				setup.CgroupTasks = append(setup.CgroupTasks, 3+len(cmd.ExtraFiles))
@@ -145,6 +156,18 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, err error) {
 			lx.Namespaces &^= spawn.NewCgroup
 		}
 	}
+	idmapped, err := namespaces.IDMapped(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, f := range idmapped {
+		if setup.IDMapped == nil {
+			setup.IDMapped = map[int]int{}
+		}
+		setup.IDMapped[i] = 3 + len(cmd.ExtraFiles)
+		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+		opened = append(opened, f)
+	}
 	if o.console != nil {
 		setup.ConsoleFD = 3 + len(cmd.ExtraFiles)
 		cmd.ExtraFiles = append(cmd.ExtraFiles, o.console)
@@ -152,20 +175,20 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, err error) {
 	}
 	prog, err := namespaces.Setup(s, setup)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := processSetup(prog, s); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	lx.Setup = prog
 	if lx.Capabilities, err = capabilities(s.Process.Capabilities); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if lx.Rlimits, err = rlimits(s.Process.Rlimits); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	setSeccomp(lx, o.seccomp)
-	return cmd, nil
+	return cmd, closeOpened, nil
 }
 
 // nsGetNSType is NS_GET_NSTYPE, _IO(0xb7, 0x3) of linux/nsfs.h: the
@@ -210,14 +233,6 @@ func setSeccomp(lx *spawn.Linux, f *seccomp.Filter) {
 		lx.Seccomp[i] = spawn.SockFilter{Code: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K}
 	}
 	lx.SeccompFlags = f.Flags
-}
-
-// closeJoins closes the namespace files command opened.
-func closeJoins(lx *spawn.Linux) {
-	for _, j := range lx.Join {
-		j.File.Close()
-	}
-	lx.Join = nil
 }
 
 // unsupported names the first field of s that sbx cannot honour: it is

@@ -133,11 +133,11 @@ func (c *Container) create(o CreateOptions, undo *[]func()) (*spawn.Process, err
 	if opts.seccomp, err = compileSeccomp(s.Linux.Seccomp, ""); err != nil {
 		return nil, err
 	}
-	cmd, err := command(s, opts)
+	cmd, release, err := command(s, opts)
 	if err != nil {
 		return nil, err
 	}
-	defer closeJoins(cmd.Linux)
+	defer release()
 	if !s.Process.Terminal {
 		if err := checkStdio(o.Stdin, o.Stdout, o.Stderr); err != nil {
 			return nil, err

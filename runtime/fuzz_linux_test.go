@@ -30,9 +30,8 @@ func FuzzCommand(f *testing.F) {
 				return
 			}
 		}
-		cmd, err := command(&s, cmdOptions{container: true})
-		if err == nil {
-			closeJoins(cmd.Linux)
+		if _, release, err := command(&s, cmdOptions{container: true}); err == nil {
+			release()
 		}
 	})
 }

@@ -109,10 +109,11 @@ func (sb *Sandbox) start(notified <-chan struct{}) (*running, error) {
 	if o.seccomp, err = compileSeccomp(sb.Spec.Linux.Seccomp, sb.Policy.Seccomp); err != nil {
 		return nil, &StartError{ExitFailed, err}
 	}
-	cmd, err := command(sb.Spec, o)
+	cmd, release, err := command(sb.Spec, o)
 	if err != nil {
 		return nil, &StartError{ExitFailed, err}
 	}
+	defer release()
 	if !sb.Spec.Process.Terminal {
 		if err := checkStdio(sb.Stdin, sb.Stdout, sb.Stderr); err != nil {
 			return nil, &StartError{ExitFailed, err}

@@ -429,3 +429,97 @@ func TestOCIDevicesAndSysctl(t *testing.T) {
 		t.Errorf("create with vm.swappiness: exit %d, %q; want a refusal naming it", code, errs)
 	}
 }
+
+// TestOCIIDMappedMounts binds one host directory three ways into a
+// container with its own user namespace (0 → 100000): id-mapped with the
+// container's mapping ("idmap"), plain, and id-mapped with a mapping of its
+// own. Only through an id-mapped mount do the files' owners on disk appear
+// as the same ids inside, and a file made inside lands on disk as its
+// owner inside.
+func TestOCIIDMappedMounts(t *testing.T) {
+	o := newOCI(t)
+	src, err := os.MkdirTemp("", "sbx-idmap-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(src) })
+	// The plain bind is cloned by the container's root, uid 100000 on
+	// the host, which must be able to walk to it.
+	if err := os.Chmod(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, owner := range map[string]int{"root-file": 0, "user-file": 1000} {
+		p := filepath.Join(src, name)
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(p, owner, owner); err != nil {
+			t.Fatal(err)
+		}
+	}
+	userns := func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	}
+	// On-disk 1000 is host 100000 through /root/own: the container's 0.
+	own := []specs.LinuxIDMapping{{ContainerID: 1000, HostID: 100000, Size: 1}}
+	b := o.bundle(func(s *specs.Spec) {
+		userns(s)
+		s.Mounts = append(s.Mounts,
+			specs.Mount{Destination: "/root", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev"}},
+			specs.Mount{Destination: "/root/idmapped", Type: "bind", Source: src, Options: []string{"bind", "idmap"}},
+			specs.Mount{Destination: "/root/plain", Type: "bind", Source: src, Options: []string{"bind"}},
+			specs.Mount{Destination: "/root/own", Type: "bind", Source: src, Options: []string{"bind"}, UIDMappings: own, GIDMappings: own},
+		)
+	}, "sh", "-c", `cd /root && stat -c "%n %u %g" idmapped/root-file idmapped/user-file plain/root-file own/user-file own/root-file && touch idmapped/made-inside`)
+	out, errs, code := o.run("run", "--bundle", b, id("idmap"))
+	want := "idmapped/root-file 0 0\nidmapped/user-file 1000 1000\nplain/root-file 65534 65534\nown/user-file 0 0\nown/root-file 65534 65534\n"
+	if code != 0 || out != want {
+		t.Fatalf("sbx run: exit %d, stderr %q, stdout\n%s\nwant\n%s", code, errs, out, want)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(src, "made-inside"), &st); err != nil || st.Uid != 0 || st.Gid != 0 {
+		t.Errorf("file made by the container's root through the id-mapped mount: uid %d gid %d (%v), want 0 0 on disk", st.Uid, st.Gid, err)
+	}
+
+	var f struct {
+		Linux struct {
+			MountExtensions struct {
+				IDMap struct{ Enabled bool } `json:"idmap"`
+			} `json:"mountExtensions"`
+		} `json:"linux"`
+	}
+	if err := json.Unmarshal([]byte(o.must("features")), &f); err != nil || !f.Linux.MountExtensions.IDMap.Enabled {
+		t.Errorf("features: idmap enabled = %v (%v), want true", f.Linux.MountExtensions.IDMap.Enabled, err)
+	}
+
+	for _, tc := range []struct {
+		name string
+		edit func(*specs.Spec)
+		want string
+	}{
+		{"not a bind", func(s *specs.Spec) {
+			userns(s)
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/root", Type: "tmpfs", Source: "tmpfs", Options: []string{"idmap"}})
+		}, "bind mounts only"},
+		{"uid mapping only", func(s *specs.Spec) {
+			userns(s)
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/root", Type: "bind", Source: src, Options: []string{"bind"}, UIDMappings: own})
+		}, "needs both uidMappings and gidMappings"},
+		{"no mapping at all", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/root", Type: "bind", Source: src, Options: []string{"rbind", "ridmap"}})
+		}, "needs both uidMappings and gidMappings"},
+	} {
+		b := o.bundle(tc.edit, "true")
+		name := id("idmap-refused")
+		_, errs, code := o.run("create", "--bundle", b, name)
+		if code == 0 || !strings.Contains(errs, tc.want) {
+			o.run("delete", "--force", name)
+			t.Errorf("%s: create exit %d, stderr %q; want a refusal saying %q", tc.name, code, errs, tc.want)
+		}
+	}
+	if entries, _ := os.ReadDir(o.root); len(entries) != 0 {
+		t.Errorf("state root after the refusals holds %v", entries)
+	}
+}

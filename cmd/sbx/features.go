@@ -43,7 +43,7 @@ func runtimeFeatures() *features.Features {
 			Apparmor:        &features.Apparmor{Enabled: &no},
 			Selinux:         &features.Selinux{Enabled: &no},
 			IntelRdt:        &features.IntelRdt{Enabled: &no},
-			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &no}},
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}}, // root only
 		},
 	}
 }
@@ -63,6 +63,6 @@ func mountOptions() []string {
 		"rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec",
 		"rnoatime", "rrelatime", "rstrictatime", "rnodiratime", "rdiratime", "rnosymfollow", "rsymfollow",
 		"private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable",
-		"defaults",
+		"idmap", "ridmap", "defaults",
 	}
 }
