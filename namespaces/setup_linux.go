@@ -40,6 +40,14 @@ type Options struct {
 	// afterwards (cgroup v1 has no CLONE_INTO_CGROUP): the namespace's root
 	// is then the child's own cgroup, as it is when clone3 creates both.
 	UnshareCgroup bool
+	// UnshareTime makes a new time namespace for the child's program
+	// (unshare CLONE_NEWTIME: the child enters it at execve(2), its
+	// offsets still unwritten until then), first thing after the cgroup
+	// steps. The caller writes its offsets (/proc/PID/timens_offsets)
+	// while the child waits at its gate: a namespace's offsets are frozen
+	// once a process is in it, and clone3(CLONE_NEWTIME) puts the child in
+	// at once.
+	UnshareTime bool
 	// Loopback brings up lo, the only interface of a new network
 	// namespace (network_namespaces(7): it starts down).
 	Loopback bool
@@ -84,10 +92,14 @@ func Setup(spec *specs.Spec, o Options) (*spawn.Program, error) {
 }
 
 // Enter plans what a process joining a running container's namespaces
-// sets up itself: its terminal and AppArmor profile (Options.ConsoleFD,
-// Options.AppArmor); the rest of Options does not apply.
+// sets up itself: a time namespace, its terminal and AppArmor profile
+// (Options.UnshareTime, ConsoleFD, AppArmor); the rest of Options does not
+// apply.
 func Enter(o Options) (*spawn.Program, error) {
 	b := &builder{p: &spawn.Program{}}
+	if o.UnshareTime {
+		b.unshareTime()
+	}
 	if o.ConsoleFD >= 0 {
 		b.terminal(o.ConsoleFD, false)
 	}
@@ -133,6 +145,9 @@ func (b *builder) plan(o Options) error {
 	if o.UnshareCgroup {
 		b.p.Step("unshare", "cgroup namespace")
 		b.p.Call(unix.SYS_UNSHARE, spawn.Int(unix.CLONE_NEWCGROUP))
+	}
+	if o.UnshareTime {
+		b.unshareTime()
 	}
 	b.p.Step("make mounts slaves of the host's", "/")
 	b.p.Call(unix.SYS_MOUNT, spawn.Str("none"), spawn.Str("/"), spawn.Int(0), spawn.Int(unix.MS_REC|unix.MS_SLAVE), spawn.Int(0))
@@ -194,6 +209,11 @@ func (b *builder) plan(o Options) error {
 		b.terminal(o.ConsoleFD, true)
 	}
 	return nil
+}
+
+func (b *builder) unshareTime() {
+	b.p.Step("unshare", "time namespace")
+	b.p.Call(unix.SYS_UNSHARE, spawn.Int(unix.CLONE_NEWTIME))
 }
 
 func (b *builder) rootName() string {

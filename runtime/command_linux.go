@@ -110,6 +110,13 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, release func(), err e
 	if listed&spawn.NewMount == 0 {
 		return nil, nil, errors.New(`linux.namespaces: no mount namespace listed; sbx does not set up a container in the runtime's own mount namespace (its mounts would land on the host): list {"type": "mount"}`)
 	}
+	if err := checkTimeOffsets(s.Linux); err != nil {
+		return nil, nil, err
+	}
+	unshareTime := len(s.Linux.TimeOffsets) > 0
+	if unshareTime {
+		lx.Namespaces &^= spawn.NewTime // made by the child's setup (timens_linux.go)
+	}
 	if s.Hostname != "" && listed&spawn.NewUTS == 0 {
 		return nil, nil, errors.New("hostname: setting it needs a uts namespace of the container's own (linux.namespaces)")
 	}
@@ -135,6 +142,7 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, release func(), err e
 		ConsoleFD:    -1,
 		Mknod:        o.container && !userns,
 		AppArmor:     s.Process.ApparmorProfile,
+		UnshareTime:  unshareTime,
 	}
 	if cg := o.cgroup; cg != nil {
 		setup.Cgroups = cg.MountDirs()
@@ -247,7 +255,6 @@ func unsupported(s *specs.Spec) error {
 		{lx.MountLabel != "", "linux.mountLabel (SELinux is not supported)"},
 		{p.Scheduler != nil, "process.scheduler"},
 		{p.ExecCPUAffinity != nil, "process.execCPUAffinity"},
-		{len(lx.TimeOffsets) > 0, "linux.timeOffsets (clone3 places the process in its time namespace before offsets can be written)"},
 		{lx.IntelRdt != nil, "linux.intelRdt"},
 		{lx.MemoryPolicy != nil, "linux.memoryPolicy"},
 		{len(lx.NetDevices) > 0, "linux.netDevices"},

@@ -157,6 +157,9 @@ func (c *Container) create(o CreateOptions, undo *[]func()) (*spawn.Process, err
 	}
 	*undo = append(*undo, func() { proc.Signal(unix.SIGKILL); waitGone(proc); proc.Close() })
 	c.st.Init = proc.Identity()
+	if err := writeTimeOffsets(proc.Pid(), s.Linux.TimeOffsets); err != nil {
+		return nil, err
+	}
 	if opts.seccomp != nil {
 		if err := sendListener(opts.seccomp.ListenerPath, s.Linux.Seccomp.ListenerMetadata, proc, c.ociState(StatusCreating, proc.Pid())); err != nil {
 			return nil, err

@@ -29,9 +29,10 @@ type ExecOptions struct {
 
 // enter is how a new process joins the running container: all its
 // namespaces at once through its process's pidfd (setns(2), Linux 5.8)
-// and its cgroup. A time namespace is not entered (a multi-threaded
-// program cannot): the container has no offsets (create refuses them), so
-// its clocks are the host's. closeAll releases what it opened.
+// and its cgroup. A time namespace is not entered (see timens_linux.go):
+// without offsets its clocks are the host's anyway, and with them Exec
+// gives the process a time namespace with the same offsets. closeAll
+// releases what it opened.
 func (c *Container) enter() (lx *spawn.Linux, closeAll func(), err error) {
 	status, p := c.status()
 	if p == nil || status == StatusStopped {
@@ -112,7 +113,8 @@ func (c *Container) Exec(o ExecOptions) (*spawn.Process, error) {
 	for fd := 3; fd < 3+o.PreserveFDs; fd++ {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(fd), "preserved-fd-"+strconv.Itoa(fd)))
 	}
-	setup := namespaces.Options{ConsoleFD: -1, AppArmor: p.ApparmorProfile}
+	offsets := s.Linux.TimeOffsets
+	setup := namespaces.Options{ConsoleFD: -1, AppArmor: p.ApparmorProfile, UnshareTime: len(offsets) > 0}
 	switch {
 	case p.Terminal && o.ConsoleSocket != "":
 		sock, err := dialConsole(o.ConsoleSocket)
@@ -147,8 +149,10 @@ func (c *Container) Exec(o ExecOptions) (*spawn.Process, error) {
 	}
 	lx.Setup = prog
 	var gate *os.File
-	if f != nil && f.ListenerPath != "" {
-		// The listener is taken while the process waits at a gate.
+	listener := f != nil && f.ListenerPath != ""
+	if listener || len(offsets) > 0 {
+		// The listener is taken, and the time offsets written, while
+		// the process waits at a gate.
 		var err error
 		if cmd.Gate, gate, err = os.Pipe(); err != nil {
 			return nil, err
@@ -161,7 +165,10 @@ func (c *Container) Exec(o ExecOptions) (*spawn.Process, error) {
 		return nil, startError(err)
 	}
 	if gate != nil {
-		err := sendListener(f.ListenerPath, s.Linux.Seccomp.ListenerMetadata, proc, c.ociState(StatusRunning, c.st.Init.Pid))
+		err := writeTimeOffsets(proc.Pid(), offsets)
+		if err == nil && listener {
+			err = sendListener(f.ListenerPath, s.Linux.Seccomp.ListenerMetadata, proc, c.ociState(StatusRunning, c.st.Init.Pid))
+		}
 		if err == nil {
 			_, err = gate.Write([]byte{0})
 		}

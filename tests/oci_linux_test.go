@@ -523,3 +523,84 @@ func TestOCIIDMappedMounts(t *testing.T) {
 		t.Errorf("state root after the refusals holds %v", entries)
 	}
 }
+
+// TestOCITimeOffsets gives a container's time namespace a boot time ten
+// days ahead: its process and a process exec'd into it both see it in
+// /proc/uptime, the host does not.
+func TestOCITimeOffsets(t *testing.T) {
+	o := newOCI(t)
+	const ahead = 864000 // seconds
+	offsets := func(s *specs.Spec) {
+		if !slices.ContainsFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.TimeNamespace }) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
+		}
+		s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {Secs: ahead}, "monotonic": {Secs: ahead}}
+	}
+	uptime := func(out string) float64 {
+		t.Helper()
+		f := strings.Fields(out)
+		if len(f) == 0 {
+			t.Fatalf("no uptime in %q", out)
+		}
+		v, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	hostUptime := func() float64 {
+		b, err := os.ReadFile("/proc/uptime")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return uptime(string(b))
+	}
+	// within checks a container's uptime against the host's, read
+	// before and after it.
+	within := func(what string, got, before, after float64) {
+		t.Helper()
+		if got < before+ahead || got > after+ahead+1 {
+			t.Errorf("%s: uptime %.2f, want the host's (%.2f…%.2f) + %d", what, got, before, after, ahead)
+		}
+	}
+
+	b := o.bundle(offsets, "cat", "/proc/uptime")
+	before := hostUptime()
+	out, errs, code := o.run("run", "--bundle", b, id("timens"))
+	if code != 0 {
+		t.Fatalf("sbx run: exit %d, stderr %q", code, errs)
+	}
+	within("container", uptime(out), before, hostUptime())
+
+	b = o.bundle(offsets, "sleep", "30")
+	name := id("timens-exec")
+	o.cleanup(name)
+	o.must("create", "--bundle", b, name)
+	o.must("start", name)
+	before = hostUptime()
+	out = o.must("exec", name, "cat", "/proc/uptime")
+	within("exec", uptime(out), before, hostUptime())
+	o.must("kill", name, "KILL")
+
+	for _, tc := range []struct {
+		name string
+		edit func(*specs.Spec)
+		want string
+	}{
+		{"no time namespace", func(s *specs.Spec) {
+			offsets(s)
+			s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.TimeNamespace })
+		}, "no time namespace of its own"},
+		{"unknown clock", func(s *specs.Spec) {
+			offsets(s)
+			s.Linux.TimeOffsets["realtime"] = specs.LinuxTimeOffset{Secs: 1}
+		}, "unknown clock"},
+	} {
+		name := id("timens-refused")
+		_, errs, code := o.run("create", "--bundle", o.bundle(tc.edit, "true"), name)
+		if code == 0 || !strings.Contains(errs, tc.want) {
+			o.run("delete", "--force", name)
+			t.Errorf("%s: create exit %d, stderr %q; want a refusal saying %q", tc.name, code, errs, tc.want)
+		}
+	}
+}
