@@ -68,6 +68,12 @@ type Options struct {
 	Cgroups map[string]string
 	// AppArmor is the profile to exec under; "" for none.
 	AppArmor string
+	// Pause stops the child (spawn.Program.Pause) once its mounts and
+	// devices are made, before the masked and read-only paths and
+	// pivot_root: where an OCI runtime runs its createContainer hooks in
+	// the container's namespaces. They find the host's tree at "/" and the
+	// container's root at Root.Path, as runc shows it to them.
+	Pause bool
 	// IDMapped maps the index in spec.Mounts of each id-mapped mount to
 	// the child's fd of the detached mount IDMapped made for it; the
 	// child attaches it and closes the fd.
@@ -182,6 +188,10 @@ func (b *builder) plan(o Options) error {
 	if err := b.specDevices(lx.Devices); err != nil {
 		return err
 	}
+	if o.Pause {
+		b.p.Step("wait for the createContainer hooks", "")
+		b.p.Pause()
+	}
 	b.maskPaths(lx.MaskedPaths)
 	b.readonlyPaths(lx.ReadonlyPaths)
 	b.p.Close(b.host)
@@ -223,13 +233,16 @@ func (b *builder) rootName() string {
 	return b.spec.Root.Path
 }
 
-// newRoot creates the new root mount and attaches it over "/": a mount
-// must be attached for later mounts to go under it and for pivot_root.
-// Stacked there it is invisible to the child's own path lookups, which
-// start at its root directory below it, so host paths (bind sources) still
-// resolve until pivot_root.
+// newRoot creates the new root mount and attaches it: a mount must be
+// attached for later mounts to go under it and for pivot_root. A bind of
+// Root.Path is attached over Root.Path itself, as runc does, where the
+// createContainer hooks (Options.Pause) find it; a tmpfs root has no such
+// place and is attached over "/". Stacked there it is invisible to the
+// child's own path lookups, which start at its root directory below it.
+// Either way host paths (bind sources) resolve until pivot_root.
 func (b *builder) newRoot(skeleton bool) error {
 	r := b.spec.Root
+	at, name := spawn.Int(unix.AT_FDCWD), spawn.Str("/")
 	switch {
 	case r.Path == "":
 		b.p.Step("mount tmpfs root", "/")
@@ -241,9 +254,12 @@ func (b *builder) newRoot(skeleton bool) error {
 		b.p.Step("bind root", r.Path)
 		b.root = b.cloneHost(r.Path, unix.AT_RECURSIVE)
 		b.setAttr(b.root.Arg(), true, mountAttr(unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, 0))
+		if filepath.Clean(r.Path) != "/" {
+			at, name = b.host.Arg(), hostPath(r.Path)
+		}
 	}
 	b.p.Step("attach new root", b.rootName())
-	b.p.Call(unix.SYS_MOVE_MOUNT, b.root.Arg(), spawn.Str(""), spawn.Int(unix.AT_FDCWD), spawn.Str("/"), spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH))
+	b.p.Call(unix.SYS_MOVE_MOUNT, b.root.Arg(), spawn.Str(""), at, name, spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH))
 	if skeleton && r.Readonly && r.Path != "" {
 		return b.skeleton(r.Path)
 	}

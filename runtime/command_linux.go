@@ -39,6 +39,9 @@ type cmdOptions struct {
 	container bool
 	// extraFiles become fds 3, 4, … before the console (--preserve-fds).
 	extraFiles []*os.File
+	// paused, when set, runs while the child waits before its pivot_root
+	// with its mounts made (namespaces.Options.Pause): the creation hooks.
+	paused func(pid int) error
 }
 
 var nsFlags = map[specs.LinuxNamespaceType]uintptr{
@@ -143,7 +146,9 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, release func(), err e
 		Mknod:        o.container && !userns,
 		AppArmor:     s.Process.ApparmorProfile,
 		UnshareTime:  unshareTime,
+		Pause:        o.paused != nil,
 	}
+	lx.Paused = o.paused
 	if cg := o.cgroup; cg != nil {
 		setup.Cgroups = cg.MountDirs()
 		if dir := cg.Dir(); dir != nil {

@@ -133,6 +133,7 @@ func (c *Container) create(o CreateOptions, undo *[]func()) (*spawn.Process, err
 	if opts.seccomp, err = compileSeccomp(s.Linux.Seccomp, ""); err != nil {
 		return nil, err
 	}
+	opts.paused = c.creationHooks(s.Hooks)
 	cmd, release, err := command(s, opts)
 	if err != nil {
 		return nil, err
@@ -167,16 +168,6 @@ func (c *Container) create(o CreateOptions, undo *[]func()) (*spawn.Process, err
 	}
 	if err := checkExecutable(proc.Pid(), s.Process); err != nil {
 		return nil, err
-	}
-	if h := s.Hooks; h != nil {
-		// The runtime-spec's lifecycle runs these hooks after the
-		// environment is created (step 2): the container is created.
-		state := c.ociState(StatusCreated, proc.Pid())
-		for _, hk := range [][]specs.Hook{h.Prestart, h.CreateRuntime, h.CreateContainer} { //nolint:staticcheck // prestart is deprecated, still run
-			if err := runHooks(hk, state); err != nil {
-				return nil, err
-			}
-		}
 	}
 	return proc, nil
 }

@@ -39,25 +39,28 @@ func (c *Container) enter() (lx *spawn.Linux, closeAll func(), err error) {
 		return nil, nil, fmt.Errorf("container %s: %w", c.st.ID, ErrNotRunning)
 	}
 	defer p.Close()
+	fd, err := unix.Dup(int(p.Fd()))
+	if err != nil {
+		return nil, nil, err
+	}
+	return c.enterPidfd(os.NewFile(uintptr(fd), "pidfd:"+strconv.Itoa(p.Pid())))
+}
+
+// enterPidfd is enter for the process of pidfd, which it takes.
+func (c *Container) enterPidfd(pidfd *os.File) (lx *spawn.Linux, closeAll func(), err error) {
 	var types uintptr
 	for _, ns := range c.st.Config.Linux.Namespaces {
 		types |= nsFlags[ns.Type]
 	}
 	types &^= spawn.NewTime
 	lx = &spawn.Linux{Setsid: true}
-	var files []*os.File
+	files := []*os.File{pidfd}
 	closeAll = func() {
 		for _, f := range files {
 			f.Close()
 		}
 	}
 	if types != 0 {
-		fd, err := unix.Dup(int(p.Fd()))
-		if err != nil {
-			return nil, nil, err
-		}
-		pidfd := os.NewFile(uintptr(fd), "pidfd:"+strconv.Itoa(p.Pid()))
-		files = append(files, pidfd)
 		lx.Join = []spawn.Namespace{{File: pidfd, Type: types}}
 	}
 	if cg := c.cgroup(); cg != nil {

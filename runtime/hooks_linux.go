@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -152,4 +153,42 @@ func (c *Container) runInside(hooks []specs.Hook, state specs.State) error {
 		}
 	}
 	return nil
+}
+
+// creationHooks are the hooks create runs while the process is paused
+// before its pivot_root (namespaces.Options.Pause), with its mounts made,
+// in the runtime-spec's order: prestart and createRuntime in sbx's
+// namespaces, then createContainer in the container's, where "/" is still
+// the host's tree and the container's root is mounted at root.path (as
+// runc runs them), so a hook's path and its libraries resolve on the host.
+func (c *Container) creationHooks(h *specs.Hooks) func(pid int) error {
+	if h == nil || len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer) == 0 { //nolint:staticcheck // prestart is deprecated, still run
+		return nil
+	}
+	return func(pid int) error {
+		state := c.ociState(StatusCreated, pid)
+		for _, hk := range [][]specs.Hook{h.Prestart, h.CreateRuntime} { //nolint:staticcheck // prestart is deprecated, still run
+			if err := runHooks(hk, state); err != nil {
+				return err
+			}
+		}
+		for i, hk := range h.CreateContainer {
+			// The paused process is sbx's own unreaped child: its pid
+			// cannot be recycled while this runs.
+			fd, err := unix.PidfdOpen(pid, 0)
+			if err != nil {
+				return fmt.Errorf("pidfd_open %d: %w", pid, err)
+			}
+			lx, closeAll, err := c.enterPidfd(os.NewFile(uintptr(fd), "pidfd:"+strconv.Itoa(pid)))
+			if err != nil {
+				return err
+			}
+			err = runHook(hk, state, lx)
+			closeAll()
+			if err != nil {
+				return fmt.Errorf("createContainer hook %d (%s): %w", i, hk.Path, err)
+			}
+		}
+		return nil
+	}
 }

@@ -84,6 +84,10 @@ type Linux struct {
 	// hierarchies or set up its network. An error kills the child and is
 	// returned by Start.
 	Prepare func(pid int) error
+	// Paused is called in the parent, with the child's pid, each time the
+	// child reaches a Pause of its Setup program; the child goes on when
+	// it returns. An error kills the child and is returned by Start.
+	Paused func(pid int) error
 }
 
 // The CLONE_NEW* flags for Linux.Namespaces, defined on every platform

@@ -43,7 +43,7 @@ func (s *starter) buildPlan() {
 	}
 	s.planFiles()
 	if s.lx.Setup != nil {
-		p.program(s.lx.Setup)
+		p.program(s.lx.Setup, s.planPause)
 	}
 	s.planRlimits()
 	s.planBounding()
@@ -293,6 +293,17 @@ func (s *starter) planSession() {
 	if s.lx.Setctty {
 		p.call(p.newStep("set controlling terminal", ""), unix.SYS_IOCTL, lit(s.lx.Ctty), lit(unix.TIOCSCTTY), lit(0))
 	}
+}
+
+// planPause is a Program's Pause: a PAUSE report on the error pipe, then
+// one byte from the sync pipe, written once Linux.Paused has returned.
+func (s *starter) planPause(st int32) {
+	p := &s.plan
+	msg := make([]byte, reportSize)
+	binary.LittleEndian.PutUint32(msg, msgPause)
+	binary.LittleEndian.PutUint32(msg[4:], uint32(st))
+	p.callEq(st, reportSize, unix.SYS_WRITE, lit(s.ctl[s.errW]), p.bytes(msg), lit(reportSize))
+	p.callEq(st, 1, unix.SYS_READ, lit(s.ctl[s.syncR]), p.bytes(make([]byte, 8)), lit(1))
 }
 
 func (s *starter) planGate() {

@@ -69,6 +69,7 @@ const (
 
 	msgError = 1
 	msgReady = 2
+	msgPause = 3 // the child waits at a Program's Pause (Go only: C just writes it)
 )
 
 func lit[T ~int | ~int32 | ~uint | ~uint32 | ~uint64 | ~uintptr](v T) arg { return arg{v: uint64(v)} }
@@ -209,7 +210,7 @@ func (p *plan) encode(base uintptr, failcode int) []byte {
 
 // program appends a Program's calls. Its FDs are the plan's slots; its
 // Bytes go to the arena.
-func (p *plan) program(prog *Program) {
+func (p *plan) program(prog *Program, pause func(st int32)) {
 	named := map[step]int32{}
 	placed := map[*blob]arg{}
 	var place func(b *blob) arg
@@ -227,7 +228,12 @@ func (p *plan) program(prog *Program) {
 		}
 		return a
 	}
-	for _, c := range prog.calls {
+	// A call may become several ops (a Pause), so the skips of if blocks,
+	// counted in calls, are turned into ops once all are placed.
+	first := make([]int, len(prog.calls)+1) // the op index of each call
+	base := len(p.ops)
+	for ci, c := range prog.calls {
+		first[ci] = len(p.ops) - base
 		st, ok := named[c.step]
 		if !ok {
 			st = p.newStep(c.step.op, c.step.path)
@@ -248,6 +254,10 @@ func (p *plan) program(prog *Program) {
 			p.ops = append(p.ops, op{kind: opJump, step: st, skip: uint32(c.skip)})
 			continue
 		}
+		if c.mode == modePause {
+			pause(st)
+			continue
+		}
 		if c.mode == modeStore {
 			o := op{kind: opStore, step: st, ptrMask: 2}
 			o.args[0], o.args[1] = uint64(c.args[0].fd.slot), args[1].v+uint64(c.off)
@@ -265,6 +275,13 @@ func (p *plan) program(prog *Program) {
 		}
 		if c.mode == modeFD || c.mode == modeIf {
 			o.slotOut = uint8(c.out.slot + 1)
+		}
+	}
+	first[len(prog.calls)] = len(p.ops) - base
+	for ci, c := range prog.calls {
+		if c.mode == modeIf || c.mode == modeJump {
+			o := &p.ops[base+first[ci]]
+			o.skip = uint32(first[ci+1+c.skip] - first[ci+1])
 		}
 	}
 }

@@ -2,6 +2,7 @@ package spawn
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"syscall"
 )
@@ -46,6 +47,7 @@ const (
 	modeStore                  // store an FD's number into memory
 	modeNonneg                 // must return ≥ 0
 	modeJump                   // skip calls: the end of an if block with an else
+	modePause                  // tell the parent and wait for it (Pause)
 )
 
 type progCall struct {
@@ -202,6 +204,19 @@ func (p *Program) StoreFD(f FD, dst Arg, off int) {
 		return
 	}
 	p.calls = append(p.calls, progCall{args: []Arg{f.Arg(), dst}, mode: modeStore, off: off, step: p.cur})
+}
+
+// Pause stops the child at this point of the program until the parent's
+// Linux.Paused has run: the place where an OCI runtime runs hooks that
+// must see the container's mounts before its pivot_root. A Start whose
+// Setup pauses needs Linux.Paused.
+func (p *Program) Pause() {
+	p.calls = append(p.calls, progCall{mode: modePause, step: p.cur})
+}
+
+// pauses reports whether p has a Pause.
+func (p *Program) pauses() bool {
+	return p != nil && slices.ContainsFunc(p.calls, func(c progCall) bool { return c.mode == modePause })
 }
 
 // Err is the first misuse of p (too many FDs held at once, a bad StoreFD);

@@ -236,3 +236,60 @@ func TestNamespaceRootFirst(t *testing.T) {
 		t.Errorf("ids in the child = %q (%v), want 0 and 0 (not the overflow id of an unmapped caller)", out, st)
 	}
 }
+
+func TestProgramPause(t *testing.T) {
+	dir := t.TempDir()
+	exists := func(name string) bool { _, err := os.Stat(dir + "/" + name); return err == nil }
+	build := func() *Program {
+		p := &Program{}
+		p.Step("open", dir)
+		d := p.Open(unix.SYS_OPENAT, Int(unix.AT_FDCWD), Str(dir), Int(unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC))
+		p.Call(unix.SYS_MKDIRAT, d.Arg(), Str("before"), Int(0o700))
+		p.Pause()
+		// A Pause is two ops: the skips of the blocks around it count
+		// them, the one skipped and the one taken.
+		gone, end := p.OpenIf(missing, unix.SYS_OPENAT, d.Arg(), Str("nope"), Int(unix.O_PATH|unix.O_CLOEXEC))
+		p.Pause()
+		p.Close(gone)
+		end()
+		p.Call(unix.SYS_MKDIRAT, d.Arg(), Str("after"), Int(0o700))
+		present, end := p.OpenIf(missing, unix.SYS_OPENAT, d.Arg(), Str("after"), Int(unix.O_PATH|unix.O_CLOEXEC))
+		p.Pause()
+		p.Close(present)
+		end()
+		p.Call(unix.SYS_MKDIRAT, d.Arg(), Str("last"), Int(0o700))
+		p.Close(d)
+		return p
+	}
+	var seen []string
+	paused := func(pid int) error {
+		seen = append(seen, strconv.FormatBool(exists("before"))+","+strconv.FormatBool(exists("after"))+","+strconv.FormatBool(exists("last")))
+		return nil
+	}
+	if st := run(t, &Cmd{Path: "/bin/true", Linux: &Linux{Setup: build(), Paused: paused}}); st.ExitCode() != 0 {
+		t.Fatalf("child: %v", st)
+	}
+	// before/after/last as each pause saw them: the skipped block's pause
+	// never came.
+	if want := []string{"true,false,false", "true,true,false"}; strings.Join(seen, " ") != strings.Join(want, " ") {
+		t.Errorf("Paused saw %v, want %v", seen, want)
+	}
+	if !exists("last") {
+		t.Error("the program did not go on after its pauses")
+	}
+
+	os.RemoveAll(dir + "/before")
+	os.RemoveAll(dir + "/after")
+	os.RemoveAll(dir + "/last")
+	refuse := errors.New("hook failed")
+	_, err := (&Cmd{Path: "/bin/true", Linux: &Linux{Setup: build(), Paused: func(int) error { return refuse }}}).Start()
+	if !errors.Is(err, refuse) {
+		t.Errorf("Start with a failing Paused = %v, want its error", err)
+	}
+	if exists("after") {
+		t.Error("the child went on after Paused failed")
+	}
+	if _, err := (&Cmd{Path: "/bin/true", Linux: &Linux{Setup: build()}}).Start(); err == nil || !strings.Contains(err.Error(), "Paused") {
+		t.Errorf("Start of a pausing program without Paused = %v, want a refusal", err)
+	}
+}

@@ -111,7 +111,7 @@ func newStarter(c *Cmd) (*starter, error) {
 		return nil, err
 	}
 	s.wait = len(s.lx.UIDMappings)+len(s.lx.GIDMappings) > 0 || s.lx.Prepare != nil
-	s.needSync = s.wait || s.lx.Pdeathsig != 0
+	s.needSync = s.wait || s.lx.Pdeathsig != 0 || s.lx.Setup.pauses()
 	if err := s.openPipes(); err != nil {
 		s.close()
 		return nil, err
@@ -132,6 +132,9 @@ func (s *starter) checkLinux() error {
 	}
 	if len(s.lx.Seccomp) > unix.BPF_MAXINSNS {
 		return &Error{Op: "seccomp", Err: fmt.Errorf("filter has %d instructions, more than %d", len(s.lx.Seccomp), unix.BPF_MAXINSNS)}
+	}
+	if s.lx.Setup.pauses() && s.lx.Paused == nil {
+		return &Error{Op: "setup", Err: errors.New("the program pauses, but Linux.Paused is not set")}
 	}
 	if s.listener() && s.cmd.Gate == nil {
 		return &Error{Op: "seccomp", Err: fmt.Errorf("%w: a filter with a listener (SECCOMP_FILTER_FLAG_NEW_LISTENER) needs a Gate", ErrNotSupported)}
@@ -456,10 +459,22 @@ func formatIDMap(m []IDMap) string {
 }
 
 // await reads the child's report: EOF means it exec'd (the error pipe is
-// close-on-exec), READY that it waits at the gate, ERROR which step failed.
+// close-on-exec), READY that it waits at the gate, ERROR which step failed,
+// PAUSE that it waits at a Program's Pause for Linux.Paused to run.
 func (s *starter) await(p *Process) (*Process, error) {
 	var msg [reportSize]byte
 	n, err := io.ReadFull(s.errR, msg[:])
+	for n == reportSize && binary.LittleEndian.Uint32(msg[0:]) == msgPause {
+		if err := s.lx.Paused(p.pid); err != nil {
+			p.kill()
+			return nil, fmt.Errorf("spawn: paused: %w", err)
+		}
+		if _, err := s.syncW.Write([]byte{0}); err != nil {
+			p.kill()
+			return nil, &Error{Op: "resume child", Err: err}
+		}
+		n, err = io.ReadFull(s.errR, msg[:])
+	}
 	if n == 0 && (err == io.EOF || err == nil) {
 		p.execed()
 		return p, nil

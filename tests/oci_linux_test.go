@@ -242,17 +242,27 @@ func TestOCIHooks(t *testing.T) {
 	hook := func(name string) specs.Hook {
 		return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > " + filepath.Join(dir, name)}}
 	}
+	// The createContainer hook runs in the container's namespaces before
+	// its pivot_root, as runc runs it: a host program (/bin/sh and its
+	// libraries) at the host's "/", the container's root with its mounts
+	// at root.path. What it writes there, the container finds.
+	t.Cleanup(func() { os.Remove(filepath.Join(env.rootfs, "tmp", "marker")) }) // should it land there
+	inside := specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c",
+		"readlink /proc/self/ns/net > " + filepath.Join(dir, "hook-netns") + " && echo from-hook > " + filepath.Join(env.rootfs, "tmp", "marker")}}
 	b := o.bundle(func(s *specs.Spec) {
 		s.Hooks = &specs.Hooks{
 			Prestart:        []specs.Hook{hook("prestart")}, //nolint:staticcheck // still a hook kind to run
 			CreateRuntime:   []specs.Hook{hook("createRuntime")},
-			CreateContainer: []specs.Hook{hook("createContainer")},
+			CreateContainer: []specs.Hook{hook("createContainer"), inside},
 			// A failing poststart or poststop hook is warned of; the
 			// ones after it still run, and start and delete succeed.
 			Poststart: []specs.Hook{{Path: "/bin/false"}, hook("poststart")},
 			Poststop:  []specs.Hook{{Path: "/bin/false"}, hook("poststop")},
 		}
-	}, "true")
+		s.Mounts = append(s.Mounts,
+			specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev"}},
+			specs.Mount{Destination: "/root", Type: "bind", Source: dir, Options: []string{"bind"}})
+	}, "sh", "-c", "cat /tmp/marker > /root/seen && readlink /proc/self/ns/net >> /root/seen")
 	o.cleanup(id("hooked"))
 	o.must("create", "--bundle", b, id("hooked"))
 	pid := o.state(id("hooked")).Pid
@@ -279,6 +289,15 @@ func TestOCIHooks(t *testing.T) {
 		if st.Status != want.status || st.Pid != want.pid {
 			t.Errorf("%s hook: status %q pid %d, want %q %d", want.name, st.Status, st.Pid, want.status, want.pid)
 		}
+	}
+	seen, _ := os.ReadFile(filepath.Join(dir, "seen"))
+	hookNet, _ := os.ReadFile(filepath.Join(dir, "hook-netns"))
+	hostNet, _ := os.Readlink("/proc/self/ns/net")
+	if want := "from-hook\n" + string(hookNet); string(seen) != want || string(hookNet) == hostNet+"\n" {
+		t.Errorf("container saw %q, want %q (the createContainer hook's marker and network namespace, not the host's %s)", seen, want, hostNet)
+	}
+	if _, err := os.Stat(filepath.Join(env.rootfs, "tmp", "marker")); err == nil {
+		t.Error("the createContainer hook's marker landed in the host's rootfs, not the container's /tmp")
 	}
 	// A failing createRuntime hook fails create and leaves nothing.
 	failing := o.bundle(func(s *specs.Spec) {
