@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -61,10 +63,13 @@ type Container struct {
 	cg   *cgroup.Group  // the cgroup, once reopened
 }
 
-var idPattern = regexp.MustCompile(`^[\w+\-.]+$`)
+// idChar reports whether r may appear in a container id.
+func idChar(r rune) bool {
+	return r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("_+-.", r))
+}
 
 func checkID(id string) error {
-	if !idPattern.MatchString(id) || id == "." || id == ".." {
+	if id == "" || strings.IndexFunc(id, func(r rune) bool { return !idChar(r) }) >= 0 || id == "." || id == ".." {
 		return fmt.Errorf("invalid container id %q: letters, digits, '_', '+', '-' and '.' only", id)
 	}
 	return nil

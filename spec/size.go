@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -27,7 +28,10 @@ var sizeUnits = map[string]int64{
 	"p": 1 << 50, "pi": 1 << 50, "pib": 1 << 50, "pb": 1e15,
 }
 
-var sizeSyntax = regexp.MustCompile(`^(-?)([0-9]+(?:\.[0-9]+)?|\.[0-9]+) ?([A-Za-z]*)$`)
+// sizeSyntax is compiled on first use: not at every start of sbx.
+var sizeSyntax = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(-?)([0-9]+(?:\.[0-9]+)?|\.[0-9]+) ?([A-Za-z]*)$`)
+})
 
 // ParseSize parses a byte count: a decimal number, possibly with a
 // fraction, and an optional unit, case-insensitive. "B", "" are bytes;
@@ -35,7 +39,7 @@ var sizeSyntax = regexp.MustCompile(`^(-?)([0-9]+(?:\.[0-9]+)?|\.[0-9]+) ?([A-Za
 // "TB", "PB" are powers of 1000. "1.5GiB" is 1610612736; fractions of a
 // byte are dropped. Negative sizes and sizes beyond int64 are errors.
 func ParseSize(s string) (int64, error) {
-	m := sizeSyntax.FindStringSubmatch(s)
+	m := sizeSyntax().FindStringSubmatch(s)
 	if m == nil {
 		return 0, fmt.Errorf("cannot parse size %q", s)
 	}
