@@ -558,14 +558,14 @@ func (g *Group) Delete() error {
 		if err := g.kill(); err != nil {
 			return err
 		}
-	}
-	for _, d := range g.dirs {
-		remove := removeTree
-		if !slices.Contains(g.ref.Created, d) {
-			remove = removeSubgroups
-		}
-		if err := remove(d); err != nil {
-			return err
+		for _, d := range g.dirs {
+			remove := removeTree
+			if !slices.Contains(g.ref.Created, d) {
+				remove = removeSubgroups
+			}
+			if err := remove(d); err != nil {
+				return err
+			}
 		}
 	}
 	for _, d := range slices.Backward(g.ref.Created) {
