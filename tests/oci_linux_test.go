@@ -170,6 +170,14 @@ func TestOCILifecycle(t *testing.T) {
 	if out := o.must("exec", id("life"), "sh", "-c", "echo hello from $$"); out != "hello from 2\n" {
 		t.Errorf("exec output = %q, want the second process of the container's pid namespace", out)
 	}
+	// --cap adds a capability the config's sets lack (CAP_NET_ADMIN,
+	// bit 12), without the ambient raise a process without inheritable
+	// capabilities cannot get (runc's rule), so without a warning.
+	out, errs, code := o.run("exec", "--cap", "CAP_NET_ADMIN", id("life"), "grep", "^CapEff", "/proc/self/status")
+	eff, perr := strconv.ParseUint(strings.TrimSpace(strings.TrimPrefix(out, "CapEff:")), 16, 64)
+	if code != 0 || perr != nil || eff&(1<<12) == 0 || errs != "" {
+		t.Errorf("exec --cap CAP_NET_ADMIN: exit %d, %q, stderr %q; want CapEff with bit 12 and no warning", code, out, errs)
+	}
 	o.must("exec", "--detach", id("life"), "sleep", "1000")
 	var pids []int
 	if err := json.Unmarshal([]byte(o.must("ps", "--format", "json", id("life"))), &pids); err != nil || len(pids) < 2 || !slices.Contains(pids, st.Pid) {

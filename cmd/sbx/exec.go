@@ -28,7 +28,7 @@ func execCommand() *cli.Command {
 			&cli.StringFlag{Name: "cwd", Usage: "working directory in the container"},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "`UID[:GID]` to run as"},
 			&cli.StringSliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "supplementary group ids"},
-			&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability to the bounding, effective, permitted and ambient sets"},
+			&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability to the bounding, effective and permitted sets (and inheritable and ambient, when the process has inheritable ones)"},
 			&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs"},
 			&cli.IntFlag{Name: "preserve-fds", Usage: "pass `N` more fds (3, 4, …) to the process"},
 		},
@@ -144,7 +144,14 @@ func execProcess(c *cli.Context, ctr *runtime.Container) (*specs.Process, error)
 		pc.Bounding = append(pc.Bounding, caps...)
 		pc.Effective = append(pc.Effective, caps...)
 		pc.Permitted = append(pc.Permitted, caps...)
-		pc.Ambient = append(pc.Ambient, caps...)
+		// An ambient capability must be inheritable too, which --cap
+		// does not add: as runc, only a process that has inheritable
+		// capabilities gets them ambient (else a warning that they
+		// were not raised would follow every such exec).
+		if pc.Inheritable != nil {
+			pc.Inheritable = append(pc.Inheritable, caps...)
+			pc.Ambient = append(pc.Ambient, caps...)
+		}
 	}
 	if c.Bool("no-new-privs") {
 		p.NoNewPrivileges = true
