@@ -459,33 +459,7 @@ func (c *Container) Signal(sig syscall.Signal, all bool) error {
 	if sig == unix.SIGKILL {
 		return cg.Kill()
 	}
-	return signalGroup(cg, sig)
-}
-
-// signalGroup sends sig to every process of cg, frozen meanwhile so that
-// none forks or exits between the listing and the signal (a frozen
-// process keeps its pid).
-func signalGroup(cg *cgroup.Group, sig syscall.Signal) error {
-	paused, _ := cg.Paused()
-	if !paused {
-		if err := cg.Freeze(); err != nil {
-			return err
-		}
-		defer cg.Thaw()
-	}
-	pids, err := cg.Pids()
-	if err != nil {
-		return err
-	}
-	for _, pid := range pids {
-		fd, err := unix.PidfdOpen(pid, 0)
-		if err != nil {
-			continue
-		}
-		unix.PidfdSendSignal(fd, sig, nil, 0)
-		unix.Close(fd)
-	}
-	return nil
+	return cg.Signal(sig)
 }
 
 // Delete removes a stopped (or, with force, any) container: its

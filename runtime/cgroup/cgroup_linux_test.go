@@ -626,7 +626,7 @@ func TestV2(t *testing.T) {
 		fd := pidfd(t, cmd.Process.Pid)
 		waitProcs(t, g, 2)
 		g.mu.Lock()
-		err := g.signalAll()
+		err := g.signalAll(unix.SIGKILL, true)
 		g.mu.Unlock()
 		if err != nil {
 			t.Fatalf("signalAll() = %v", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"runtime"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -50,6 +51,9 @@ func (g *Group) Add(pid int) error { return errNoCgroups }
 
 // Kill fails with ErrNotSupported.
 func (g *Group) Kill() error { return errNoCgroups }
+
+// Signal fails with ErrNotSupported.
+func (g *Group) Signal(sig syscall.Signal) error { return errNoCgroups }
 
 // Stats fails with ErrNotSupported.
 func (g *Group) Stats() (Stats, error) { return Stats{}, errNoCgroups }

@@ -804,3 +804,55 @@ func TestResourcesV1(t *testing.T) {
 		t.Errorf("cpu.idle = %q, want 1", got)
 	}
 }
+
+// TestSignal sends SIGTERM to a group (kill --all): the process that
+// ignores it lives on, the other dies; a paused group stays paused.
+func TestSignal(t *testing.T) {
+	requireRoot(t)
+	for _, h := range hosts(t) {
+		t.Run(h.mode, func(t *testing.T) {
+			g := newAt(t, h, "/"+uniqueName(t), nil)
+			// The sleep is forked before the trap, so it does not
+			// inherit the shell's ignoring of SIGTERM.
+			cmd := exec.Command("/bin/sh", "-c", "read x; sleep 1000 & trap '' TERM; echo $!; wait; sleep 1000")
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			gated(t, g, cmd)
+			s := bufio.NewScanner(out)
+			s.Scan()
+			sleep, err := strconv.Atoi(s.Text())
+			if err != nil {
+				t.Fatalf("sh said %q", s.Text())
+			}
+			shFD, sleepFD := pidfd(t, cmd.Process.Pid), pidfd(t, sleep)
+			if err := g.Freeze(); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.Signal(syscall.SIGTERM); err != nil {
+				t.Fatalf("Signal(SIGTERM) = %v", err)
+			}
+			// v2's frozen state goes to 0 while the sleep, woken by
+			// its fatal signal, dies; it comes back.
+			for deadline := time.Now().Add(time.Second); ; time.Sleep(10 * time.Millisecond) {
+				paused, err := g.Paused()
+				if paused && err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("Paused() after Signal of a paused group = %v, %v; want it still paused", paused, err)
+				}
+			}
+			if err := g.Thaw(); err != nil {
+				t.Fatal(err)
+			}
+			if !exited(sleepFD, time.Second) {
+				t.Error("the sleep survived SIGTERM")
+			}
+			if exited(shFD, 100*time.Millisecond) {
+				t.Error("the shell that ignores SIGTERM died")
+			}
+		})
+	}
+}

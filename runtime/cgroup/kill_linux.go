@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -32,7 +33,8 @@ func (g *Group) kill() error {
 				Err: fmt.Errorf("processes %v still run after %v", pids, killTimeout)}
 		}
 		if !g.writeKill() {
-			if err := g.signalAll(); err != nil {
+			// Thawed after: frozen v1 tasks die only when they run.
+			if err := g.signalAll(unix.SIGKILL, true); err != nil {
 				return err
 			}
 		}
@@ -50,56 +52,88 @@ func (g *Group) writeKill() bool {
 	return writeFile(filepath.Join(g.dirs[0], "cgroup.kill"), "1") == nil
 }
 
-// signalAll SIGKILLs every process in the group while it is frozen, so
-// that none forks between the reading of cgroup.procs and its signal.
-// Frozen v1 tasks die when thawed; v2 ones die at once.
-func (g *Group) signalAll() error {
-	if dir, err := g.freezerDir("killing"); err == nil {
-		g.freeze(dir, true, freezeWait)
-		defer g.freeze(dir, false, freezeWait)
+// Signal sends sig to every process of the group and its subgroups (runc
+// kill --all), as Kill does but with any signal and once: a process that
+// handles or ignores it lives on. A group that was frozen stays frozen.
+func (g *Group) Signal(sig syscall.Signal) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.deleted {
+		return &Error{Op: "signalling", Path: g.dirs[0], Err: errDeleted}
+	}
+	return g.signalAll(sig, false)
+}
+
+// signalAll sends sig to every process in the group while it is frozen,
+// so that none forks between the reading of cgroup.procs and its signal.
+// It thaws the group after if it froze it, or if thaw: frozen v1 tasks
+// take a SIGKILL only when they run again; v2 ones die at once.
+func (g *Group) signalAll(sig syscall.Signal, thaw bool) error {
+	if dir, err := g.freezerDir("signalling"); err == nil {
+		frozen := g.frozen(dir)
+		if !frozen {
+			g.freeze(dir, true, freezeWait)
+		}
+		if !frozen || thaw {
+			defer g.freeze(dir, false, freezeWait)
+		}
 	}
 	pids, err := procsIn(g.dirs)
 	if err != nil {
 		return err
 	}
 	for _, pid := range pids {
-		if err := g.signal(pid); err != nil {
+		if err := g.signal(pid, sig); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// frozen reports whether dir, the group's freezer, has been asked to
+// freeze (paused): cgroup.freeze on v2, not freezer.state's THAWED on v1.
+// Not whether every task is frozen yet: that goes false for as long as a
+// task takes to die of a signal. false when it cannot be read.
+func (g *Group) frozen(dir string) bool {
+	file := filepath.Join(dir, "freezer.state")
+	if g.ref.Mode == modeV2 {
+		file = filepath.Join(dir, "cgroup.freeze")
+	}
+	b, err := os.ReadFile(file)
+	state := strings.TrimSpace(string(b))
+	return err == nil && state != "0" && state != "THAWED"
+}
+
 // freezeWait bounds how long Kill waits for a freeze before it signals
 // anyway: an incomplete freeze only costs it another round.
 const freezeWait = 100 * time.Millisecond
 
-// signal SIGKILLs pid through a pidfd, and only if the process that the
-// pidfd holds is in the group: between the reading of cgroup.procs and
+// signal sends sig to pid through a pidfd, and only if the process that
+// the pidfd holds is in the group: between the reading of cgroup.procs and
 // pidfd_open the process may have died and its pid gone to another one.
 // Checking after pidfd_open is race-free: if the pid is reused after it,
 // the pidfd still names the dead process and the signal goes nowhere.
-func (g *Group) signal(pid int) error {
+func (g *Group) signal(pid int, sig syscall.Signal) error {
 	if pid <= 0 {
 		return nil // a process outside our pid namespace reads as 0; it cannot be named
 	}
 	if pid == os.Getpid() {
-		return &Error{Op: "killing", Path: g.dirs[0], Err: errors.New("the calling process is in the group")}
+		return &Error{Op: "signalling", Path: g.dirs[0], Err: errors.New("the calling process is in the group")}
 	}
 	fd, err := unix.PidfdOpen(pid, 0)
 	if errors.Is(err, unix.ESRCH) {
 		return nil
 	}
 	if err != nil {
-		return opError("killing", g.dirs[0], fmt.Errorf("pidfd_open %d: %w", pid, err))
+		return opError("signalling", g.dirs[0], fmt.Errorf("pidfd_open %d: %w", pid, err))
 	}
 	defer unix.Close(fd)
 	if !g.holds(pid) {
 		return nil
 	}
-	err = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+	err = unix.PidfdSendSignal(fd, sig, nil, 0)
 	if err != nil && !errors.Is(err, unix.ESRCH) {
-		return opError("killing", g.dirs[0], fmt.Errorf("pidfd_send_signal %d: %w", pid, err))
+		return opError("signalling", g.dirs[0], fmt.Errorf("pidfd_send_signal %d: %w", pid, err))
 	}
 	return nil
 }

@@ -178,7 +178,7 @@ func (g *Group) reap() {
 			return
 		}
 		if !killed && !g.writeKill() {
-			g.signalAll()
+			g.signalAll(unix.SIGKILL, true)
 		}
 		time.Sleep(time.Millisecond)
 	}
