@@ -10,7 +10,6 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -31,10 +30,10 @@ type Options struct {
 	// /run holds the host's service sockets (a read-only bind does not stop
 	// connect(2)), and the others are replaced by the spec's own mounts.
 	SkeletonRoot bool
-	// CgroupTasks are child fd numbers of cgroup v1 "tasks" files: the
-	// child writes "0" to each (joining those groups) and closes it, first
-	// thing, before UnshareCgroup.
-	CgroupTasks []int
+	// CgroupTasks are cgroup v1 "tasks" files the child is given (the
+	// Cmd's ExtraFiles): it writes "0" to each (joining those groups) and
+	// closes it, first thing, before UnshareCgroup.
+	CgroupTasks []*os.File
 	// UnshareCgroup makes a new cgroup namespace first thing, for a child
 	// created in its parent's cgroup and moved to its own by the parent
 	// afterwards (cgroup v1 has no CLONE_INTO_CGROUP): the namespace's root
@@ -51,13 +50,13 @@ type Options struct {
 	// Loopback brings up lo, the only interface of a new network
 	// namespace (network_namespaces(7): it starts down).
 	Loopback bool
-	// ConsoleFD, when ≥ 0, is the child's fd number of a connected unix
-	// socket: the child opens a terminal in its own devpts, makes it its
-	// stdin, stdout and stderr, and sends the master over the socket as one
-	// SCM_RIGHTS message carrying one fd. -1 means no terminal. The caller
-	// sets spawn's Setsid and Setctty (Ctty 0) to make it the controlling
-	// terminal.
-	ConsoleFD int
+	// Console, when set, is a connected unix socket the child is given
+	// (one of the Cmd's ExtraFiles): the child opens a terminal in its own
+	// devpts, makes it its stdin, stdout and stderr, and sends the master
+	// over the socket as one SCM_RIGHTS message carrying one fd. nil means
+	// no terminal. The caller sets spawn's Setsid and Setctty (Ctty 0) to
+	// make it the controlling terminal.
+	Console *os.File
 	// Mknod creates the spec's linux.devices with mknod(2); false binds
 	// the host's nodes instead, as a user namespace must.
 	Mknod bool
@@ -75,9 +74,9 @@ type Options struct {
 	// container's root at Root.Path, as runc shows it to them.
 	Pause bool
 	// IDMapped maps the index in spec.Mounts of each id-mapped mount to
-	// the child's fd of the detached mount IDMapped made for it; the
-	// child attaches it and closes the fd.
-	IDMapped map[int]int
+	// the detached mount IDMapped made for it, which the child is given
+	// (one of the Cmd's ExtraFiles); the child attaches it and closes it.
+	IDMapped map[int]*os.File
 }
 
 // Setup plans the child's filesystem and network set-up for spec, run
@@ -99,15 +98,15 @@ func Setup(spec *specs.Spec, o Options) (*spawn.Program, error) {
 
 // Enter plans what a process joining a running container's namespaces
 // sets up itself: a time namespace, its terminal and AppArmor profile
-// (Options.UnshareTime, ConsoleFD, AppArmor); the rest of Options does not
+// (Options.UnshareTime, Console, AppArmor); the rest of Options does not
 // apply.
 func Enter(o Options) (*spawn.Program, error) {
 	b := &builder{p: &spawn.Program{}}
 	if o.UnshareTime {
 		b.unshareTime()
 	}
-	if o.ConsoleFD >= 0 {
-		b.terminal(o.ConsoleFD, false)
+	if o.Console != nil {
+		b.terminal(o.Console, false)
 	}
 	if o.AppArmor != "" {
 		b.apparmor(o.AppArmor)
@@ -143,10 +142,10 @@ func (b *builder) cloneHost(path string, flags int) spawn.FD {
 }
 
 func (b *builder) plan(o Options) error {
-	for _, fd := range o.CgroupTasks {
-		b.p.Step("join cgroup", "tasks fd "+strconv.Itoa(fd))
-		b.p.CallNonneg(unix.SYS_WRITE, spawn.Int(fd), spawn.Str("0"), spawn.Int(1))
-		b.p.Call(unix.SYS_CLOSE, spawn.Int(fd))
+	for _, f := range o.CgroupTasks {
+		b.p.Step("join cgroup", f.Name())
+		b.p.CallNonneg(unix.SYS_WRITE, spawn.File(f), spawn.Str("0"), spawn.Int(1))
+		b.p.Call(unix.SYS_CLOSE, spawn.File(f))
 	}
 	if o.UnshareCgroup {
 		b.p.Step("unshare", "cgroup namespace")
@@ -163,11 +162,7 @@ func (b *builder) plan(o Options) error {
 		return err
 	}
 	for i, m := range b.spec.Mounts {
-		idmapped, ok := o.IDMapped[i]
-		if !ok {
-			idmapped = -1
-		}
-		if err := b.mount(m, idmapped); err != nil {
+		if err := b.mount(m, o.IDMapped[i]); err != nil {
 			return fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
 		}
 	}
@@ -215,8 +210,8 @@ func (b *builder) plan(o Options) error {
 	if o.Loopback {
 		b.loopback()
 	}
-	if o.ConsoleFD >= 0 {
-		b.terminal(o.ConsoleFD, true)
+	if o.Console != nil {
+		b.terminal(o.Console, true)
 	}
 	return nil
 }
@@ -327,9 +322,8 @@ func (b *builder) mountAt(dst string) *specs.Mount {
 
 // mount plans one spec mount: a bind (open_tree) or a new filesystem
 // (fsopen, fsconfig, fsmount), moved onto its destination inside the new
-// root. idmapped is the child's fd of the mount IDMapped made for it, -1
-// for none.
-func (b *builder) mount(m specs.Mount, idmapped int) error {
+// root. idmapped is the mount IDMapped made for it, nil for none.
+func (b *builder) mount(m specs.Mount, idmapped *os.File) error {
 	if !path.IsAbs(m.Destination) {
 		return fmt.Errorf("destination %q is not absolute", m.Destination)
 	}
@@ -338,7 +332,7 @@ func (b *builder) mount(m specs.Mount, idmapped int) error {
 		return err
 	}
 	dst := path.Clean(m.Destination)
-	if o.idmapped(m) != (idmapped >= 0) {
+	if o.idmapped(m) != (idmapped != nil) {
 		return errors.New("id-mapped mount: the caller did not prepare it (namespaces.IDMapped)")
 	}
 	if o.bind || m.Type == "bind" {
@@ -414,8 +408,8 @@ func (b *builder) propagate(m spawn.Arg, o *mountOptions) {
 }
 
 // bind plans a bind mount of src: a clone of the host's tree there, or
-// the id-mapped one the parent made, child fd idmapped (≥ 0).
-func (b *builder) bind(src, dst string, o *mountOptions, idmapped int) error {
+// the id-mapped one the parent made (idmapped, when not nil).
+func (b *builder) bind(src, dst string, o *mountOptions, idmapped *os.File) error {
 	if len(o.data) > 0 {
 		// runc and crun pass them to mount(2), which ignores them for
 		// a bind; OCI tools put "mode=" and "size=" on every mount.
@@ -434,9 +428,9 @@ func (b *builder) bind(src, dst string, o *mountOptions, idmapped int) error {
 	b.p.Step("create mount point", dst)
 	t := b.mountPoint(dst, st.IsDir())
 	var s spawn.Arg
-	if idmapped >= 0 {
+	if idmapped != nil {
 		b.p.Step("bind id-mapped "+src+" on", dst)
-		s = spawn.Int(idmapped)
+		s = spawn.File(idmapped)
 	} else {
 		b.p.Step("bind "+src+" on", dst)
 		flags := 0
@@ -455,7 +449,7 @@ func (b *builder) bind(src, dst string, o *mountOptions, idmapped int) error {
 	}
 	b.moveOnto(s, t)
 	b.propagate(s, o)
-	if idmapped >= 0 {
+	if idmapped != nil {
 		b.p.Call(unix.SYS_CLOSE, s)
 	}
 	b.p.Close(t)
@@ -773,7 +767,7 @@ func (b *builder) loopback() {
 // from the master, TIOCGPTPEER, Linux 4.13, never by path) fds 0-2, and
 // sends the master over the console socket. For a container's first
 // process (withConsole) it binds the peer on /dev/console too.
-func (b *builder) terminal(console int, withConsole bool) {
+func (b *builder) terminal(console *os.File, withConsole bool) {
 	b.p.Step("open terminal", "/dev/pts/ptmx")
 	m := b.p.Open(unix.SYS_OPENAT, spawn.Int(unix.AT_FDCWD), spawn.Str("/dev/pts/ptmx"), spawn.Int(unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC), spawn.Int(0))
 	b.p.Call(unix.SYS_IOCTL, m.Arg(), spawn.Int(unix.TIOCSPTLCK), spawn.Bytes(make([]byte, 4)))
@@ -796,9 +790,9 @@ func (b *builder) terminal(console int, withConsole bool) {
 	}
 	b.p.Close(peer)
 	b.p.Step("send terminal to", "console socket")
-	b.p.CallNonneg(unix.SYS_SENDMSG, spawn.Int(console), b.rightsMsg(m), spawn.Int(unix.MSG_NOSIGNAL))
+	b.p.CallNonneg(unix.SYS_SENDMSG, spawn.File(console), b.rightsMsg(m), spawn.Int(unix.MSG_NOSIGNAL))
 	b.p.Close(m)
-	b.p.Call(unix.SYS_CLOSE, spawn.Int(console))
+	b.p.Call(unix.SYS_CLOSE, spawn.File(console))
 }
 
 // devTmpfs reports whether the spec mounts a tmpfs at /dev, which sbx then

@@ -88,7 +88,7 @@ func TestRootAndMounts(t *testing.T) {
 	out, err := sandbox(t, "cat /src/file; ls /; ls /dev | tr '\\n' ' '; echo; touch /src/new 2>&1; touch /new 2>&1; cat /proc/self/uid_map", &specs.Spec{
 		Mounts: []specs.Mount{{Destination: "/src", Type: "bind", Source: src, Options: []string{"rbind", "rro"}}},
 		Linux:  &specs.Linux{},
-	}, Options{ConsoleFD: -1})
+	}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestDestinationEscape(t *testing.T) {
 				{Destination: dst, Type: "tmpfs", Source: "tmpfs"},
 			},
 			Linux: &specs.Linux{},
-		}, Options{ConsoleFD: -1})
+		}, Options{})
 		if err != nil {
 			t.Fatalf("mount on %s: %v", dst, err)
 		}
@@ -130,7 +130,7 @@ func TestDestinationEscape(t *testing.T) {
 func TestMaskedAndReadonlyPaths(t *testing.T) {
 	out, err := sandbox(t, "wc -c < /proc/timer_list; ls /proc/acpi | wc -l; echo 1 > /proc/sys/kernel/domainname 2>&1 || echo refused", &specs.Spec{
 		Linux: &specs.Linux{MaskedPaths: []string{"/proc/timer_list", "/proc/acpi", "/proc/no-such-file"}, ReadonlyPaths: []string{"/proc/sys"}},
-	}, Options{ConsoleFD: -1})
+	}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestLoopbackUp(t *testing.T) {
 		t.Skip("needs ip(8) from iproute2 to read lo's flags")
 	}
 	out, err := sandbox(t, "/usr/sbin/ip -o link show lo",
-		&specs.Spec{Linux: &specs.Linux{}}, Options{ConsoleFD: -1, Loopback: true})
+		&specs.Spec{Linux: &specs.Linux{}}, Options{Loopback: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestLoopbackUp(t *testing.T) {
 
 func TestBindHostRootRefused(t *testing.T) {
 	_, err := Setup(&specs.Spec{Root: &specs.Root{Readonly: true}, Linux: &specs.Linux{},
-		Mounts: []specs.Mount{{Destination: "/host", Type: "bind", Source: "/", Options: []string{"rbind"}}}}, Options{ConsoleFD: -1})
+		Mounts: []specs.Mount{{Destination: "/host", Type: "bind", Source: "/", Options: []string{"rbind"}}}}, Options{})
 	if err == nil || !strings.Contains(err.Error(), `binding the host's "/" is not supported`) {
 		t.Errorf("Setup(bind / on /host) = %v, want it refused", err)
 	}

@@ -142,7 +142,6 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, release func(), err e
 	setup := namespaces.Options{
 		SkeletonRoot: o.skeletonRoot,
 		Loopback:     lx.Namespaces&spawn.NewNet != 0,
-		ConsoleFD:    -1,
 		Mknod:        o.container && !userns,
 		AppArmor:     s.Process.ApparmorProfile,
 		UnshareTime:  unshareTime,
@@ -161,10 +160,8 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, release func(), err e
 			if err != nil {
 				return nil, nil, err
 			}
-			for _, f := range tasks {
-				setup.CgroupTasks = append(setup.CgroupTasks, 3+len(cmd.ExtraFiles))
-				cmd.ExtraFiles = append(cmd.ExtraFiles, f)
-			}
+			setup.CgroupTasks = tasks
+			cmd.ExtraFiles = append(cmd.ExtraFiles, tasks...)
 			setup.UnshareCgroup = lx.Namespaces&spawn.NewCgroup != 0
 			lx.Namespaces &^= spawn.NewCgroup
 		}
@@ -173,16 +170,13 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, release func(), err e
 	if err != nil {
 		return nil, nil, err
 	}
-	for i, f := range idmapped {
-		if setup.IDMapped == nil {
-			setup.IDMapped = map[int]int{}
-		}
-		setup.IDMapped[i] = 3 + len(cmd.ExtraFiles)
+	setup.IDMapped = idmapped
+	for _, f := range idmapped {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
 		opened = append(opened, f)
 	}
 	if o.console != nil {
-		setup.ConsoleFD = 3 + len(cmd.ExtraFiles)
+		setup.Console = o.console
 		cmd.ExtraFiles = append(cmd.ExtraFiles, o.console)
 		lx.Setctty, lx.Ctty = true, 0
 	}

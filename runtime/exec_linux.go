@@ -117,7 +117,7 @@ func (c *Container) Exec(o ExecOptions) (*spawn.Process, error) {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(fd), "preserved-fd-"+strconv.Itoa(fd)))
 	}
 	offsets := s.Linux.TimeOffsets
-	setup := namespaces.Options{ConsoleFD: -1, AppArmor: p.ApparmorProfile, UnshareTime: len(offsets) > 0}
+	setup := namespaces.Options{AppArmor: p.ApparmorProfile, UnshareTime: len(offsets) > 0}
 	switch {
 	case p.Terminal && o.ConsoleSocket != "":
 		sock, err := dialConsole(o.ConsoleSocket)
@@ -125,10 +125,10 @@ func (c *Container) Exec(o ExecOptions) (*spawn.Process, error) {
 			return nil, err
 		}
 		defer sock.Close()
-		setup.ConsoleFD = 3 + len(cmd.ExtraFiles)
+		setup.Console = sock
 		cmd.ExtraFiles = append(cmd.ExtraFiles, sock)
 	case p.Terminal && o.Console != nil:
-		setup.ConsoleFD = 3 + len(cmd.ExtraFiles)
+		setup.Console = o.Console
 		cmd.ExtraFiles = append(cmd.ExtraFiles, o.Console)
 	case p.Terminal:
 		return nil, errors.New("process.terminal is set: --console-socket is required with --detach")
@@ -140,7 +140,7 @@ func (c *Container) Exec(o ExecOptions) (*spawn.Process, error) {
 		}
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdin, o.Stdout, o.Stderr
 	}
-	if setup.ConsoleFD >= 0 {
+	if setup.Console != nil {
 		lx.Setctty, lx.Ctty = true, 0
 	}
 	prog, err := namespaces.Enter(setup)

@@ -24,7 +24,7 @@ type terminal struct {
 }
 
 // openTerminal receives the master over console (one SCM_RIGHTS message,
-// namespaces.Options.ConsoleFD) and starts copying.
+// namespaces.Options.Console) and starts copying.
 func openTerminal(console, stdin, stdout *os.File) (*terminal, error) {
 	master, err := recvFd(console)
 	if err != nil {

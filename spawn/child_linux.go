@@ -43,7 +43,7 @@ func (s *starter) buildPlan() {
 	}
 	s.planFiles()
 	if s.lx.Setup != nil {
-		p.program(s.lx.Setup, s.planPause)
+		p.program(s.lx.Setup, s.planPause, s.childFDs())
 	}
 	s.planRlimits()
 	s.planBounding()
@@ -293,6 +293,17 @@ func (s *starter) planSession() {
 	if s.lx.Setctty {
 		p.call(p.newStep("set controlling terminal", ""), unix.SYS_IOCTL, lit(s.lx.Ctty), lit(unix.TIOCSCTTY), lit(0))
 	}
+}
+
+// childFDs maps each file the child is given to its fd there.
+func (s *starter) childFDs() map[*os.File]int {
+	fds := map[*os.File]int{}
+	for i, f := range s.targets {
+		if f != nil {
+			fds[f] = i
+		}
+	}
+	return fds
 }
 
 // planPause is a Program's Pause: a PAUSE report on the error pipe, then

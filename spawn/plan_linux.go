@@ -2,6 +2,7 @@ package spawn
 
 import (
 	"encoding/binary"
+	"os"
 	"strings"
 	"unsafe"
 
@@ -210,7 +211,7 @@ func (p *plan) encode(base uintptr, failcode int) []byte {
 
 // program appends a Program's calls. Its FDs are the plan's slots; its
 // Bytes go to the arena.
-func (p *plan) program(prog *Program, pause func(st int32)) {
+func (p *plan) program(prog *Program, pause func(st int32), fdOf map[*os.File]int) {
 	named := map[step]int32{}
 	placed := map[*blob]arg{}
 	var place func(b *blob) arg
@@ -246,6 +247,8 @@ func (p *plan) program(prog *Program, pause func(st int32)) {
 				args[i] = place(a.data)
 			case argFD:
 				args[i] = arg{v: uint64(a.fd.slot), kind: argSlot}
+			case argFile:
+				args[i] = lit(fdOf[a.file]) // checkLinux made sure it is there
 			default:
 				args[i] = lit(a.v)
 			}

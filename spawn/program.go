@@ -2,6 +2,7 @@ package spawn
 
 import (
 	"errors"
+	"os"
 	"slices"
 	"strconv"
 	"syscall"
@@ -69,6 +70,7 @@ type Arg struct {
 	v    uint64
 	data *blob
 	fd   FD
+	file *os.File // argFile
 }
 
 // blob is memory the child's calls point to; one blob is one copy in the
@@ -90,6 +92,7 @@ const (
 	argInt argKind = iota
 	argData
 	argFD
+	argFile
 )
 
 // Int is an integer argument.
@@ -116,6 +119,12 @@ func (a Arg) SetPointer(off int, to Arg) bool {
 	a.data.ptrs = append(a.data.ptrs, blobPtr{off, to.data})
 	return true
 }
+
+// File is the child's descriptor of f, which the Cmd hands it (Stdin,
+// Stdout, Stderr or one of ExtraFiles): a Program names the fds it is given
+// by their file, never by a position its caller counted. Start fails when
+// f is not among them.
+func File(f *os.File) Arg { return Arg{kind: argFile, file: f} }
 
 // FD names a file descriptor the child holds during a Program.
 type FD struct{ slot int8 }
@@ -212,6 +221,22 @@ func (p *Program) StoreFD(f FD, dst Arg, off int) {
 // Setup pauses needs Linux.Paused.
 func (p *Program) Pause() {
 	p.calls = append(p.calls, progCall{mode: modePause, step: p.cur})
+}
+
+// files lists the files p's calls name with File.
+func (p *Program) files() []*os.File {
+	if p == nil {
+		return nil
+	}
+	var fs []*os.File
+	for _, c := range p.calls {
+		for _, a := range c.args {
+			if a.kind == argFile {
+				fs = append(fs, a.file)
+			}
+		}
+	}
+	return fs
 }
 
 // pauses reports whether p has a Pause.

@@ -3,6 +3,7 @@ package spawn
 import (
 	"encoding/binary"
 	"errors"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -291,5 +292,35 @@ func TestProgramPause(t *testing.T) {
 	}
 	if _, err := (&Cmd{Path: "/bin/true", Linux: &Linux{Setup: build()}}).Start(); err == nil || !strings.Contains(err.Error(), "Paused") {
 		t.Errorf("Start of a pausing program without Paused = %v, want a refusal", err)
+	}
+}
+
+// TestProgramFile names a file given to the child by the file, and refuses
+// one it is not given.
+func TestProgramFile(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	// Two files ahead of it, so its fd is not the first extra one.
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	p := &Program{}
+	p.Step("write", "pipe")
+	p.CallNonneg(unix.SYS_WRITE, File(w), Str("named"), Int(5))
+	if st := run(t, &Cmd{Path: "/bin/true", ExtraFiles: []*os.File{null, null, w}, Linux: &Linux{Setup: p}}); st.ExitCode() != 0 {
+		t.Fatalf("child: %v", st)
+	}
+	w.Close()
+	if got, _ := io.ReadAll(r); string(got) != "named" {
+		t.Errorf("the pipe got %q, want %q", got, "named")
+	}
+	if _, err := (&Cmd{Path: "/bin/true", ExtraFiles: []*os.File{null}, Linux: &Linux{Setup: p}}).Start(); err == nil || !strings.Contains(err.Error(), "does not give") {
+		t.Errorf("Start of a program naming a file the Cmd does not give = %v, want a refusal", err)
 	}
 }

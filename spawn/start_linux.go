@@ -133,6 +133,12 @@ func (s *starter) checkLinux() error {
 	if len(s.lx.Seccomp) > unix.BPF_MAXINSNS {
 		return &Error{Op: "seccomp", Err: fmt.Errorf("filter has %d instructions, more than %d", len(s.lx.Seccomp), unix.BPF_MAXINSNS)}
 	}
+	given := s.childFDs()
+	for _, f := range s.lx.Setup.files() {
+		if _, ok := given[f]; !ok {
+			return &Error{Op: "setup", Err: fmt.Errorf("the program names %s (spawn.File), which the Cmd does not give the child", f.Name())}
+		}
+	}
 	if s.lx.Setup.pauses() && s.lx.Paused == nil {
 		return &Error{Op: "setup", Err: errors.New("the program pauses, but Linux.Paused is not set")}
 	}
