@@ -141,15 +141,22 @@ func fileWith(b []byte) (*os.File, error) {
 // runInside runs hooks in the container's namespaces (startContainer: the
 // path resolves in the container).
 func (c *Container) runInside(hooks []specs.Hook, state specs.State) error {
+	return runEntered("startContainer", hooks, state, c.enter)
+}
+
+// runEntered runs hooks, each placed by what enter returns (the
+// namespaces of a container's process), in order; the first failure stops
+// them.
+func runEntered(kind string, hooks []specs.Hook, state specs.State, enter func() (*spawn.Linux, func(), error)) error {
 	for i, h := range hooks {
-		lx, closeAll, err := c.enter()
+		lx, closeAll, err := enter()
 		if err != nil {
 			return err
 		}
 		err = runHook(h, state, lx)
 		closeAll()
 		if err != nil {
-			return fmt.Errorf("startContainer hook %d (%s): %w", i, h.Path, err)
+			return fmt.Errorf("%s hook %d (%s): %w", kind, i, h.Path, err)
 		}
 	}
 	return nil
@@ -172,23 +179,15 @@ func (c *Container) creationHooks(h *specs.Hooks) func(pid int) error {
 				return err
 			}
 		}
-		for i, hk := range h.CreateContainer {
-			// The paused process is sbx's own unreaped child: its pid
-			// cannot be recycled while this runs.
+		// The paused process is sbx's own unreaped child: its pid cannot
+		// be recycled while the hooks run.
+		enter := func() (*spawn.Linux, func(), error) {
 			fd, err := unix.PidfdOpen(pid, 0)
 			if err != nil {
-				return fmt.Errorf("pidfd_open %d: %w", pid, err)
+				return nil, nil, fmt.Errorf("pidfd_open %d: %w", pid, err)
 			}
-			lx, closeAll, err := c.enterPidfd(os.NewFile(uintptr(fd), "pidfd:"+strconv.Itoa(pid)))
-			if err != nil {
-				return err
-			}
-			err = runHook(hk, state, lx)
-			closeAll()
-			if err != nil {
-				return fmt.Errorf("createContainer hook %d (%s): %w", i, hk.Path, err)
-			}
+			return c.enterPidfd(os.NewFile(uintptr(fd), "pidfd:"+strconv.Itoa(pid)))
 		}
-		return nil
+		return runEntered("createContainer", h.CreateContainer, state, enter)
 	}
 }
