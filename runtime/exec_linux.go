@@ -46,6 +46,25 @@ func (c *Container) enter() (lx *spawn.Linux, closeAll func(), err error) {
 	return c.enterPidfd(os.NewFile(uintptr(fd), "pidfd:"+strconv.Itoa(p.Pid())))
 }
 
+// errPIDNamespaceRootless: entering a pid namespace (setns(2)) takes
+// CAP_SYS_ADMIN in the caller's own user namespace as well as in the
+// namespace's; sbx enters it from its own thread before clone3, because a
+// process joins a pid namespace only at its creation. Entering through the
+// container's user namespace instead needs one more fork, which spawn does
+// not do.
+var errPIDNamespaceRootless = errors.New("cannot enter the container's pid namespace without CAP_SYS_ADMIN in sbx's own user namespace " +
+	"(an unprivileged sbx cannot exec into a container with a pid namespace yet): run sbx as root, or inside a user namespace where it has CAP_SYS_ADMIN (podman unshare)")
+
+// effectiveCap reports whether the calling thread has capability n
+// effective (capget(2)).
+func effectiveCap(n int) bool {
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}, &data[0]); err != nil {
+		return false
+	}
+	return data[n/32].Effective&(1<<(n%32)) != 0
+}
+
 // enterPidfd is enter for the process of pidfd, which it takes.
 func (c *Container) enterPidfd(pidfd *os.File) (lx *spawn.Linux, closeAll func(), err error) {
 	var types uintptr
@@ -53,6 +72,10 @@ func (c *Container) enterPidfd(pidfd *os.File) (lx *spawn.Linux, closeAll func()
 		types |= nsFlags[ns.Type]
 	}
 	types &^= spawn.NewTime
+	if types&spawn.NewPID != 0 && !effectiveCap(unix.CAP_SYS_ADMIN) {
+		pidfd.Close()
+		return nil, nil, errPIDNamespaceRootless
+	}
 	lx = &spawn.Linux{Setsid: true}
 	files := []*os.File{pidfd}
 	closeAll = func() {

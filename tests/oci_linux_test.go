@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -629,5 +630,94 @@ func TestOCITimeOffsets(t *testing.T) {
 			o.run("delete", "--force", name)
 			t.Errorf("%s: create exit %d, stderr %q; want a refusal saying %q", tc.name, code, errs, tc.want)
 		}
+	}
+}
+
+// TestOCIRootless runs `sbx spec --rootless`'s bundle as an unprivileged
+// user: it must run as written (its devpts mount cannot keep gid=5, which
+// such a user cannot map). exec into it is refused with the cause: entering
+// its pid namespace needs CAP_SYS_ADMIN in sbx's own user namespace.
+func TestOCIRootless(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("creates the unprivileged user and runs sbx as it: needs root")
+	}
+	if env.rootErr != nil {
+		t.Fatalf("BusyBox rootfs: %v", env.rootErr)
+	}
+	r := unprivilegedRunner(t)
+	dir, err := os.MkdirTemp(env.base, "rootless-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chown(dir, r.uid, r.gid); err != nil {
+		t.Fatal(err)
+	}
+	sbx := func(args ...string) (string, int) {
+		cmd := exec.Command(env.sbx, append([]string{"--root", filepath.Join(dir, "state")}, args...)...)
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "XDG_RUNTIME_DIR=" + dir}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: r.cred}
+		// A file, not a pipe: a created container keeps it open.
+		f, err := os.CreateTemp(t.TempDir(), "out")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cmd.Stdout, cmd.Stderr = f, f
+		err = cmd.Run()
+		out, _ := os.ReadFile(f.Name())
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("sbx %v: %v", args, err)
+		}
+		return string(out), code
+	}
+	bundle := filepath.Join(dir, "bundle")
+	if out, code := sbx("spec", "--rootless", "--bundle", dir); code != 0 {
+		t.Fatalf("sbx spec --rootless: exit %d, %s", code, out)
+	}
+	if err := os.Mkdir(bundle, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	s.Root = &specs.Root{Path: env.rootfs, Readonly: true}
+	s.Process.Terminal = false
+	s.Process.Args = []string{"sh", "-c", "echo rootless as $(id -u)"}
+	if b, err = json.Marshal(&s); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := sbx("run", "--bundle", bundle, id("rootless")); code != 0 || out != "rootless as 0\n" {
+		t.Errorf("sbx run of the rootless bundle as %s: exit %d, %q; want rootless as 0", r.name, code, out)
+	}
+
+	s.Process.Args = []string{"sleep", "30"}
+	if b, err = json.Marshal(&s); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	name := id("rootless-exec")
+	t.Cleanup(func() { sbx("delete", "--force", name) })
+	if out, code := sbx("create", "--bundle", bundle, name); code != 0 {
+		t.Fatalf("create: exit %d, %s", code, out)
+	}
+	if out, code := sbx("start", name); code != 0 {
+		t.Fatalf("start: exit %d, %s", code, out)
+	}
+	if out, code := sbx("exec", name, "true"); code == 0 || !strings.Contains(out, "CAP_SYS_ADMIN in sbx's own user namespace") {
+		t.Errorf("exec as %s: exit %d, %q; want the refusal naming the cause", r.name, code, out)
 	}
 }

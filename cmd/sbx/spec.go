@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
@@ -79,6 +80,13 @@ func defaultSpec(rootless bool) *specs.Spec {
 		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: gid, Size: 1}}
 		s.Mounts[len(s.Mounts)-2] = specs.Mount{Destination: "/sys", Type: "none", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
 		s.Mounts = s.Mounts[:len(s.Mounts)-1]
+		// Only the caller's own ids are mapped: devpts's gid=5 (tty)
+		// would be refused with EINVAL, as runc's rootless spec knows.
+		for i := range s.Mounts {
+			s.Mounts[i].Options = slices.DeleteFunc(s.Mounts[i].Options, func(o string) bool {
+				return strings.HasPrefix(o, "gid=") || strings.HasPrefix(o, "uid=")
+			})
+		}
 	}
 	return s
 }
