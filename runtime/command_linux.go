@@ -72,13 +72,13 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, release func(), err e
 	if !o.container {
 		lx.Pdeathsig = syscall.SIGKILL
 	}
-	var opened []*os.File // closed by release, with the namespaces in lx.Join
+	var idmapped map[int]*os.File // closed by release, with the namespaces in lx.Join
 	closeOpened := func() {
 		for _, j := range lx.Join {
 			j.File.Close()
 		}
 		lx.Join = nil
-		for _, f := range opened {
+		for _, f := range idmapped {
 			f.Close()
 		}
 	}
@@ -166,14 +166,12 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, release func(), err e
 			lx.Namespaces &^= spawn.NewCgroup
 		}
 	}
-	idmapped, err := namespaces.IDMapped(s)
-	if err != nil {
+	if idmapped, err = namespaces.IDMapped(s); err != nil {
 		return nil, nil, err
 	}
 	setup.IDMapped = idmapped
 	for _, f := range idmapped {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
-		opened = append(opened, f)
 	}
 	if o.console != nil {
 		setup.Console = o.console

@@ -43,7 +43,7 @@ func (s *starter) buildPlan() {
 	}
 	s.planFiles()
 	if s.lx.Setup != nil {
-		p.program(s.lx.Setup, s.planPause, s.childFDs())
+		p.program(s.lx.Setup, s.planPause, s.fds)
 	}
 	s.planRlimits()
 	s.planBounding()

@@ -94,6 +94,7 @@ type starter struct {
 	joinPID        *os.File // the pid namespace the child is created in, nil for ours
 	plan           plan
 	ctl            map[*os.File]int // control fds' numbers in the child after planFiles
+	fds            map[*os.File]int // the child's fd of each file it is given (childFDs)
 	lastCap        int              // the highest capability number the kernel knows
 }
 
@@ -133,9 +134,9 @@ func (s *starter) checkLinux() error {
 	if len(s.lx.Seccomp) > unix.BPF_MAXINSNS {
 		return &Error{Op: "seccomp", Err: fmt.Errorf("filter has %d instructions, more than %d", len(s.lx.Seccomp), unix.BPF_MAXINSNS)}
 	}
-	given := s.childFDs()
+	s.fds = s.childFDs()
 	for _, f := range s.lx.Setup.files() {
-		if _, ok := given[f]; !ok {
+		if _, ok := s.fds[f]; !ok {
 			return &Error{Op: "setup", Err: fmt.Errorf("the program names %s (spawn.File), which the Cmd does not give the child", f.Name())}
 		}
 	}
