@@ -31,12 +31,15 @@ deps:
 	  else echo "sbx: libseccomp-dev is missing: run 'sudo apt-get install libseccomp-dev'" >&2; exit 1; fi; \
 	fi
 	@command -v gcc >/dev/null || { echo "sbx: gcc is missing (cgo): run 'sudo apt-get install gcc'" >&2; exit 1; }
-	@# The tests read lo's flags with ip(8).
-	@if ! command -v ip >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "installing iproute2"; \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null 2>&1 || \
-	  { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null; }; \
-	fi
+	@# The tests read lo's flags with ip(8), and run a static BusyBox.
+	@for need in ip:iproute2 /bin/busybox:busybox-static; do \
+	  cmd=$${need%%:*}; pkg=$${need#*:}; \
+	  if ! command -v $$cmd >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing $$pkg"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg >/dev/null 2>&1 || \
+	    { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg >/dev/null; }; \
+	  fi; \
+	done
 
 build: deps $(BIN)
 

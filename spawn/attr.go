@@ -78,6 +78,12 @@ type Linux struct {
 	// new pid or time namespace created under a joined user namespace
 	// without a second fork: Start refuses both.
 	Join []Namespace
+	// Root, when set, is a directory the child makes its root and working
+	// directory (fchdir, chroot(".")) right after entering Join's
+	// namespaces: for a process joining a container that runs in its
+	// caller's mount namespace, whose root entering that namespace does
+	// not give.
+	Root *os.File
 	// Prepare, when set, is called in the parent after the child exists
 	// (and after its id maps are written) but before it does anything
 	// else, with the child's pid: the place to attach it to cgroup v1

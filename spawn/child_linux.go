@@ -200,8 +200,8 @@ func mapsZero(m []IDMap) bool {
 }
 
 // planJoin enters the namespaces of Join, a user namespace first (the
-// others are then entered with its privilege), and creates the new ones
-// that clone3 left to the child.
+// others are then entered with its privilege), creates the new ones that
+// clone3 left to the child, and enters Root.
 func (s *starter) planJoin() {
 	p := &s.plan
 	joins := slices.Clone(s.lx.Join)
@@ -213,6 +213,11 @@ func (s *starter) planJoin() {
 	}
 	if s.unshareNS != 0 {
 		p.call(p.newStep("unshare", ""), unix.SYS_UNSHARE, lit(s.unshareNS))
+	}
+	if r := s.lx.Root; r != nil {
+		st := p.newStep("chroot", r.Name())
+		p.call(st, unix.SYS_FCHDIR, lit(r.Fd()))
+		p.call(st, unix.SYS_CHROOT, p.str("."))
 	}
 }
 

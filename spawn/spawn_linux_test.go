@@ -826,3 +826,35 @@ func TestJoinRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestRoot: Linux.Root becomes the child's root and working directory
+// before it runs its program, which is then found inside it.
+func TestRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chroot(2) needs CAP_SYS_CHROOT")
+	}
+	bb, err := os.ReadFile("/bin/busybox") // static: it runs without libraries
+	if err != nil {
+		t.Fatalf("needs a static /bin/busybox (apt-get install busybox-static): %v", err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "busybox"), bb, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "inside"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	c := &Cmd{Path: "/busybox", Args: []string{"busybox", "sh", "-c", "ls /; pwd"}, Linux: &Linux{Root: root}}
+	if out, st := output(t, c); st.ExitCode() != 0 || out != "busybox\ninside\n/\n" {
+		t.Errorf("child with Root: %v, output %q; want the directory's entries and /", st, out)
+	}
+	c = &Cmd{Path: "/busybox", Args: []string{"busybox", "pwd"}, Dir: "/inside", Linux: &Linux{Root: root}}
+	if out, st := output(t, c); st.ExitCode() != 0 || out != "/inside\n" {
+		t.Errorf("child with Root and Dir /inside: %v, output %q", st, out)
+	}
+}
