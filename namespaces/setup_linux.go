@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -77,6 +78,16 @@ type Options struct {
 	// the detached mount IDMapped made for it, which the child is given
 	// (one of the Cmd's ExtraFiles); the child attaches it and closes it.
 	IDMapped map[int]*os.File
+	// Detached is for a child that stays in its caller's mount namespace
+	// (an OCI config without a mount namespace): its root is assembled as
+	// a detached mount tree, never attached to the caller's, and entered
+	// with chroot(2) instead of pivot_root(2); propagation of the
+	// caller's mounts is left alone. Nothing the child mounts shows in
+	// the caller's tree, and the tree is gone with the last process whose
+	// root it is. It needs Linux 6.15 (mounts on a detached tree;
+	// DetachedRoots says whether the kernel has them), and the
+	// createContainer hooks (Pause) find Root.Path as it is on disk.
+	Detached bool
 }
 
 // Setup plans the child's filesystem and network set-up for spec, run
@@ -86,7 +97,7 @@ func Setup(spec *specs.Spec, o Options) (*spawn.Program, error) {
 	if spec.Root == nil {
 		return nil, errors.New("namespaces: spec has no root")
 	}
-	b := &builder{p: &spawn.Program{}, spec: spec, cgroups: o.Cgroups, mknod: o.Mknod}
+	b := &builder{p: &spawn.Program{}, spec: spec, cgroups: o.Cgroups, mknod: o.Mknod, detached: o.Detached}
 	if err := b.plan(o); err != nil {
 		return nil, err
 	}
@@ -121,10 +132,11 @@ type builder struct {
 	// host is the host's root directory, opened before the new root
 	// covers it: every bind source is opened relative to it, so that no
 	// lookup can land on the new root stacked over "/".
-	host    spawn.FD
-	cgroups map[string]string // Options.Cgroups
-	proc    *spawn.FD         // the procfs mounted at /proc, until sysctl
-	mknod   bool
+	host     spawn.FD
+	cgroups  map[string]string // Options.Cgroups
+	proc     *spawn.FD         // the procfs mounted at /proc, until sysctl
+	mknod    bool
+	detached bool // Options.Detached
 }
 
 // hostPath is path relative to b.host.
@@ -154,8 +166,10 @@ func (b *builder) plan(o Options) error {
 	if o.UnshareTime {
 		b.unshareTime()
 	}
-	b.p.Step("make mounts slaves of the host's", "/")
-	b.p.Call(unix.SYS_MOUNT, spawn.Str("none"), spawn.Str("/"), spawn.Int(0), spawn.Int(unix.MS_REC|unix.MS_SLAVE), spawn.Int(0))
+	if !o.Detached {
+		b.p.Step("make mounts slaves of the host's", "/")
+		b.p.Call(unix.SYS_MOUNT, spawn.Str("none"), spawn.Str("/"), spawn.Int(0), spawn.Int(unix.MS_REC|unix.MS_SLAVE), spawn.Int(0))
+	}
 	b.p.Step("open", "/")
 	b.host = b.p.Open(unix.SYS_OPENAT, spawn.Int(unix.AT_FDCWD), spawn.Str("/"), spawn.Int(unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC), spawn.Int(0))
 	if err := b.newRoot(o.SkeletonRoot); err != nil {
@@ -190,7 +204,11 @@ func (b *builder) plan(o Options) error {
 	b.maskPaths(lx.MaskedPaths)
 	b.readonlyPaths(lx.ReadonlyPaths)
 	b.p.Close(b.host)
-	b.pivot()
+	if b.detached {
+		b.chroot()
+	} else {
+		b.pivot()
+	}
 	if b.spec.Root.Readonly {
 		b.p.Step("make root read-only", b.rootName())
 		b.setAttr(b.root.Arg(), false, mountAttr(unix.MOUNT_ATTR_RDONLY, 0))
@@ -234,7 +252,8 @@ func (b *builder) rootName() string {
 // createContainer hooks (Options.Pause) find it; a tmpfs root has no such
 // place and is attached over "/". Stacked there it is invisible to the
 // child's own path lookups, which start at its root directory below it.
-// Either way host paths (bind sources) resolve until pivot_root.
+// Either way host paths (bind sources) resolve until pivot_root. A
+// detached root (Options.Detached) is not attached at all.
 func (b *builder) newRoot(skeleton bool) error {
 	r := b.spec.Root
 	at, name := spawn.Int(unix.AT_FDCWD), spawn.Str("/")
@@ -253,8 +272,10 @@ func (b *builder) newRoot(skeleton bool) error {
 			at, name = b.host.Arg(), hostPath(r.Path)
 		}
 	}
-	b.p.Step("attach new root", b.rootName())
-	b.p.Call(unix.SYS_MOVE_MOUNT, b.root.Arg(), spawn.Str(""), at, name, spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH))
+	if !b.detached {
+		b.p.Step("attach new root", b.rootName())
+		b.p.Call(unix.SYS_MOVE_MOUNT, b.root.Arg(), spawn.Str(""), at, name, spawn.Int(unix.MOVE_MOUNT_F_EMPTY_PATH))
+	}
 	if skeleton && r.Readonly && r.Path != "" {
 		return b.skeleton(r.Path)
 	}
@@ -355,8 +376,7 @@ func (b *builder) mount(m specs.Mount, idmapped *os.File) error {
 	t := b.mountPoint(dst, true)
 	b.p.Step("mount "+typ, dst)
 	fsm := b.fsmount(typ, m.Source, o.data, o.set)
-	b.moveOnto(fsm.Arg(), t)
-	b.propagate(fsm.Arg(), o)
+	b.attach(fsm.Arg(), t, o)
 	b.p.Close(t)
 	if typ == "proc" && dst == "/proc" && b.proc == nil {
 		b.proc = &fsm // kept for the sysctl writes, closed after them
@@ -370,11 +390,8 @@ func (b *builder) mount(m specs.Mount, idmapped *os.File) error {
 // tmpfs holding a bind of each of its groups, read-only with the tmpfs
 // when the options say so.
 func (b *builder) cgroupV1(dst string, o *mountOptions) error {
-	b.p.Step("create mount point", dst)
-	t := b.mountPoint(dst, true)
 	b.p.Step("mount tmpfs", dst)
 	fsm := b.fsmount("tmpfs", "tmpfs", []string{"mode=0755"}, o.set&^unix.MOUNT_ATTR_RDONLY)
-	b.moveOnto(fsm.Arg(), t)
 	names := make([]string, 0, len(b.cgroups))
 	for name := range b.cgroups {
 		names = append(names, name)
@@ -388,16 +405,36 @@ func (b *builder) cgroupV1(dst string, o *mountOptions) error {
 		b.moveInto(s, fsm, name)
 		b.p.Close(s)
 	}
+	// Read-only before it is attached: only then is it the root of its
+	// own detached tree, which mount_setattr(2) takes in a detached root
+	// too (Options.Detached).
 	if o.set&unix.MOUNT_ATTR_RDONLY != 0 {
 		b.setAttr(fsm.Arg(), false, mountAttr(unix.MOUNT_ATTR_RDONLY, 0))
 	}
+	b.p.Step("create mount point", dst)
+	t := b.mountPoint(dst, true)
+	b.p.Step("attach tmpfs", dst)
+	b.moveOnto(fsm.Arg(), t)
 	b.p.Close(fsm)
 	b.p.Close(t)
 	return nil
 }
 
-// propagate sets the propagation type the options name on an attached
-// mount (a detached one has no peers to change).
+// attach moves mount m onto t and sets the propagation type the options
+// name on it: once attached, where it has peers to change; in a detached
+// root before, since mount_setattr(2) changes no mount of a detached tree
+// but its root.
+func (b *builder) attach(m spawn.Arg, t spawn.FD, o *mountOptions) {
+	if b.detached {
+		b.propagate(m, o)
+	}
+	b.moveOnto(m, t)
+	if !b.detached {
+		b.propagate(m, o)
+	}
+}
+
+// propagate sets the propagation type the options name on mount m.
 func (b *builder) propagate(m spawn.Arg, o *mountOptions) {
 	if o.propagation == 0 {
 		return
@@ -447,8 +484,7 @@ func (b *builder) bind(src, dst string, o *mountOptions, idmapped *os.File) erro
 	if o.set|o.clr != 0 {
 		b.setAttr(s, false, mountAttr(o.set, o.clr))
 	}
-	b.moveOnto(s, t)
-	b.propagate(s, o)
+	b.attach(s, t, o)
 	if idmapped != nil {
 		b.p.Call(unix.SYS_CLOSE, s)
 	}
@@ -750,6 +786,47 @@ func (b *builder) pivot() {
 	b.p.Call(unix.SYS_UMOUNT2, spawn.Str("."), spawn.Int(unix.MNT_DETACH))
 	b.p.Call(unix.SYS_CHDIR, spawn.Str("/"))
 }
+
+// chroot makes the detached new root the root directory and the working
+// directory (Options.Detached).
+func (b *builder) chroot() {
+	b.p.Step("chroot to", b.rootName())
+	b.p.Call(unix.SYS_FCHDIR, b.root.Arg())
+	b.p.Call(unix.SYS_CHROOT, spawn.Str("."))
+}
+
+// DetachedRoots reports whether the kernel mounts on a detached mount
+// tree (move_mount(2) onto a mount that open_tree or fsmount returned,
+// Linux 6.15), which Options.Detached needs. It asks the kernel once,
+// with two tmpfs mounts that are never attached; it needs CAP_SYS_ADMIN
+// and reports false without it.
+var DetachedRoots = sync.OnceValue(func() bool {
+	tmpfs := func() (int, error) {
+		fs, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+		if err != nil {
+			return -1, err
+		}
+		defer unix.Close(fs)
+		if err := unix.FsconfigCreate(fs); err != nil {
+			return -1, err
+		}
+		return unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, 0)
+	}
+	root, err := tmpfs()
+	if err != nil {
+		return false
+	}
+	defer unix.Close(root)
+	m, err := tmpfs()
+	if err != nil {
+		return false
+	}
+	defer unix.Close(m)
+	if unix.Mkdirat(root, "d", 0o700) != nil {
+		return false
+	}
+	return unix.MoveMount(m, "", root, "d", unix.MOVE_MOUNT_F_EMPTY_PATH) == nil
+})
 
 // loopback sets IFF_UP on lo (SIOCSIFFLAGS; struct ifreq is 40 bytes, the
 // name then the flags).

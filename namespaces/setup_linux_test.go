@@ -39,7 +39,8 @@ func TestParseOptions(t *testing.T) {
 }
 
 // sandbox runs script in a sandbox with a tmpfs root plus mounts, as root
-// of a new user namespace, and returns its output.
+// of a new user namespace (in the caller's mount and user namespaces for
+// o.Detached), and returns its output.
 func sandbox(t *testing.T, script string, s *specs.Spec, o Options) (string, error) {
 	t.Helper()
 	if s.Root == nil {
@@ -65,10 +66,14 @@ func sandbox(t *testing.T, script string, s *specs.Spec, o Options) (string, err
 		t.Fatal(err)
 	}
 	defer r.Close()
-	cmd := &spawn.Cmd{Path: "/usr/bin/sh", Args: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/bin"}, Stdout: w, Stderr: w,
-		Linux: &spawn.Linux{Namespaces: spawn.AllNamespaces, Setup: prog,
-			UIDMappings: []spawn.IDMap{{ContainerID: 0, HostID: uint32(os.Getuid()), Size: 1}},
-			GIDMappings: []spawn.IDMap{{ContainerID: 0, HostID: uint32(os.Getgid()), Size: 1}}, DenySetgroups: true}}
+	lx := &spawn.Linux{Namespaces: spawn.AllNamespaces, Setup: prog,
+		UIDMappings: []spawn.IDMap{{ContainerID: 0, HostID: uint32(os.Getuid()), Size: 1}},
+		GIDMappings: []spawn.IDMap{{ContainerID: 0, HostID: uint32(os.Getgid()), Size: 1}}, DenySetgroups: true}
+	if o.Detached {
+		// In the caller's mount namespace, with the caller's privilege.
+		lx = &spawn.Linux{Namespaces: spawn.AllNamespaces &^ (spawn.NewMount | spawn.NewUser), Setup: prog}
+	}
+	cmd := &spawn.Cmd{Path: "/usr/bin/sh", Args: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/bin"}, Stdout: w, Stderr: w, Linux: lx}
 	p, err := cmd.Start()
 	w.Close()
 	if err != nil {
@@ -158,5 +163,43 @@ func TestBindHostRootRefused(t *testing.T) {
 		Mounts: []specs.Mount{{Destination: "/host", Type: "bind", Source: "/", Options: []string{"rbind"}}}}, Options{})
 	if err == nil || !strings.Contains(err.Error(), `binding the host's "/" is not supported`) {
 		t.Errorf("Setup(bind / on /host) = %v, want it refused", err)
+	}
+}
+
+// TestDetachedRoot: a child left in its caller's mount namespace gets its
+// root, mounts, masked and read-only paths all the same, and the caller's
+// mount table never shows one of them.
+func TestDetachedRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("a child in the caller's mount namespace mounts with the caller's privilege: needs root")
+	}
+	if !DetachedRoots() {
+		t.Skip("the kernel mounts nothing on a detached tree (Linux 6.15 does)")
+	}
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "file"), []byte("hi\n"), 0o644)
+	before, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := "cat /src/file; ls /; readlink /proc/self/ns/mnt; touch /src/new 2>&1 | grep -c Read-only; wc -c < /proc/timer_list; " +
+		"(echo 1 > /proc/sys/kernel/domainname) 2>/dev/null || echo refused"
+	out, err := sandbox(t, script, &specs.Spec{
+		Mounts: []specs.Mount{{Destination: "/src", Type: "bind", Source: src, Options: []string{"rbind", "rro", "rprivate"}}},
+		Linux:  &specs.Linux{MaskedPaths: []string{"/proc/timer_list"}, ReadonlyPaths: []string{"/proc/sys"}},
+	}, Options{Detached: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Readlink("/proc/self/ns/mnt")
+	want := "hi\nbin\ndev\nlib\nlib64\nproc\nsrc\nusr\n" + host + "\n1\n0\nrefused\n"
+	if _, err := os.Stat("/lib64"); err != nil {
+		want = strings.Replace(want, "lib64\n", "", 1)
+	}
+	if out != want {
+		t.Errorf("detached root: output %q, want %q", out, want)
+	}
+	if after, _ := os.ReadFile("/proc/self/mountinfo"); string(after) != string(before) {
+		t.Errorf("the caller's mount table changed:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }

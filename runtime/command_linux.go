@@ -108,10 +108,15 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, release func(), err e
 		lx.Join = append(lx.Join, spawn.Namespace{File: file, Type: f})
 	}
 	// A joined mount namespace is set up as the container's (runc does
-	// the same); the caller's own is never: the container's mounts and
-	// pivot_root would land on the host.
-	if listed&spawn.NewMount == 0 {
-		return nil, nil, errors.New(`linux.namespaces: no mount namespace listed; sbx does not set up a container in the runtime's own mount namespace (its mounts would land on the host): list {"type": "mount"}`)
+	// the same). Without one listed the container stays in sbx's: its
+	// root is then a detached mount tree it chroots into, so that none of
+	// its mounts lands in the caller's tree (runc mounts them there and
+	// leaves them behind).
+	detached := listed&spawn.NewMount == 0
+	if detached {
+		if err := checkDetached(listed); err != nil {
+			return nil, nil, err
+		}
 	}
 	if err := checkTimeOffsets(s.Linux); err != nil {
 		return nil, nil, err
@@ -146,6 +151,7 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, release func(), err e
 		AppArmor:     s.Process.ApparmorProfile,
 		UnshareTime:  unshareTime,
 		Pause:        o.paused != nil,
+		Detached:     detached,
 	}
 	lx.Paused = o.paused
 	if cg := o.cgroup; cg != nil {
@@ -194,6 +200,20 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, release func(), err e
 	}
 	setSeccomp(lx, o.seccomp)
 	return cmd, closeOpened, nil
+}
+
+// checkDetached refuses a container without a mount namespace of its own
+// where sbx cannot assemble its root off to the side (namespaces.Options
+// Detached), naming what is missing.
+func checkDetached(listed uintptr) error {
+	const none = "linux.namespaces: no mount namespace listed, so the container shares sbx's"
+	if listed&spawn.NewUser != 0 {
+		return errors.New(none + `, and a new user namespace has no privilege over it to mount the container's root: list {"type": "mount"}`)
+	}
+	if !namespaces.DetachedRoots() {
+		return errors.New(none + `; sbx then assembles the container's root as a detached mount tree, which needs Linux 6.15 or later and CAP_SYS_ADMIN: list {"type": "mount"}, or upgrade the kernel`)
+	}
+	return nil
 }
 
 // nsGetNSType is NS_GET_NSTYPE, _IO(0xb7, 0x3) of linux/nsfs.h: the

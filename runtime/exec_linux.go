@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -43,7 +44,37 @@ func (c *Container) enter() (lx *spawn.Linux, closeAll func(), err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return c.enterPidfd(os.NewFile(uintptr(fd), "pidfd:"+strconv.Itoa(p.Pid())))
+	lx, closeAll, err = c.enterPidfd(os.NewFile(uintptr(fd), "pidfd:"+strconv.Itoa(p.Pid())))
+	if err != nil || c.ownMounts() {
+		return lx, closeAll, err
+	}
+	// In sbx's own mount namespace the container's root is a chroot,
+	// which only its process's root directory leads to. The process
+	// still alive after the open means its pid named it.
+	root, err := os.OpenFile("/proc/"+strconv.Itoa(p.Pid())+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err == nil && p.Signal(syscall.Signal(0)) != nil {
+		root.Close()
+		err = ErrNotRunning
+	}
+	if err != nil {
+		closeAll()
+		return nil, nil, fmt.Errorf("container %s: root: %w", c.st.ID, err)
+	}
+	lx.Root = root
+	closeJoined := closeAll
+	return lx, func() { closeJoined(); root.Close() }, nil
+}
+
+// ownMounts reports whether the container has a mount namespace of its
+// own (created or joined); without, it runs in the mount namespace sbx
+// created it from, chrooted into a detached tree.
+func (c *Container) ownMounts() bool {
+	for _, ns := range c.st.Config.Linux.Namespaces {
+		if nsFlags[ns.Type] == spawn.NewMount {
+			return true
+		}
+	}
+	return false
 }
 
 // errPIDNamespaceRootless: entering a pid namespace (setns(2)) takes

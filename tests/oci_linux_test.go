@@ -202,6 +202,77 @@ func TestOCILifecycle(t *testing.T) {
 	}
 }
 
+// TestOCICallerMountNamespace: a config without a mount namespace shares
+// the caller's (runtime-spec: an omitted namespace is inherited). Its root
+// is a detached mount tree the process chroots into, so none of its mounts
+// shows in the caller's mount table, during or after; exec finds the same
+// root; a new user namespace without a mount namespace is refused.
+func TestOCICallerMountNamespace(t *testing.T) {
+	o := newOCI(t)
+	noMountNS := func(s *specs.Spec) {
+		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool {
+			return ns.Type == specs.MountNamespace
+		})
+	}
+	mountsUnderRoot := func() []string {
+		b, err := os.ReadFile("/proc/self/mountinfo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var under []string
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], env.rootfs) {
+				under = append(under, f[4])
+			}
+		}
+		return under
+	}
+	c := id("hostmnt")
+	o.cleanup(c)
+	o.must("create", "--bundle", o.bundle(noMountNS, "sleep", "1000"), c)
+	o.must("start", c)
+	pid := o.state(c).Pid
+	host, _ := os.Readlink("/proc/self/ns/mnt")
+	if ctr, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid)); err != nil || ctr != host {
+		t.Errorf("mount namespace of the container = %q (%v), want the caller's %q", ctr, err, host)
+	}
+	if m := mountsUnderRoot(); len(m) != 0 {
+		t.Errorf("the running container's mounts show in the caller's mount table: %v", m)
+	}
+	want, err := os.ReadFile(filepath.Join(env.rootfs, "etc/passwd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The container's own root, with its /proc (the process is pid 1 of
+	// its pid namespace there) and /dev; exec gets the same root.
+	script := "cat /etc/passwd; cat /proc/1/cmdline; echo; ls /dev/null; pwd"
+	wantOut := string(want) + "sleep\x001000\x00\n/dev/null\n/tmp\n"
+	if out := o.must("exec", "--cwd", "/tmp", c, "sh", "-c", script); out != wantOut {
+		t.Errorf("exec in the container: %q, want %q", out, wantOut)
+	}
+	if got, err := os.ReadFile(fmt.Sprintf("/proc/%d/root/etc/passwd", pid)); err != nil || string(got) != string(want) {
+		t.Errorf("the container's root holds /etc/passwd %q (%v), want the rootfs's", got, err)
+	}
+	o.must("kill", c, "KILL")
+	o.waitStatus(c, specs.StateStopped)
+	o.must("delete", c)
+	if m := mountsUnderRoot(); len(m) != 0 {
+		t.Errorf("mounts left in the caller's mount table after delete: %v", m)
+	}
+	userns := o.bundle(func(s *specs.Spec) {
+		noMountNS(s)
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	}, "true")
+	if _, errs, code := o.run("create", "--bundle", userns, id("hostmnt-userns")); code == 0 || !strings.Contains(errs, "no mount namespace listed") {
+		t.Errorf("create with a user namespace and no mount namespace: exit %d, %q; want a refusal naming linux.namespaces", code, errs)
+	}
+	if _, _, code := o.run("state", id("hostmnt-userns")); code == 0 {
+		t.Errorf("a refused create left container %s behind", id("hostmnt-userns"))
+	}
+}
+
 func TestOCIKillAllAndForceDelete(t *testing.T) {
 	o := newOCI(t)
 	b := o.bundle(nil, "sh", "-c", "sleep 1000 & sleep 1000 & wait")
