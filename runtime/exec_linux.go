@@ -49,16 +49,11 @@ func (c *Container) enter() (lx *spawn.Linux, closeAll func(), err error) {
 		return lx, closeAll, err
 	}
 	// In sbx's own mount namespace the container's root is a chroot,
-	// which only its process's root directory leads to. The process
-	// still alive after the open means its pid named it.
-	root, err := os.OpenFile("/proc/"+strconv.Itoa(p.Pid())+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err == nil && p.Signal(syscall.Signal(0)) != nil {
-		root.Close()
-		err = ErrNotRunning
-	}
+	// which only its process's root directory leads to.
+	root, err := c.openOfProcess(p, "root", unix.O_PATH|unix.O_DIRECTORY)
 	if err != nil {
 		closeAll()
-		return nil, nil, fmt.Errorf("container %s: root: %w", c.st.ID, err)
+		return nil, nil, err
 	}
 	lx.Root = root
 	closeJoined := closeAll
@@ -69,22 +64,74 @@ func (c *Container) enter() (lx *spawn.Linux, closeAll func(), err error) {
 // own (created or joined); without, it runs in the mount namespace sbx
 // created it from, chrooted into a detached tree.
 func (c *Container) ownMounts() bool {
-	for _, ns := range c.st.Config.Linux.Namespaces {
-		if nsFlags[ns.Type] == spawn.NewMount {
-			return true
-		}
-	}
-	return false
+	return c.namespaceTypes()&spawn.NewMount != 0
 }
 
 // errPIDNamespaceRootless: entering a pid namespace (setns(2)) takes
 // CAP_SYS_ADMIN in the caller's own user namespace as well as in the
 // namespace's; sbx enters it from its own thread before clone3, because a
-// process joins a pid namespace only at its creation. Entering through the
-// container's user namespace instead needs one more fork, which spawn does
-// not do.
-var errPIDNamespaceRootless = errors.New("cannot enter the container's pid namespace without CAP_SYS_ADMIN in sbx's own user namespace " +
-	"(an unprivileged sbx cannot exec into a container with a pid namespace yet): run sbx as root, or inside a user namespace where it has CAP_SYS_ADMIN (podman unshare)")
+// process joins a pid namespace only at its creation. A caller without it
+// enters the container's user namespace first (UserNamespaceFirst).
+var errPIDNamespaceRootless = errors.New("cannot enter the container's pid namespace without CAP_SYS_ADMIN in the caller's own user namespace: " +
+	"enter the container's user namespace first (Container.UserNamespaceFirst; `sbx exec` does), or run as root")
+
+// UserNamespaceFirst is the container's user namespace when the caller
+// must be in it before Exec can enter the container's pid namespace: the
+// caller lacks CAP_SYS_ADMIN in its own user namespace, and the
+// container has a pid and a user namespace of its own. nil when not
+// needed. A user namespace is entered only by a single-threaded process
+// (setns(2)), which a Go program is only before its runtime starts: `sbx
+// exec` executes itself again to enter it there.
+func (c *Container) UserNamespaceFirst() (*os.File, error) {
+	types := c.namespaceTypes()
+	if types&spawn.NewPID == 0 || types&spawn.NewUser == 0 || effectiveCap(unix.CAP_SYS_ADMIN) {
+		return nil, nil
+	}
+	status, p := c.status()
+	if p == nil || status == StatusStopped {
+		return nil, fmt.Errorf("container %s: %w", c.st.ID, ErrNotRunning)
+	}
+	defer p.Close()
+	ns, err := c.openOfProcess(p, "ns/user", unix.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	if sameFile(ns, "/proc/self/ns/user") {
+		ns.Close()
+		return nil, nil // already in it: Exec can go on
+	}
+	return ns, nil
+}
+
+// openOfProcess opens a file of p's /proc directory; p still alive after
+// the open means its pid named it.
+func (c *Container) openOfProcess(p *spawn.Process, name string, flags int) (*os.File, error) {
+	f, err := os.OpenFile("/proc/"+strconv.Itoa(p.Pid())+"/"+name, flags|unix.O_CLOEXEC, 0)
+	if err == nil && p.Signal(syscall.Signal(0)) != nil {
+		f.Close()
+		err = ErrNotRunning
+	}
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %s: %w", c.st.ID, name, err)
+	}
+	return f, nil
+}
+
+// sameFile reports whether f is the file at path (a namespace, say).
+func sameFile(f *os.File, path string) bool {
+	var a, b unix.Stat_t
+	return unix.Fstat(int(f.Fd()), &a) == nil && unix.Stat(path, &b) == nil && a.Dev == b.Dev && a.Ino == b.Ino
+}
+
+// namespaceTypes are the CLONE_NEW* flags of the namespaces the config
+// lists (made or joined).
+func (c *Container) namespaceTypes() uintptr {
+	var types uintptr
+	for _, ns := range c.st.Config.Linux.Namespaces {
+		types |= nsFlags[ns.Type]
+	}
+	return types
+}
 
 // effectiveCap reports whether the calling thread has capability n
 // effective (capget(2)).
@@ -98,11 +145,12 @@ func effectiveCap(n int) bool {
 
 // enterPidfd is enter for the process of pidfd, which it takes.
 func (c *Container) enterPidfd(pidfd *os.File) (lx *spawn.Linux, closeAll func(), err error) {
-	var types uintptr
-	for _, ns := range c.st.Config.Linux.Namespaces {
-		types |= nsFlags[ns.Type]
+	types := c.namespaceTypes() &^ spawn.NewTime
+	if types&spawn.NewUser != 0 && inUserNamespaceOf(pidfd) {
+		// Entered already (UserNamespaceFirst); entering it again
+		// fails (setns(2): EINVAL).
+		types &^= spawn.NewUser
 	}
-	types &^= spawn.NewTime
 	if types&spawn.NewPID != 0 && !effectiveCap(unix.CAP_SYS_ADMIN) {
 		pidfd.Close()
 		return nil, nil, errPIDNamespaceRootless
@@ -252,4 +300,21 @@ func (c *Container) Exec(o ExecOptions) (*spawn.Process, error) {
 func setgroupsDenied(pid int) bool {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/setgroups")
 	return err == nil && strings.TrimSpace(string(b)) == "deny"
+}
+
+// pidfdGetUserNamespace is PIDFD_GET_USER_NAMESPACE, _IO(0xFF, 9) of
+// linux/pidfd.h (Linux 6.11): an fd of the user namespace of a pidfd's
+// process.
+const pidfdGetUserNamespace = 0xff09
+
+// inUserNamespaceOf reports whether the caller is in the user namespace
+// of pidfd's process. On a kernel without the ioctl it reports false.
+func inUserNamespaceOf(pidfd *os.File) bool {
+	fd, err := unix.IoctlRetInt(int(pidfd.Fd()), pidfdGetUserNamespace)
+	if err != nil {
+		return false
+	}
+	ns := os.NewFile(uintptr(fd), "user namespace")
+	defer ns.Close()
+	return sameFile(ns, "/proc/self/ns/user")
 }

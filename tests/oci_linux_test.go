@@ -788,7 +788,16 @@ func TestOCIRootless(t *testing.T) {
 	if out, code := sbx("start", name); code != 0 {
 		t.Fatalf("start: exit %d, %s", code, out)
 	}
-	if out, code := sbx("exec", name, "true"); code == 0 || !strings.Contains(out, "CAP_SYS_ADMIN in sbx's own user namespace") {
-		t.Errorf("exec as %s: exit %d, %q; want the refusal naming the cause", r.name, code, out)
+	// exec enters the container's user namespace first (sbx executes
+	// itself again to), then its pid namespace and the rest: the second
+	// process of the container's pid namespace, as root there.
+	if out, code := sbx("exec", name, "sh", "-c", "echo exec as $(id -u) pid $$"); code != 0 || out != "exec as 0 pid 2\n" {
+		t.Errorf("exec as %s: exit %d, %q; want exec as 0 pid 2", r.name, code, out)
+	}
+	// The namespace is entered only by exec, from the fd sbx gave itself.
+	cmd := exec.Command(env.sbx, "state", name)
+	cmd.Env = []string{"_SBX_USERNS_FD=3"}
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "not an fd given to `sbx exec`") {
+		t.Errorf("sbx state with _SBX_USERNS_FD set: %v, %q; want it refused", err, out)
 	}
 }

@@ -49,6 +49,10 @@ func execAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := enterUserNamespaceFirst(ctr); err != nil {
+		ctr.Close()
+		return err
+	}
 	p, err := execProcess(c, ctr)
 	if err != nil {
 		ctr.Close()

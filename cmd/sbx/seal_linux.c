@@ -1,11 +1,13 @@
 // Sealing sbx's binary before the Go runtime starts: see seal_linux.go.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -89,8 +91,42 @@ static int sealed_memfd(void)
 	return seals >= 0 && (seals & F_SEAL_WRITE);
 }
 
+// USERNS_FD names the fd of a user namespace `sbx exec` enters before the
+// Go runtime starts (see userns_linux.go).
+#define USERNS_FD "_SBX_USERNS_FD"
+
+// enter_userns joins the user namespace whose fd USERNS_FD names, for
+// `exec` only: setns(2) into a user namespace takes a single-threaded
+// process, which sbx is only here, before the Go runtime starts threads.
+static void enter_userns(int argc, char **argv)
+{
+	const char *v = getenv(USERNS_FD);
+	if (v == NULL)
+		return;
+	int verb_exec = 0;
+	for (int i = 1; i < argc; i++)
+		verb_exec |= !strcmp(argv[i], "exec");
+	char *end;
+	long fd = strtol(v, &end, 10);
+	if (!verb_exec || *v == '\0' || *end != '\0' || fd < 3 || fd > 1 << 20) {
+		fprintf(stderr, "sbx: %s=%s: not an fd given to `sbx exec`\n", USERNS_FD, v);
+		exit(125);
+	}
+	if (setns((int)fd, CLONE_NEWUSER) < 0) {
+		fprintf(stderr, "sbx: entering the container's user namespace: %s\n", strerror(errno));
+		exit(125);
+	}
+	close((int)fd);
+	unsetenv(USERNS_FD);
+	// Not dumpable from here on, as execAction makes it later: in the
+	// container's user namespace its root could otherwise trace sbx.
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 __attribute__((constructor)) static void sbx_seal(int argc, char **argv, char **envp)
 {
+	(void)envp;
+	enter_userns(argc, argv);
 	if (!starts_processes(argc, argv))
 		return;
 	struct statfs sf;
@@ -105,7 +141,7 @@ __attribute__((constructor)) static void sbx_seal(int argc, char **argv, char **
 		fd = memfd_self();
 	}
 	if (fd >= 0)
-		syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
+		syscall(SYS_execveat, fd, "", argv, environ, AT_EMPTY_PATH);
 	fprintf(stderr, "sbx: cannot re-execute from a read-only copy of its binary: %s\n", strerror(errno));
 	exit(125);
 }
