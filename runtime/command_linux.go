@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -270,8 +272,6 @@ func unsupported(s *specs.Spec) error {
 	}{
 		{p.SelinuxLabel != "", "process.selinuxLabel (SELinux is not supported)"},
 		{lx.MountLabel != "", "linux.mountLabel (SELinux is not supported)"},
-		{p.Scheduler != nil, "process.scheduler"},
-		{p.ExecCPUAffinity != nil, "process.execCPUAffinity"},
 		{lx.IntelRdt != nil, "linux.intelRdt"},
 		{lx.MemoryPolicy != nil, "linux.memoryPolicy"},
 		{len(lx.NetDevices) > 0, "linux.netDevices"},
@@ -314,7 +314,6 @@ func processSetup(prog *spawn.Program, s *specs.Spec) error {
 	}
 	if io := s.Process.IOPriority; io != nil {
 		classes := map[specs.IOPriorityClass]int{specs.IOPRIO_CLASS_RT: 1, specs.IOPRIO_CLASS_BE: 2, specs.IOPRIO_CLASS_IDLE: 3}
-		prog.Step("ioprio_set", string(io.Class))
 		c, ok := classes[io.Class]
 		if !ok {
 			return fmt.Errorf("process.ioPriority.class: unknown class %q", io.Class)
@@ -322,7 +321,82 @@ func processSetup(prog *spawn.Program, s *specs.Spec) error {
 		prog.Step("ioprio_set", string(io.Class))
 		prog.Call(unix.SYS_IOPRIO_SET, spawn.Int(1), spawn.Int(0), spawn.Int(c<<13|io.Priority))
 	}
+	if sc := s.Process.Scheduler; sc != nil {
+		attr, err := schedAttr(sc)
+		if err != nil {
+			return err
+		}
+		prog.Step("sched_setattr", string(sc.Policy))
+		prog.Call(unix.SYS_SCHED_SETATTR, spawn.Int(0), spawn.Bytes(attr), spawn.Int(0))
+	}
 	return nil
+}
+
+// schedPolicies and schedFlags are the values of linux/sched.h.
+var (
+	schedPolicies = map[specs.LinuxSchedulerPolicy]uint32{
+		specs.SchedOther: 0, specs.SchedFIFO: 1, specs.SchedRR: 2, specs.SchedBatch: 3,
+		specs.SchedISO: 4, specs.SchedIdle: 5, specs.SchedDeadline: 6,
+	}
+	schedFlags = map[specs.LinuxSchedulerFlag]uint64{
+		specs.SchedFlagResetOnFork: 0x01, specs.SchedFlagReclaim: 0x02, specs.SchedFlagDLOverrun: 0x04,
+		specs.SchedFlagKeepPolicy: 0x08, specs.SchedFlagKeepParams: 0x10,
+		specs.SchedFlagUtilClampMin: 0x20, specs.SchedFlagUtilClampMax: 0x40,
+	}
+)
+
+// schedAttr is process.scheduler as a struct sched_attr (sched_setattr(2),
+// SCHED_ATTR_SIZE_VER1: the utilization clamps the spec has no values for
+// are 0).
+func schedAttr(sc *specs.Scheduler) ([]byte, error) {
+	policy, ok := schedPolicies[sc.Policy]
+	if !ok {
+		return nil, fmt.Errorf("process.scheduler.policy: unknown policy %q", sc.Policy)
+	}
+	var flags uint64
+	for i, f := range sc.Flags {
+		v, ok := schedFlags[f]
+		if !ok {
+			return nil, fmt.Errorf("process.scheduler.flags[%d]: unknown flag %q", i, f)
+		}
+		flags |= v
+	}
+	le := binary.LittleEndian
+	b := make([]byte, 56)
+	le.PutUint32(b, uint32(len(b)))
+	le.PutUint32(b[4:], policy)
+	le.PutUint64(b[8:], flags)
+	le.PutUint32(b[16:], uint32(sc.Nice))
+	le.PutUint32(b[20:], uint32(sc.Priority))
+	le.PutUint64(b[24:], sc.Runtime)
+	le.PutUint64(b[32:], sc.Deadline)
+	le.PutUint64(b[40:], sc.Period)
+	return b, nil
+}
+
+// cpuMask parses a CPU list ("0-3,7") into a cpu_set_t-style bit mask for
+// sched_setaffinity(2), a whole number of 64-bit words long.
+func cpuMask(list string) ([]byte, error) {
+	var cpus []int
+	for _, part := range strings.Split(list, ",") {
+		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
+		first, err := strconv.ParseUint(lo, 10, 16)
+		last := first
+		if err == nil && isRange {
+			last, err = strconv.ParseUint(hi, 10, 16)
+		}
+		if err != nil || last < first {
+			return nil, fmt.Errorf("%q is not a CPU list such as 0-3,7", list)
+		}
+		for c := first; c <= last; c++ {
+			cpus = append(cpus, int(c))
+		}
+	}
+	b := make([]byte, (slices.Max(cpus)/64+1)*8)
+	for _, c := range cpus {
+		b[c/8] |= 1 << (c % 8)
+	}
+	return b, nil
 }
 
 // sysctlNamespace is the namespace a kernel parameter belongs to; a

@@ -82,3 +82,51 @@ func TestCheckTimeOffsets(t *testing.T) {
 		}
 	}
 }
+
+func TestCPUMask(t *testing.T) {
+	for list, want := range map[string][]byte{
+		"0":       {1, 0, 0, 0, 0, 0, 0, 0},
+		"0-3,7":   {0x8f, 0, 0, 0, 0, 0, 0, 0},
+		"1, 64":   {2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0},
+		"8-9":     {0, 3, 0, 0, 0, 0, 0, 0},
+		"":        nil,
+		"3-1":     nil,
+		"a":       nil,
+		"0-":      nil,
+		"70000":   nil,
+		"1,,2":    nil,
+		"0-3,7-x": nil,
+	} {
+		got, err := cpuMask(list)
+		if want == nil {
+			if err == nil {
+				t.Errorf("cpuMask(%q) = %v, want an error", list, got)
+			}
+			continue
+		}
+		if err != nil || string(got) != string(want) {
+			t.Errorf("cpuMask(%q) = %v, %v; want %v", list, got, err, want)
+		}
+	}
+}
+
+func TestSchedAttr(t *testing.T) {
+	b, err := schedAttr(&specs.Scheduler{Policy: specs.SchedDeadline, Nice: -3, Priority: 7,
+		Flags: []specs.LinuxSchedulerFlag{specs.SchedFlagResetOnFork, specs.SchedFlagDLOverrun}, Runtime: 1, Deadline: 2, Period: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want [56]byte
+	want[0], want[4], want[8] = 56, 6, 0x05
+	copy(want[16:], []byte{0xfd, 0xff, 0xff, 0xff, 7})
+	want[24], want[32], want[40] = 1, 2, 3
+	if string(b) != string(want[:]) {
+		t.Errorf("schedAttr = %v, want %v", b, want)
+	}
+	if _, err := schedAttr(&specs.Scheduler{Policy: "SCHED_FAST"}); err == nil || !strings.Contains(err.Error(), "process.scheduler.policy") {
+		t.Errorf("unknown policy: %v", err)
+	}
+	if _, err := schedAttr(&specs.Scheduler{Policy: specs.SchedOther, Flags: []specs.LinuxSchedulerFlag{"SCHED_FLAG_NOPE"}}); err == nil || !strings.Contains(err.Error(), "process.scheduler.flags[0]") {
+		t.Errorf("unknown flag: %v", err)
+	}
+}

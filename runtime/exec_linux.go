@@ -252,6 +252,9 @@ func (c *Container) Exec(o ExecOptions) (*spawn.Process, error) {
 	if err := processSetup(prog, &s); err != nil {
 		return nil, err
 	}
+	if err := execAffinity(prog, p.ExecCPUAffinity); err != nil {
+		return nil, err
+	}
 	lx.Setup = prog
 	var gate *os.File
 	listener := f != nil && f.ListenerPath != ""
@@ -317,4 +320,31 @@ func inUserNamespaceOf(pidfd *os.File) bool {
 	ns := os.NewFile(uintptr(fd), "user namespace")
 	defer ns.Close()
 	return sameFile(ns, "/proc/self/ns/user")
+}
+
+// execAffinity plans process.execCPUAffinity: the child, already in the
+// container's cgroup when it runs its set-up (created there by clone3, or
+// moved there before it runs any), takes the final affinity. There is no
+// earlier phase for the initial one, which is for a runtime's own process
+// running outside the container's cgroup first (runc's init); it is
+// checked, and has nothing to apply to.
+func execAffinity(prog *spawn.Program, a *specs.CPUAffinity) error {
+	if a == nil {
+		return nil
+	}
+	if a.Initial != "" {
+		if _, err := cpuMask(a.Initial); err != nil {
+			return fmt.Errorf("process.execCPUAffinity.initial: %w", err)
+		}
+	}
+	if a.Final == "" {
+		return nil
+	}
+	mask, err := cpuMask(a.Final)
+	if err != nil {
+		return fmt.Errorf("process.execCPUAffinity.final: %w", err)
+	}
+	prog.Step("sched_setaffinity", a.Final)
+	prog.Call(unix.SYS_SCHED_SETAFFINITY, spawn.Int(0), spawn.Int(len(mask)), spawn.Bytes(mask))
+	return nil
 }

@@ -273,6 +273,67 @@ func TestOCICallerMountNamespace(t *testing.T) {
 	}
 }
 
+// TestOCISchedulerAndAffinity: process.scheduler is the process's policy
+// and nice value (create and exec); an exec's execCPUAffinity.final is its
+// affinity; bad values are refused by field.
+func TestOCISchedulerAndAffinity(t *testing.T) {
+	o := newOCI(t)
+	// Fields 19 and 41 of /proc/self/stat: nice and policy (comm is "(sh)").
+	stat := "cut -d ' ' -f 19,41 /proc/self/stat"
+	c := id("sched")
+	o.cleanup(c)
+	b := o.bundle(func(s *specs.Spec) {
+		s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedBatch, Nice: 5}
+	}, "sh", "-c", stat+"; exec sleep 1000")
+	out := filepath.Join(t.TempDir(), "out")
+	outF, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outF.Close()
+	cmd := exec.Command(env.sbx, "--root", o.root, "create", "--bundle", b, c)
+	cmd.Stdout, cmd.Stderr = outF, outF
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	o.must("start", c)
+	deadline := time.Now().Add(10 * time.Second)
+	for got, _ := os.ReadFile(out); string(got) != "5 3\n"; got, _ = os.ReadFile(out) {
+		if time.Now().After(deadline) {
+			t.Fatalf("container with SCHED_BATCH nice 5: nice and policy %q, want \"5 3\"", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	process := func(p specs.Process) string {
+		f := filepath.Join(t.TempDir(), "process.json")
+		bs, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, bs, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	p := specs.Process{Args: []string{"sh", "-c", stat + "; grep Cpus_allowed_list /proc/self/status"}, Cwd: "/",
+		Env: []string{"PATH=/bin"}, Scheduler: &specs.Scheduler{Policy: specs.SchedIdle},
+		ExecCPUAffinity: &specs.CPUAffinity{Initial: "0-1", Final: "1"}}
+	if got := o.must("exec", "--process", process(p), c); got != "0 5\nCpus_allowed_list:\t1\n" {
+		t.Errorf("exec with SCHED_IDLE and final affinity 1: %q", got)
+	}
+	for field, p := range map[string]specs.Process{
+		"process.scheduler.policy":        {Scheduler: &specs.Scheduler{Policy: "SCHED_FAST"}},
+		"process.execCPUAffinity.final":   {ExecCPUAffinity: &specs.CPUAffinity{Final: "1-0"}},
+		"process.execCPUAffinity.initial": {ExecCPUAffinity: &specs.CPUAffinity{Initial: "x"}},
+		"spawn: sched_setaffinity":        {ExecCPUAffinity: &specs.CPUAffinity{Final: "1000"}},
+	} {
+		p.Args, p.Cwd = []string{"true"}, "/"
+		if _, errs, code := o.run("exec", "--process", process(p), c); code == 0 || !strings.Contains(errs, field) {
+			t.Errorf("exec with a bad %s: exit %d, %q; want an error naming it", field, code, errs)
+		}
+	}
+}
+
 func TestOCIKillAllAndForceDelete(t *testing.T) {
 	o := newOCI(t)
 	b := o.bundle(nil, "sh", "-c", "sleep 1000 & sleep 1000 & wait")
