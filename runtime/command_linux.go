@@ -273,7 +273,6 @@ func unsupported(s *specs.Spec) error {
 		{p.SelinuxLabel != "", "process.selinuxLabel (SELinux is not supported)"},
 		{lx.MountLabel != "", "linux.mountLabel (SELinux is not supported)"},
 		{lx.IntelRdt != nil, "linux.intelRdt"},
-		{lx.MemoryPolicy != nil, "linux.memoryPolicy"},
 		{len(lx.NetDevices) > 0, "linux.netDevices"},
 		{p.ApparmorProfile != "" && !apparmorEnabled(), "process.apparmorProfile (AppArmor is not enabled on this host)"},
 	} {
@@ -321,6 +320,11 @@ func processSetup(prog *spawn.Program, s *specs.Spec) error {
 		prog.Step("ioprio_set", string(io.Class))
 		prog.Call(unix.SYS_IOPRIO_SET, spawn.Int(1), spawn.Int(0), spawn.Int(c<<13|io.Priority))
 	}
+	if mp := s.Linux.MemoryPolicy; mp != nil {
+		if err := memoryPolicy(prog, mp); err != nil {
+			return err
+		}
+	}
 	if sc := s.Process.Scheduler; sc != nil {
 		attr, err := schedAttr(sc)
 		if err != nil {
@@ -329,6 +333,46 @@ func processSetup(prog *spawn.Program, s *specs.Spec) error {
 		prog.Step("sched_setattr", string(sc.Policy))
 		prog.Call(unix.SYS_SCHED_SETATTR, spawn.Int(0), spawn.Bytes(attr), spawn.Int(0))
 	}
+	return nil
+}
+
+// mpolModes and mpolFlags are the values of linux/mempolicy.h.
+var (
+	mpolModes = map[specs.MemoryPolicyModeType]int{
+		specs.MpolDefault: 0, specs.MpolPreferred: 1, specs.MpolBind: 2, specs.MpolInterleave: 3,
+		specs.MpolLocal: 4, specs.MpolPreferredMany: 5, specs.MpolWeightedInterleave: 6,
+	}
+	mpolFlags = map[specs.MemoryPolicyFlagType]int{
+		specs.MpolFStaticNodes: 1 << 15, specs.MpolFRelativeNodes: 1 << 14, specs.MpolFNumaBalancing: 1 << 13,
+	}
+)
+
+// memoryPolicy plans linux.memoryPolicy: set_mempolicy(2), which the
+// process keeps across execve and its children inherit.
+func memoryPolicy(prog *spawn.Program, mp *specs.LinuxMemoryPolicy) error {
+	mode, ok := mpolModes[mp.Mode]
+	if !ok {
+		return fmt.Errorf("linux.memoryPolicy.mode: unknown mode %q", mp.Mode)
+	}
+	for i, f := range mp.Flags {
+		v, ok := mpolFlags[f]
+		if !ok {
+			return fmt.Errorf("linux.memoryPolicy.flags[%d]: unknown flag %q", i, f)
+		}
+		mode |= v
+	}
+	prog.Step("set_mempolicy", string(mp.Mode))
+	if mp.Nodes == "" {
+		prog.Call(unix.SYS_SET_MEMPOLICY, spawn.Int(mode), spawn.Int(0), spawn.Int(0))
+		return nil
+	}
+	mask, err := cpuMask(mp.Nodes)
+	if err != nil {
+		return fmt.Errorf("linux.memoryPolicy.nodes: %w", err)
+	}
+	// The kernel reads maxnode-1 bits of the mask (get_nodes in
+	// mm/mempolicy.c), so maxnode is one more than its bits.
+	prog.Call(unix.SYS_SET_MEMPOLICY, spawn.Int(mode), spawn.Bytes(mask), spawn.Int(len(mask)*8+1))
 	return nil
 }
 
@@ -374,8 +418,9 @@ func schedAttr(sc *specs.Scheduler) ([]byte, error) {
 	return b, nil
 }
 
-// cpuMask parses a CPU list ("0-3,7") into a cpu_set_t-style bit mask for
-// sched_setaffinity(2), a whole number of 64-bit words long.
+// cpuMask parses a CPU or memory node list ("0-3,7") into a bit mask for
+// sched_setaffinity(2) or set_mempolicy(2), a whole number of 64-bit
+// words long.
 func cpuMask(list string) ([]byte, error) {
 	var cpus []int
 	for _, part := range strings.Split(list, ",") {
@@ -386,7 +431,7 @@ func cpuMask(list string) ([]byte, error) {
 			last, err = strconv.ParseUint(hi, 10, 16)
 		}
 		if err != nil || last < first {
-			return nil, fmt.Errorf("%q is not a CPU list such as 0-3,7", list)
+			return nil, fmt.Errorf("%q is not a list such as 0-3,7", list)
 		}
 		for c := first; c <= last; c++ {
 			cpus = append(cpus, int(c))

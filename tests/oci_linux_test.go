@@ -275,16 +275,23 @@ func TestOCICallerMountNamespace(t *testing.T) {
 
 // TestOCISchedulerAndAffinity: process.scheduler is the process's policy
 // and nice value (create and exec); an exec's execCPUAffinity.final is its
-// affinity; bad values are refused by field.
+// affinity; linux.memoryPolicy is the container's NUMA policy; bad values
+// are refused by field.
 func TestOCISchedulerAndAffinity(t *testing.T) {
 	o := newOCI(t)
-	// Fields 19 and 41 of /proc/self/stat: nice and policy (comm is "(sh)").
+	if _, err := os.Stat("/proc/self/numa_maps"); err != nil {
+		t.Skip("needs a kernel with NUMA (CONFIG_NUMA) for /proc/PID/numa_maps")
+	}
+	// Fields 19 and 41 of /proc/self/stat: nice and policy (comm is "(sh)");
+	// the policy of the first mapping in numa_maps is the task's.
 	stat := "cut -d ' ' -f 19,41 /proc/self/stat"
+	numa := "head -n 1 /proc/self/numa_maps | cut -d ' ' -f 2"
 	c := id("sched")
 	o.cleanup(c)
 	b := o.bundle(func(s *specs.Spec) {
 		s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedBatch, Nice: 5}
-	}, "sh", "-c", stat+"; exec sleep 1000")
+		s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0", Flags: []specs.MemoryPolicyFlagType{specs.MpolFStaticNodes}}
+	}, "sh", "-c", stat+"; "+numa+"; exec sleep 1000")
 	out := filepath.Join(t.TempDir(), "out")
 	outF, err := os.Create(out)
 	if err != nil {
@@ -298,9 +305,9 @@ func TestOCISchedulerAndAffinity(t *testing.T) {
 	}
 	o.must("start", c)
 	deadline := time.Now().Add(10 * time.Second)
-	for got, _ := os.ReadFile(out); string(got) != "5 3\n"; got, _ = os.ReadFile(out) {
+	for got, _ := os.ReadFile(out); string(got) != "5 3\nbind=static:0\n"; got, _ = os.ReadFile(out) {
 		if time.Now().After(deadline) {
-			t.Fatalf("container with SCHED_BATCH nice 5: nice and policy %q, want \"5 3\"", got)
+			t.Fatalf("container with SCHED_BATCH nice 5 and MPOL_BIND static node 0: %q, want \"5 3\\nbind=static:0\\n\"", got)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -318,7 +325,9 @@ func TestOCISchedulerAndAffinity(t *testing.T) {
 	p := specs.Process{Args: []string{"sh", "-c", stat + "; grep Cpus_allowed_list /proc/self/status"}, Cwd: "/",
 		Env: []string{"PATH=/bin"}, Scheduler: &specs.Scheduler{Policy: specs.SchedIdle},
 		ExecCPUAffinity: &specs.CPUAffinity{Initial: "0-1", Final: "1"}}
-	if got := o.must("exec", "--process", process(p), c); got != "0 5\nCpus_allowed_list:\t1\n" {
+	// The exec'd process has the container's memory policy too.
+	p.Args[2] += "; " + numa
+	if got := o.must("exec", "--process", process(p), c); got != "0 5\nCpus_allowed_list:\t1\nbind=static:0\n" {
 		t.Errorf("exec with SCHED_IDLE and final affinity 1: %q", got)
 	}
 	for field, p := range map[string]specs.Process{
@@ -330,6 +339,18 @@ func TestOCISchedulerAndAffinity(t *testing.T) {
 		p.Args, p.Cwd = []string{"true"}, "/"
 		if _, errs, code := o.run("exec", "--process", process(p), c); code == 0 || !strings.Contains(errs, field) {
 			t.Errorf("exec with a bad %s: exit %d, %q; want an error naming it", field, code, errs)
+		}
+	}
+	for want, mp := range map[string]specs.LinuxMemoryPolicy{
+		"linux.memoryPolicy.mode":     {Mode: "MPOL_NOPE"},
+		"linux.memoryPolicy.flags[0]": {Mode: specs.MpolDefault, Flags: []specs.MemoryPolicyFlagType{"MPOL_F_NOPE"}},
+		"linux.memoryPolicy.nodes":    {Mode: specs.MpolBind, Nodes: "0-"},
+		"spawn: set_mempolicy":        {Mode: specs.MpolBind, Nodes: "63"}, // no such node
+	} {
+		b := o.bundle(func(s *specs.Spec) { s.Linux.MemoryPolicy = &mp }, "true")
+		if _, errs, code := o.run("create", "--bundle", b, id("badmpol")); code == 0 || !strings.Contains(errs, want) {
+			t.Errorf("create with memory policy %+v: exit %d, %q; want an error naming %s", mp, code, errs, want)
+			o.run("delete", "--force", id("badmpol"))
 		}
 	}
 }
