@@ -82,9 +82,11 @@ type Options struct {
 	// (an OCI config without a mount namespace): its root is assembled as
 	// a detached mount tree, never attached to the caller's, and entered
 	// with chroot(2) instead of pivot_root(2); propagation of the
-	// caller's mounts is left alone. Nothing the child mounts shows in
-	// the caller's tree, and the tree is gone with the last process whose
-	// root it is. It needs Linux 6.15 (mounts on a detached tree;
+	// caller's mounts is left alone, and each clone of the caller's tree
+	// is made a slave before anything is mounted on it. Nothing the child
+	// mounts shows in the caller's tree, and the tree is gone with the
+	// last process whose root it is. Inside, mount(2) fails: the tree is
+	// in no mount namespace. It needs Linux 6.15 (mounts on a detached tree;
 	// DetachedRoots says whether the kernel has them), and the
 	// createContainer hooks (Pause) find Root.Path as it is on disk.
 	Detached bool
@@ -146,11 +148,20 @@ func hostPath(path string) spawn.Arg {
 
 // cloneHost clones the host's tree at path (open_tree OPEN_TREE_CLONE)
 // with extra flags (AT_RECURSIVE, AT_SYMLINK_NOFOLLOW).
+// In a detached root (Options.Detached) the clone is made a slave, with
+// every mount under it, first: a clone of a shared mount is its peer, and
+// what is mounted on it would otherwise propagate back into the caller's
+// tree (the rslave of "/" in a mount namespace of the container's own
+// does the same for the others).
 func (b *builder) cloneHost(path string, flags int) spawn.FD {
 	if filepath.Clean(path) == "/" {
 		flags |= unix.AT_EMPTY_PATH
 	}
-	return b.p.Open(unix.SYS_OPEN_TREE, b.host.Arg(), hostPath(path), spawn.Int(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|flags))
+	fd := b.p.Open(unix.SYS_OPEN_TREE, b.host.Arg(), hostPath(path), spawn.Int(unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|flags))
+	if b.detached {
+		b.setAttr(fd.Arg(), true, propagationAttr(unix.MS_SLAVE))
+	}
+	return fd
 }
 
 func (b *builder) plan(o Options) error {
@@ -439,9 +450,14 @@ func (b *builder) propagate(m spawn.Arg, o *mountOptions) {
 	if o.propagation == 0 {
 		return
 	}
+	b.setAttr(m, o.propRecursive, propagationAttr(o.propagation))
+}
+
+// propagationAttr is a struct mount_attr setting propagation type p.
+func propagationAttr(p uint64) spawn.Arg {
 	attr := make([]byte, unix.MOUNT_ATTR_SIZE_VER0)
-	binary.LittleEndian.PutUint64(attr[16:], o.propagation)
-	b.setAttr(m, o.propRecursive, spawn.Bytes(attr))
+	binary.LittleEndian.PutUint64(attr[16:], p)
+	return spawn.Bytes(attr)
 }
 
 // bind plans a bind mount of src: a clone of the host's tree there, or

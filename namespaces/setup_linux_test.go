@@ -176,8 +176,19 @@ func TestDetachedRoot(t *testing.T) {
 	if !DetachedRoots() {
 		t.Skip("the kernel mounts nothing on a detached tree (Linux 6.15 does)")
 	}
+	// The bind source is a shared mount, as systemd makes every mount: a
+	// clone of it is its peer until made a slave, and the tmpfs mounted
+	// on it at /src/sub would propagate back to the host.
 	src := t.TempDir()
 	os.WriteFile(filepath.Join(src, "file"), []byte("hi\n"), 0o644)
+	os.Mkdir(filepath.Join(src, "sub"), 0o755)
+	if err := unix.Mount(src, src, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(src, unix.MNT_DETACH) })
+	if err := unix.Mount("", src, "", unix.MS_SHARED, ""); err != nil {
+		t.Fatal(err)
+	}
 	before, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
@@ -185,8 +196,11 @@ func TestDetachedRoot(t *testing.T) {
 	script := "cat /src/file; ls /; readlink /proc/self/ns/mnt; touch /src/new 2>&1 | grep -c Read-only; wc -c < /proc/timer_list; " +
 		"(echo 1 > /proc/sys/kernel/domainname) 2>/dev/null || echo refused"
 	out, err := sandbox(t, script, &specs.Spec{
-		Mounts: []specs.Mount{{Destination: "/src", Type: "bind", Source: src, Options: []string{"rbind", "rro", "rprivate"}}},
-		Linux:  &specs.Linux{MaskedPaths: []string{"/proc/timer_list"}, ReadonlyPaths: []string{"/proc/sys"}},
+		Mounts: []specs.Mount{
+			{Destination: "/src", Type: "bind", Source: src, Options: []string{"rbind", "rro"}},
+			{Destination: "/src/sub", Type: "tmpfs", Source: "tmpfs"},
+		},
+		Linux: &specs.Linux{MaskedPaths: []string{"/proc/timer_list"}, ReadonlyPaths: []string{"/proc/sys"}},
 	}, Options{Detached: true})
 	if err != nil {
 		t.Fatal(err)

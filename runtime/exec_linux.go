@@ -311,11 +311,11 @@ func setgroupsDenied(pid int) bool {
 const pidfdGetUserNamespace = 0xff09
 
 // inUserNamespaceOf reports whether the caller is in the user namespace
-// of pidfd's process. On a kernel without the ioctl it reports false.
+// of pidfd's process.
 func inUserNamespaceOf(pidfd *os.File) bool {
 	fd, err := unix.IoctlRetInt(int(pidfd.Fd()), pidfdGetUserNamespace)
 	if err != nil {
-		return false
+		return inUserNamespaceOfPid(pidfd)
 	}
 	ns := os.NewFile(uintptr(fd), "user namespace")
 	defer ns.Close()
@@ -347,4 +347,25 @@ func execAffinity(prog *spawn.Program, a *specs.CPUAffinity) error {
 	prog.Step("sched_setaffinity", a.Final)
 	prog.Call(unix.SYS_SCHED_SETAFFINITY, spawn.Int(0), spawn.Int(len(mask)), spawn.Bytes(mask))
 	return nil
+}
+
+// inUserNamespaceOfPid is inUserNamespaceOf before Linux 6.11: through
+// /proc/PID/ns/user of the pid the pidfd's fdinfo names, its process
+// still alive after the open.
+func inUserNamespaceOfPid(pidfd *os.File) bool {
+	info, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(int(pidfd.Fd())))
+	if err != nil {
+		return false
+	}
+	_, rest, ok := strings.Cut(string(info), "\nPid:")
+	pid, _, _ := strings.Cut(strings.TrimSpace(rest), "\n")
+	if !ok || pid == "" {
+		return false
+	}
+	ns, err := os.Open("/proc/" + pid + "/ns/user")
+	if err != nil {
+		return false
+	}
+	defer ns.Close()
+	return unix.PidfdSendSignal(int(pidfd.Fd()), 0, nil, 0) == nil && sameFile(ns, "/proc/self/ns/user")
 }

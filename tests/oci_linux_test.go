@@ -806,27 +806,12 @@ func TestOCIRootless(t *testing.T) {
 	if err := os.Chown(dir, r.uid, r.gid); err != nil {
 		t.Fatal(err)
 	}
+	// --root is the default for XDG_RUNTIME_DIR=dir, which sbxDefault
+	// relies on.
 	sbx := func(args ...string) (string, int) {
-		cmd := exec.Command(env.sbx, append([]string{"--root", filepath.Join(dir, "state")}, args...)...)
-		cmd.Env = []string{"PATH=/usr/bin:/bin", "XDG_RUNTIME_DIR=" + dir}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: r.cred}
-		// A file, not a pipe: a created container keeps it open.
-		f, err := os.CreateTemp(t.TempDir(), "out")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		cmd.Stdout, cmd.Stderr = f, f
-		err = cmd.Run()
-		out, _ := os.ReadFile(f.Name())
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("sbx %v: %v", args, err)
-		}
-		return string(out), code
+		return sbxIn(t, r, dir, append([]string{"--root", filepath.Join(dir, "sbx")}, args...)...)
 	}
+	sbxDefault := func(args ...string) (string, int) { return sbxIn(t, r, dir, args...) }
 	bundle := filepath.Join(dir, "bundle")
 	if out, code := sbx("spec", "--rootless", "--bundle", dir); code != 0 {
 		t.Fatalf("sbx spec --rootless: exit %d, %s", code, out)
@@ -873,7 +858,7 @@ func TestOCIRootless(t *testing.T) {
 	// exec enters the container's user namespace first (sbx executes
 	// itself again to), then its pid namespace and the rest: the second
 	// process of the container's pid namespace, as root there.
-	if out, code := sbx("exec", name, "sh", "-c", "echo exec as $(id -u) pid $$"); code != 0 || out != "exec as 0 pid 2\n" {
+	if out, code := sbxDefault("exec", name, "sh", "-c", "echo exec as $(id -u) pid $$"); code != 0 || out != "exec as 0 pid 2\n" {
 		t.Errorf("exec as %s: exit %d, %q; want exec as 0 pid 2", r.name, code, out)
 	}
 	// The namespace is entered only by exec, from the fd sbx gave itself.
@@ -882,4 +867,29 @@ func TestOCIRootless(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "not an fd given to `sbx exec`") {
 		t.Errorf("sbx state with _SBX_USERNS_FD set: %v, %q; want it refused", err, out)
 	}
+}
+
+// sbxIn runs sbx with args as r's user, with XDG_RUNTIME_DIR=dir, and
+// returns its output (stdout and stderr) and exit status.
+func sbxIn(t *testing.T, r *runner, dir string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(env.sbx, args...)
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "XDG_RUNTIME_DIR=" + dir}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: r.cred}
+	// A file, not a pipe: a created container keeps it open.
+	f, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd.Stdout, cmd.Stderr = f, f
+	err = cmd.Run()
+	out, _ := os.ReadFile(f.Name())
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("sbx %v: %v", args, err)
+	}
+	return string(out), code
 }

@@ -49,7 +49,7 @@ func execAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := enterUserNamespaceFirst(ctr); err != nil {
+	if err := enterUserNamespaceFirst(ctr, c.String("root")); err != nil {
 		ctr.Close()
 		return err
 	}

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <linux/nsfs.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -112,15 +114,18 @@ static void enter_userns(int argc, char **argv)
 		fprintf(stderr, "sbx: %s=%s: not an fd given to `sbx exec`\n", USERNS_FD, v);
 		exit(125);
 	}
-	if (setns((int)fd, CLONE_NEWUSER) < 0) {
+	if (ioctl((int)fd, NS_GET_NSTYPE) != CLONE_NEWUSER) {
+		fprintf(stderr, "sbx: %s=%s: not a user namespace\n", USERNS_FD, v);
+		exit(125);
+	}
+	// Not dumpable before it is in the container's user namespace, whose
+	// root could otherwise trace it (execAction makes it so again).
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || setns((int)fd, CLONE_NEWUSER) < 0) {
 		fprintf(stderr, "sbx: entering the container's user namespace: %s\n", strerror(errno));
 		exit(125);
 	}
 	close((int)fd);
 	unsetenv(USERNS_FD);
-	// Not dumpable from here on, as execAction makes it later: in the
-	// container's user namespace its root could otherwise trace sbx.
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 __attribute__((constructor)) static void sbx_seal(int argc, char **argv, char **envp)

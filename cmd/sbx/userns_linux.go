@@ -21,22 +21,25 @@ import (
 const usernsFDEnv = "_SBX_USERNS_FD"
 
 // execInUserNamespace re-executes sbx, with its arguments, in the user
-// namespace of ns. It returns only on failure.
-func execInUserNamespace(ns *os.File) error {
+// namespace of ns. root is the state root this sbx resolved: in the
+// container's user namespace sbx is uid 0, and would take root's default
+// (/run/sbx) instead of the user's. It returns only on failure.
+func execInUserNamespace(ns *os.File, root string) error {
 	if _, err := unix.FcntlInt(ns.Fd(), unix.F_SETFD, 0); err != nil {
 		return err
 	}
 	env := append(os.Environ(), usernsFDEnv+"="+strconv.Itoa(int(ns.Fd())))
-	return os.NewSyscallError("execve /proc/self/exe", syscall.Exec("/proc/self/exe", os.Args, env))
+	args := append([]string{os.Args[0], "--root", root}, os.Args[1:]...)
+	return os.NewSyscallError("execve /proc/self/exe", syscall.Exec("/proc/self/exe", args, env))
 }
 
 // enterUserNamespaceFirst is execInUserNamespace when ctr needs it.
-func enterUserNamespaceFirst(ctr *runtime.Container) error {
+func enterUserNamespaceFirst(ctr *runtime.Container, root string) error {
 	ns, err := ctr.UserNamespaceFirst()
 	if err != nil || ns == nil {
 		return err
 	}
 	defer ns.Close()
 	ctr.Close()
-	return execInUserNamespace(ns)
+	return execInUserNamespace(ns, root)
 }

@@ -5,4 +5,4 @@ package main
 import "sbx.dev/sbx/runtime"
 
 // enterUserNamespaceFirst: only Linux enters a container's namespaces.
-func enterUserNamespaceFirst(*runtime.Container) error { return nil }
+func enterUserNamespaceFirst(*runtime.Container, string) error { return nil }
