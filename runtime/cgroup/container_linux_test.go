@@ -484,28 +484,37 @@ func TestFreezeThaw(t *testing.T) {
 	}
 }
 
+// startPrinting starts script in a shell in g (gated) and reads the n
+// pids it prints, one a line.
+func startPrinting(t *testing.T, g *Group, script string, n int) (*exec.Cmd, []int) {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", "-c", "read x; "+script)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gated(t, g, cmd)
+	s := bufio.NewScanner(out)
+	var pids []int
+	for range n {
+		s.Scan()
+		pid, err := strconv.Atoi(s.Text())
+		if err != nil {
+			t.Fatalf("sh said %q", s.Text())
+		}
+		pids = append(pids, pid)
+	}
+	return cmd, pids
+}
+
 // TestPids lists a shell, its child and a process in a subgroup.
 func TestPids(t *testing.T) {
 	requireRoot(t)
 	for _, h := range hosts(t) {
 		t.Run(h.mode, func(t *testing.T) {
 			g := newAt(t, h, "/"+uniqueName(t), nil)
-			cmd := exec.Command("/bin/sh", "-c", "read x; sleep 1000 & echo $!; sleep 1000 & echo $!; wait")
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			gated(t, g, cmd)
-			want := []int{cmd.Process.Pid}
-			s := bufio.NewScanner(out)
-			for range 2 {
-				s.Scan()
-				pid, err := strconv.Atoi(s.Text())
-				if err != nil {
-					t.Fatalf("sh said %q", s.Text())
-				}
-				want = append(want, pid)
-			}
+			cmd, pids := startPrinting(t, g, "sleep 1000 & echo $!; sleep 1000 & echo $!; wait", 2)
+			want := append([]int{cmd.Process.Pid}, pids...)
 			for _, d := range g.dirs {
 				sub := filepath.Join(d, "sub")
 				if err := os.Mkdir(sub, 0o755); err != nil {
@@ -814,18 +823,8 @@ func TestSignal(t *testing.T) {
 			g := newAt(t, h, "/"+uniqueName(t), nil)
 			// The sleep is forked before the trap, so it does not
 			// inherit the shell's ignoring of SIGTERM.
-			cmd := exec.Command("/bin/sh", "-c", "read x; sleep 1000 & trap '' TERM; echo $!; wait; sleep 1000")
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			gated(t, g, cmd)
-			s := bufio.NewScanner(out)
-			s.Scan()
-			sleep, err := strconv.Atoi(s.Text())
-			if err != nil {
-				t.Fatalf("sh said %q", s.Text())
-			}
+			cmd, pids := startPrinting(t, g, "sleep 1000 & trap '' TERM; echo $!; wait; sleep 1000", 1)
+			sleep := pids[0]
 			shFD, sleepFD := pidfd(t, cmd.Process.Pid), pidfd(t, sleep)
 			if err := g.Freeze(); err != nil {
 				t.Fatal(err)
