@@ -354,19 +354,17 @@ func memoryPolicy(prog *spawn.Program, mp *specs.LinuxMemoryPolicy) error {
 	if !ok {
 		return fmt.Errorf("linux.memoryPolicy.mode: unknown mode %q", mp.Mode)
 	}
-	for i, f := range mp.Flags {
-		v, ok := mpolFlags[f]
-		if !ok {
-			return fmt.Errorf("linux.memoryPolicy.flags[%d]: unknown flag %q", i, f)
-		}
-		mode |= v
+	flags, err := orFlags("linux.memoryPolicy.flags", mp.Flags, mpolFlags)
+	if err != nil {
+		return err
 	}
+	mode |= flags
 	prog.Step("set_mempolicy", string(mp.Mode))
 	if mp.Nodes == "" {
 		prog.Call(unix.SYS_SET_MEMPOLICY, spawn.Int(mode), spawn.Int(0), spawn.Int(0))
 		return nil
 	}
-	mask, err := cpuMask(mp.Nodes)
+	mask, err := listMask(mp.Nodes)
 	if err != nil {
 		return fmt.Errorf("linux.memoryPolicy.nodes: %w", err)
 	}
@@ -397,13 +395,9 @@ func schedAttr(sc *specs.Scheduler) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("process.scheduler.policy: unknown policy %q", sc.Policy)
 	}
-	var flags uint64
-	for i, f := range sc.Flags {
-		v, ok := schedFlags[f]
-		if !ok {
-			return nil, fmt.Errorf("process.scheduler.flags[%d]: unknown flag %q", i, f)
-		}
-		flags |= v
+	flags, err := orFlags("process.scheduler.flags", sc.Flags, schedFlags)
+	if err != nil {
+		return nil, err
 	}
 	le := binary.LittleEndian
 	b := make([]byte, 56)
@@ -418,10 +412,24 @@ func schedAttr(sc *specs.Scheduler) ([]byte, error) {
 	return b, nil
 }
 
-// cpuMask parses a CPU or memory node list ("0-3,7") into a bit mask for
+// orFlags ORs the values table gives the names of flags; an unknown
+// name is an error naming it as field[i].
+func orFlags[K ~string, V int | uint64](field string, names []K, table map[K]V) (V, error) {
+	var flags V
+	for i, n := range names {
+		v, ok := table[n]
+		if !ok {
+			return 0, fmt.Errorf("%s[%d]: unknown flag %q", field, i, n)
+		}
+		flags |= v
+	}
+	return flags, nil
+}
+
+// listMask parses a CPU or memory node list ("0-3,7") into a bit mask for
 // sched_setaffinity(2) or set_mempolicy(2), a whole number of 64-bit
 // words long.
-func cpuMask(list string) ([]byte, error) {
+func listMask(list string) ([]byte, error) {
 	var cpus []int
 	for _, part := range strings.Split(list, ",") {
 		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")

@@ -83,7 +83,7 @@ func TestCheckTimeOffsets(t *testing.T) {
 	}
 }
 
-func TestCPUMask(t *testing.T) {
+func TestListMask(t *testing.T) {
 	for list, want := range map[string][]byte{
 		"0":       {1, 0, 0, 0, 0, 0, 0, 0},
 		"0-3,7":   {0x8f, 0, 0, 0, 0, 0, 0, 0},
@@ -97,15 +97,15 @@ func TestCPUMask(t *testing.T) {
 		"1,,2":    nil,
 		"0-3,7-x": nil,
 	} {
-		got, err := cpuMask(list)
+		got, err := listMask(list)
 		if want == nil {
 			if err == nil {
-				t.Errorf("cpuMask(%q) = %v, want an error", list, got)
+				t.Errorf("listMask(%q) = %v, want an error", list, got)
 			}
 			continue
 		}
 		if err != nil || string(got) != string(want) {
-			t.Errorf("cpuMask(%q) = %v, %v; want %v", list, got, err, want)
+			t.Errorf("listMask(%q) = %v, %v; want %v", list, got, err, want)
 		}
 	}
 }

@@ -333,14 +333,14 @@ func execAffinity(prog *spawn.Program, a *specs.CPUAffinity) error {
 		return nil
 	}
 	if a.Initial != "" {
-		if _, err := cpuMask(a.Initial); err != nil {
+		if _, err := listMask(a.Initial); err != nil {
 			return fmt.Errorf("process.execCPUAffinity.initial: %w", err)
 		}
 	}
 	if a.Final == "" {
 		return nil
 	}
-	mask, err := cpuMask(a.Final)
+	mask, err := listMask(a.Final)
 	if err != nil {
 		return fmt.Errorf("process.execCPUAffinity.final: %w", err)
 	}

@@ -33,12 +33,18 @@ struct sbx_mount_attr {
 	unsigned long long attr_set, attr_clr, propagation, userns_fd;
 };
 
-static int starts_processes(int argc, char **argv)
+// has_arg tells whether one of sbx's arguments is word.
+static int has_arg(int argc, char **argv, const char *word)
 {
 	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "run") || !strcmp(argv[i], "create") || !strcmp(argv[i], "exec"))
+		if (!strcmp(argv[i], word))
 			return 1;
 	return 0;
+}
+
+static int starts_processes(int argc, char **argv)
+{
+	return has_arg(argc, argv, "run") || has_arg(argc, argv, "create") || has_arg(argc, argv, "exec");
 }
 
 // read_only_self is a read-only detached bind mount of the binary.
@@ -105,12 +111,9 @@ static void enter_userns(int argc, char **argv)
 	const char *v = getenv(USERNS_FD);
 	if (v == NULL)
 		return;
-	int verb_exec = 0;
-	for (int i = 1; i < argc; i++)
-		verb_exec |= !strcmp(argv[i], "exec");
 	char *end;
 	long fd = strtol(v, &end, 10);
-	if (!verb_exec || *v == '\0' || *end != '\0' || fd < 3 || fd > 1 << 20) {
+	if (!has_arg(argc, argv, "exec") || *v == '\0' || *end != '\0' || fd < 3 || fd > 1 << 20) {
 		fprintf(stderr, "sbx: %s=%s: not an fd given to `sbx exec`\n", USERNS_FD, v);
 		exit(125);
 	}
