@@ -137,6 +137,22 @@ func (o *ociRuntime) bundle(edit func(*specs.Spec), args ...string) string {
 	return dir
 }
 
+// refuses checks that create fails for the bundle edit makes (running
+// true), with an error saying want, and leaves no container behind.
+func (o *ociRuntime) refuses(what string, edit func(*specs.Spec), want string) {
+	o.t.Helper()
+	name := id("refused")
+	_, errs, code := o.run("create", "--bundle", o.bundle(edit, "true"), name)
+	if code == 0 || !strings.Contains(errs, want) {
+		o.run("delete", "--force", name)
+		o.t.Errorf("create with %s: exit %d, stderr %q; want a refusal saying %q", what, code, errs, want)
+		return
+	}
+	if _, _, code := o.run("state", name); code == 0 {
+		o.t.Errorf("create with %s was refused but left container %s behind", what, name)
+	}
+}
+
 // cleanup deletes the container at the end of the test, whatever state
 // it is in.
 func (o *ociRuntime) cleanup(id string) {
@@ -259,18 +275,12 @@ func TestOCICallerMountNamespace(t *testing.T) {
 	if m := mountsUnderRoot(); len(m) != 0 {
 		t.Errorf("mounts left in the caller's mount table after delete: %v", m)
 	}
-	userns := o.bundle(func(s *specs.Spec) {
+	o.refuses("a user namespace and no mount namespace", func(s *specs.Spec) {
 		noMountNS(s)
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
 		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
-	}, "true")
-	if _, errs, code := o.run("create", "--bundle", userns, id("hostmnt-userns")); code == 0 || !strings.Contains(errs, "no mount namespace listed") {
-		t.Errorf("create with a user namespace and no mount namespace: exit %d, %q; want a refusal naming linux.namespaces", code, errs)
-	}
-	if _, _, code := o.run("state", id("hostmnt-userns")); code == 0 {
-		t.Errorf("a refused create left container %s behind", id("hostmnt-userns"))
-	}
+	}, "linux.namespaces: no mount namespace listed")
 }
 
 // TestOCISchedulerAndAffinity: process.scheduler is the process's policy
@@ -347,11 +357,7 @@ func TestOCISchedulerAndAffinity(t *testing.T) {
 		"linux.memoryPolicy.nodes":    {Mode: specs.MpolBind, Nodes: "0-"},
 		"spawn: set_mempolicy":        {Mode: specs.MpolBind, Nodes: "63"}, // no such node
 	} {
-		b := o.bundle(func(s *specs.Spec) { s.Linux.MemoryPolicy = &mp }, "true")
-		if _, errs, code := o.run("create", "--bundle", b, id("badmpol")); code == 0 || !strings.Contains(errs, want) {
-			t.Errorf("create with memory policy %+v: exit %d, %q; want an error naming %s", mp, code, errs, want)
-			o.run("delete", "--force", id("badmpol"))
-		}
+		o.refuses(fmt.Sprintf("memory policy %+v", mp), func(s *specs.Spec) { s.Linux.MemoryPolicy = &mp }, want)
 	}
 }
 
@@ -510,13 +516,7 @@ func TestOCIErrors(t *testing.T) {
 	}
 	// A working directory that does not exist fails create, named; it
 	// used to surface only as exit 127 of a started container.
-	noCwd := o.bundle(func(s *specs.Spec) { s.Process.Cwd = "/no/such/dir" }, "true")
-	if _, errs, code := o.run("create", "--bundle", noCwd, id("nocwd")); code == 0 || !strings.Contains(errs, "/no/such/dir") {
-		t.Errorf("create with a missing cwd: exit %d, %q; want an error naming it", code, errs)
-	}
-	if _, _, code := o.run("state", id("nocwd")); code == 0 {
-		t.Errorf("a failed create left container %s behind", id("nocwd"))
-	}
+	o.refuses("a missing cwd", func(s *specs.Spec) { s.Process.Cwd = "/no/such/dir" }, "/no/such/dir")
 	// A namespace path is opened only if it is a namespace file of the
 	// listed type: a FIFO there used to hang create.
 	fifo := filepath.Join(t.TempDir(), "fifo")
@@ -605,10 +605,7 @@ func TestOCIDevicesAndSysctl(t *testing.T) {
 	if strings.TrimSpace(string(host)) == "1" {
 		t.Logf("note: the host's ip_forward is 1 too; the write inside is checked by its value only")
 	}
-	bad := o.bundle(func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"vm.swappiness": "1"} }, "true")
-	if _, errs, code := o.run("create", "--bundle", bad, id("sysctl")); code == 0 || !strings.Contains(errs, "vm.swappiness") {
-		t.Errorf("create with vm.swappiness: exit %d, %q; want a refusal naming it", code, errs)
-	}
+	o.refuses("vm.swappiness", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"vm.swappiness": "1"} }, "vm.swappiness")
 }
 
 // TestOCIIDMappedMounts binds one host directory three ways into a
@@ -692,13 +689,7 @@ func TestOCIIDMappedMounts(t *testing.T) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/root", Type: "bind", Source: src, Options: []string{"rbind", "ridmap"}})
 		}, "needs both uidMappings and gidMappings"},
 	} {
-		b := o.bundle(tc.edit, "true")
-		name := id("idmap-refused")
-		_, errs, code := o.run("create", "--bundle", b, name)
-		if code == 0 || !strings.Contains(errs, tc.want) {
-			o.run("delete", "--force", name)
-			t.Errorf("%s: create exit %d, stderr %q; want a refusal saying %q", tc.name, code, errs, tc.want)
-		}
+		o.refuses(tc.name, tc.edit, tc.want)
 	}
 	if entries, _ := os.ReadDir(o.root); len(entries) != 0 {
 		t.Errorf("state root after the refusals holds %v", entries)
@@ -777,12 +768,7 @@ func TestOCITimeOffsets(t *testing.T) {
 			s.Linux.TimeOffsets["realtime"] = specs.LinuxTimeOffset{Secs: 1}
 		}, "unknown clock"},
 	} {
-		name := id("timens-refused")
-		_, errs, code := o.run("create", "--bundle", o.bundle(tc.edit, "true"), name)
-		if code == 0 || !strings.Contains(errs, tc.want) {
-			o.run("delete", "--force", name)
-			t.Errorf("%s: create exit %d, stderr %q; want a refusal saying %q", tc.name, code, errs, tc.want)
-		}
+		o.refuses(tc.name, tc.edit, tc.want)
 	}
 }
 
