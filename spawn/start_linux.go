@@ -385,19 +385,6 @@ func (s *starter) clone() (*Process, error) {
 	return p, nil
 }
 
-func cloneError(errno syscall.Errno, ns uintptr) error {
-	if errno == syscall.ENOSYS {
-		return &Error{Op: "clone3", Err: fmt.Errorf("%w: clone3 needs Linux 5.3", ErrNotSupported)}
-	}
-	if errno == syscall.EPERM && ns&unix.CLONE_NEWUSER != 0 {
-		return &Error{Op: "clone3", Err: fmt.Errorf("%w (are unprivileged user namespaces disabled? see sysctl kernel.unprivileged_userns_clone, user.max_user_namespaces and AppArmor's kernel.apparmor_restrict_unprivileged_userns)", errno)}
-	}
-	if errno == syscall.EPERM && ns != 0 {
-		return &Error{Op: "clone3", Err: fmt.Errorf("%w (creating namespaces without a new user namespace needs CAP_SYS_ADMIN)", errno)}
-	}
-	return &Error{Op: "clone3", Err: errno}
-}
-
 // release does the parent's part of the setup while the child waits: the
 // id maps, the Prepare hook, then one byte that lets the child go on.
 func (s *starter) release(pid int) error {

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -45,6 +46,7 @@ var battery = []struct {
 	{"Signals", testSignals},
 	{"ExitCodes", testExitCodes},
 	{"BadSpec", testBadSpec},
+	{"HostRefuses", testHostRefuses},
 	{"Terminal", testTerminal},
 	{"Report", testReport},
 	{"RelativePaths", testRelativePaths},
@@ -991,6 +993,38 @@ func testBadSpec(t *testing.T, r *runner) {
 			}
 		})
 	}
+}
+
+// testHostRefuses: on a host that cannot give the namespaces a spec asks
+// for, sbx exits 125 with one line naming what refused and how to lift it.
+func testHostRefuses(t *testing.T, r *runner) {
+	hello := `{"process": {"args": ["/bin/true"]}}`
+	t.Run("namespace limit", func(t *testing.T) {
+		// In a user namespace of its own, whose limit of nested user
+		// namespaces is 0: the host's own setting stays as it is.
+		path, _ := r.writeSpec(t, Spec{}, call{raw: hello})
+		script := `echo 0 > /proc/sys/user/max_user_namespaces && exec "$0" run "$1"`
+		cmd := exec.Command("unshare", "--user", "--map-root-user", "sh", "-c", script, env.sbx, path)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: r.cred}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		res := &result{code: exitCode(t, err, cmd), stderr: stderr.String(), specPath: path, specText: hello}
+		res.wantRefused(t, "user.max_user_namespaces = 0", "/proc/sys/user/max_user_namespaces is 0")
+	})
+	t.Run("seccomp filter", func(t *testing.T) {
+		// sbx inside a sandbox: the default filter refuses clone3.
+		dir := r.tempDir(t)
+		inner := filepath.Join(dir, "inner.json")
+		r.writeFile(t, inner, hello, 0o644)
+		bin := filepath.Dir(env.sbx)
+		s := Spec{
+			Process: Process{Args: []string{env.sbx, "run", inner}},
+			Root:    &Root{Path: "/"},
+			Mounts:  []Mount{{Source: bin, Destination: bin}, {Source: dir, Destination: dir}},
+		}
+		r.sbx(t, s, call{}).wantRefused(t, "sbx run in a sandbox", "a seccomp filter confines sbx itself")
+	})
 }
 
 // testReport: --report writes every field, with plausible values.
