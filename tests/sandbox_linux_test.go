@@ -978,6 +978,15 @@ func testBadSpec(t *testing.T, r *runner) {
 		{"wrong type", `{"process": {"args": ["/x"]}, "share": {"network": "yes"}}`, "share.network"},
 		{"missing seccomp profile", `{"process": {"args": ["/x"]}, "seccomp": "no-such-profile.json"}`, "seccomp"},
 		{"syntax", `{"process": {"args": ["/x"]},`, "line 1"},
+		{"misspelt field", `{"process": {"args": ["/x"]}, "mounts": [{"type": "tmpfs", "destinaton": "/a"}]}`, `mounts[0].destinaton: unknown field; did you mean "destination"?`},
+		{"escaping destination", `{"process": {"args": ["/x"]}, "mounts": [{"type": "tmpfs", "destination": "/a/../../b"}]}`, "mounts[0].destination"},
+		{"negative pids", `{"process": {"args": ["/x"]}, "limits": {"pids": -1}}`, "limits.pids"},
+		{"negative memory", `{"process": {"args": ["/x"]}, "limits": {"memory": "-5MiB"}}`, "limits.memory"},
+		{"negative timeout", `{"process": {"args": ["/x"]}, "limits": {"timeout": "-3s"}}`, "limits.timeout"},
+		{"bad tmpfs size", `{"process": {"args": ["/x"]}, "mounts": [{"type": "tmpfs", "destination": "/a", "size": "lots"}]}`, "mounts[0].size"},
+		// Found only once the sandbox exists: sbx still names the field.
+		{"missing cwd", `{"process": {"args": ["/x"], "cwd": "/nonexistent-sbx-cwd"}}`, "process.cwd"},
+		{"mount point under a file", `{"process": {"args": ["/x"]}, "root": {"path": "/"}, "mounts": [{"type": "tmpfs", "destination": "/etc/passwd/x"}]}`, "mounts[0].destination: create mount point"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

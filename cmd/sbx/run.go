@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"sbx.dev/sbx/runtime"
+	"sbx.dev/sbx/spawn"
 	"sbx.dev/sbx/spec"
 )
 
@@ -72,9 +74,35 @@ func runSpec(c *cli.Context) error {
 			fmt.Fprintf(c.App.ErrWriter, "sbx: %v\n", err)
 			return writeReport(c.String("report"), &runtime.Result{ExitCode: se.Code}, se.Code)
 		}
-		return err
+		return blame(path, sb, err)
 	}
 	return writeReport(c.String("report"), res, res.Status())
+}
+
+// blame names the spec field behind a failure only the sandbox could
+// find, a process.cwd or a mount point its root lacks, the way the spec's
+// own errors do: `spec.json: process.cwd: chdir "/nope": no such file or
+// directory`. Other errors pass unchanged.
+func blame(file string, sb *spec.Sandbox, err error) error {
+	var se *spawn.Error
+	if !errors.As(err, &se) || se.Path == "" {
+		return err
+	}
+	field := ""
+	if se.Op == "chdir" && sb.Process.Cwd != "" && path.Clean(sb.Process.Cwd) == se.Path {
+		field = "process.cwd"
+	}
+	for i, m := range sb.Mounts {
+		dst := path.Clean(m.Destination)
+		under := se.Op == "create mount point" && strings.HasPrefix(dst, se.Path+"/")
+		if field == "" && (dst == se.Path || under) {
+			field = fmt.Sprintf("mounts[%d].destination", i)
+		}
+	}
+	if field == "" {
+		return err
+	}
+	return &spec.Error{File: file, Field: field, Problem: strings.TrimPrefix(se.Error(), "spawn: "), Err: err}
 }
 
 // writeReport writes res to file (unless ""), then ends with status.
