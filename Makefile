@@ -31,8 +31,9 @@ deps:
 	  else echo "sbx: libseccomp-dev is missing: run 'sudo apt-get install libseccomp-dev'" >&2; exit 1; fi; \
 	fi
 	@command -v gcc >/dev/null || { echo "sbx: gcc is missing (cgo): run 'sudo apt-get install gcc'" >&2; exit 1; }
-	@# The tests read lo's flags with ip(8), and run a static BusyBox.
-	@for need in ip:iproute2 /bin/busybox:busybox-static; do \
+	@# The tests read lo's flags with ip(8), run a static BusyBox, and map
+	@# subordinate ids without privilege through newuidmap.
+	@for need in ip:iproute2 /bin/busybox:busybox-static newuidmap:uidmap; do \
 	  cmd=$${need%%:*}; pkg=$${need#*:}; \
 	  if ! command -v $$cmd >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing $$pkg"; \

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path"
 	"slices"
 	"strconv"
@@ -140,7 +141,9 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, release func(), err e
 			}
 		}
 	}
-	setIDs(lx, s)
+	if err := setIDs(lx, s); err != nil {
+		return nil, nil, err
+	}
 	cmd = &spawn.Cmd{
 		Path: s.Process.Args[0], Args: s.Process.Args, Env: s.Process.Env,
 		Dir: s.Process.Cwd, Linux: lx, ExtraFiles: o.extraFiles,
@@ -485,18 +488,55 @@ func checkSysctl(params map[string]string, listed uintptr) error {
 }
 
 // setIDs sets the id maps and the credential. Without privilege over the
-// parent namespace, setgroups must be denied before gid_map is written
-// (user_namespaces(7)); the process then keeps no supplementary groups.
-func setIDs(lx *spawn.Linux, s *specs.Spec) {
+// parent namespace, sbx can write only a map of its own id, and setgroups
+// must be denied before such a gid_map (user_namespaces(7)); the process
+// then keeps no supplementary groups. Any other map is written by shadow's
+// setuid newuidmap or newgidmap, from the ranges /etc/subuid and
+// /etc/subgid give the caller, as runc and podman do.
+func setIDs(lx *spawn.Linux, s *specs.Spec) error {
 	for _, m := range s.Linux.UIDMappings {
 		lx.UIDMappings = append(lx.UIDMappings, spawn.IDMap{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size})
 	}
 	for _, m := range s.Linux.GIDMappings {
 		lx.GIDMappings = append(lx.GIDMappings, spawn.IDMap{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size})
 	}
-	lx.DenySetgroups = lx.Namespaces&spawn.NewUser != 0 && os.Geteuid() != 0
 	u := s.Process.User
 	lx.Credential = &spawn.Credential{UID: u.UID, GID: u.GID, Groups: append([]uint32{}, u.AdditionalGids...)}
+	if lx.Namespaces&spawn.NewUser == 0 || os.Geteuid() == 0 {
+		return nil
+	}
+	var tools spawn.IDMapTools
+	var err error
+	if !ownID(lx.UIDMappings, os.Geteuid()) {
+		if tools.NewUIDMap, err = idMapTool("newuidmap", "linux.uidMappings", "uid", os.Geteuid(), "/etc/subuid"); err != nil {
+			return err
+		}
+	}
+	if !ownID(lx.GIDMappings, os.Getegid()) {
+		if tools.NewGIDMap, err = idMapTool("newgidmap", "linux.gidMappings", "gid", os.Getegid(), "/etc/subgid"); err != nil {
+			return err
+		}
+	}
+	lx.DenySetgroups = tools.NewGIDMap == ""
+	if tools != (spawn.IDMapTools{}) {
+		lx.IDMapTools = &tools
+	}
+	return nil
+}
+
+// ownID reports whether m maps nothing but the caller's own id, which the
+// caller may write itself.
+func ownID(m []spawn.IDMap, id int) bool {
+	return len(m) == 0 || len(m) == 1 && m[0].Size == 1 && int(m[0].HostID) == id
+}
+
+// idMapTool finds newuidmap or newgidmap for a map the caller cannot write.
+func idMapTool(name, field, kind string, own int, file string) (string, error) {
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("%s: mapping %ss other than your own (%d) without privilege needs %s (Debian's package uidmap) and a range for you in %s: %w", field, kind, own, name, file, err)
+	}
+	return p, nil
 }
 
 func capabilities(c *specs.LinuxCapabilities) (*spawn.Capabilities, error) {

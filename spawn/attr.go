@@ -18,6 +18,12 @@ type Linux struct {
 	// DenySetgroups writes "deny" to the child's setgroups file before its
 	// gid_map, which an unprivileged parent must do (user_namespaces(7)).
 	DenySetgroups bool
+	// IDMapTools, when set, name the programs that write the maps instead
+	// of the parent: shadow's setuid newuidmap and newgidmap, which let an
+	// unprivileged caller map the ranges /etc/subuid and /etc/subgid give
+	// it. With a NewGIDMap, DenySetgroups must be false: newgidmap decides
+	// setgroups from those files.
+	IDMapTools *IDMapTools
 	// Credential is the identity to take before exec; nil keeps the
 	// parent's (or, in a new user namespace, what the maps give).
 	Credential *Credential
@@ -94,6 +100,12 @@ type Linux struct {
 	// child reaches a Pause of its Setup program; the child goes on when
 	// it returns. An error kills the child and is returned by Start.
 	Paused func(pid int) error
+}
+
+// IDMapTools are the paths of newuidmap(1) and newgidmap(1); "" writes
+// that map directly.
+type IDMapTools struct {
+	NewUIDMap, NewGIDMap string
 }
 
 // The CLONE_NEW* flags for Linux.Namespaces, defined on every platform

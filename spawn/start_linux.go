@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -130,6 +131,9 @@ func (s *starter) listener() bool {
 func (s *starter) checkLinux() error {
 	if s.lx.Setup != nil && s.lx.Setup.Err() != nil {
 		return s.lx.Setup.Err()
+	}
+	if t := s.lx.IDMapTools; t != nil && t.NewGIDMap != "" && s.lx.DenySetgroups {
+		return &Error{Op: "write gid_map", Err: errors.New("DenySetgroups with a NewGIDMap tool: newgidmap decides setgroups")}
 	}
 	if len(s.lx.Seccomp) > unix.BPF_MAXINSNS {
 		return &Error{Op: "seccomp", Err: fmt.Errorf("filter has %d instructions, more than %d", len(s.lx.Seccomp), unix.BPF_MAXINSNS)}
@@ -407,18 +411,49 @@ func (s *starter) release(pid int) error {
 
 func writeIDMaps(pid int, lx *Linux) error {
 	dir := "/proc/" + strconv.Itoa(pid) + "/"
-	if len(lx.UIDMappings) > 0 {
-		if err := writeProc(dir+"uid_map", formatIDMap(lx.UIDMappings)); err != nil {
-			return err
-		}
+	var tools IDMapTools
+	if lx.IDMapTools != nil {
+		tools = *lx.IDMapTools
+	}
+	if err := writeIDMap(dir+"uid_map", tools.NewUIDMap, pid, lx.UIDMappings); err != nil {
+		return err
 	}
 	if lx.DenySetgroups {
 		if err := writeProc(dir+"setgroups", "deny"); err != nil {
 			return err
 		}
 	}
-	if len(lx.GIDMappings) > 0 {
-		return writeProc(dir+"gid_map", formatIDMap(lx.GIDMappings))
+	return writeIDMap(dir+"gid_map", tools.NewGIDMap, pid, lx.GIDMappings)
+}
+
+// writeIDMap writes m to file, or has tool write it when one is given.
+func writeIDMap(file, tool string, pid int, m []IDMap) error {
+	switch {
+	case len(m) == 0:
+		return nil
+	case tool != "":
+		return runIDMapTool(tool, pid, m)
+	}
+	return writeProc(file, formatIDMap(m))
+}
+
+// runIDMapTool runs newuidmap or newgidmap for the child pid: "tool pid
+// containerID hostID size ...".
+func runIDMapTool(tool string, pid int, m []IDMap) error {
+	if len(m) == 0 {
+		return nil
+	}
+	args := []string{strconv.Itoa(pid)}
+	for _, e := range m {
+		args = append(args, strconv.FormatUint(uint64(e.ContainerID), 10),
+			strconv.FormatUint(uint64(e.HostID), 10), strconv.FormatUint(uint64(e.Size), 10))
+	}
+	out, err := exec.Command(tool, args...).CombinedOutput()
+	if err != nil {
+		if msg := strings.TrimSpace(string(out)); msg != "" {
+			err = fmt.Errorf("%w: %s", err, strings.ReplaceAll(msg, "\n", "; "))
+		}
+		return &Error{Op: "run", Path: tool, Err: err}
 	}
 	return nil
 }

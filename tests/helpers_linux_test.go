@@ -129,6 +129,14 @@ type Spec struct {
 	Limits       *Limits  `json:"limits,omitempty"`
 	Seccomp      string   `json:"seccomp,omitempty"`
 	Capabilities []string `json:"capabilities,omitempty"`
+	UIDMappings  []IDMap  `json:"uidMappings,omitempty"`
+	GIDMappings  []IDMap  `json:"gidMappings,omitempty"`
+}
+
+type IDMap struct {
+	ContainerID int `json:"containerID"`
+	HostID      int `json:"hostID"`
+	Size        int `json:"size"`
 }
 
 type Process struct {

@@ -24,6 +24,7 @@ var battery = []struct {
 }{
 	{"Namespaces", testNamespaces},
 	{"UserMapping", testUserMapping},
+	{"UserMappingRanges", testUserMappingRanges},
 	{"Privileges", testPrivileges},
 	{"Capabilities", testCapabilities},
 	{"Seccomp", testSeccomp},
@@ -169,6 +170,60 @@ func testUserMapping(t *testing.T, r *runner) {
 				t.Errorf("gid_map = %q, want %q (host's is %q)", f.GIDMap, want, env.host.GIDMap)
 			}
 		})
+	}
+}
+
+// subordinate is the range of host ids testUserMapping maps, and gives
+// the unprivileged user in /etc/subuid and /etc/subgid.
+const subordinateStart, subordinateSize = 300000, 65536
+
+// testUserMapping ranges: uidMappings and gidMappings map more than one
+// id; without privilege, through newuidmap and newgidmap and the ranges
+// /etc/subuid and /etc/subgid give the caller.
+func testUserMappingRanges(t *testing.T, r *runner) {
+	if !r.root() {
+		giveSubordinateIDs(t, r)
+	}
+	own := func(id int) []IDMap {
+		return []IDMap{{0, id, 1}, {1, subordinateStart, subordinateSize}}
+	}
+	s := probeSpec("facts")
+	s.UIDMappings, s.GIDMappings = own(r.uid), own(r.gid)
+	s.Process.User = &User{UID: 1000, GID: 1001}
+	res := r.sbx(t, s, call{})
+	var f facts
+	res.probeLines(t, 0, &f)
+	if f.UID != 1000 || f.GID != 1001 {
+		t.Errorf("uid, gid in the sandbox = %d, %d, want 1000, 1001 (host ids %d, %d)", f.UID, f.GID, subordinateStart+999, subordinateStart+1000)
+	}
+	for _, m := range []struct {
+		name, got string
+		id        int
+	}{{"uid_map", f.UIDMap, r.uid}, {"gid_map", f.GIDMap, r.gid}} {
+		if want := fmt.Sprintf("0 %d 1 1 %d %d", m.id, subordinateStart, subordinateSize); m.got != want {
+			t.Errorf("%s = %q, want %q", m.name, m.got, want)
+		}
+	}
+}
+
+// giveSubordinateIDs gives r's user the subordinate range in /etc/subuid
+// and /etc/subgid (usermod, as root), unless it has it.
+func giveSubordinateIDs(t *testing.T, r *runner) {
+	t.Helper()
+	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
+		b, _ := os.ReadFile(f)
+		if strings.Contains(string(b), fmt.Sprintf("\n%s:%d:%d\n", r.name, subordinateStart, subordinateSize)) ||
+			strings.HasPrefix(string(b), fmt.Sprintf("%s:%d:%d\n", r.name, subordinateStart, subordinateSize)) {
+			continue
+		}
+		ids := fmt.Sprintf("%d-%d", subordinateStart, subordinateStart+subordinateSize-1)
+		flag := "--add-subuids"
+		if f == "/etc/subgid" {
+			flag = "--add-subgids"
+		}
+		if out, err := exec.Command("usermod", flag, ids, r.name).CombinedOutput(); err != nil {
+			t.Fatalf("usermod %s %s %s: %v\n%s", flag, ids, r.name, err, out)
+		}
 	}
 }
 

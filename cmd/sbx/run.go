@@ -80,17 +80,22 @@ func runSpec(c *cli.Context) error {
 }
 
 // blame names the spec field behind a failure only the sandbox could
-// find, a process.cwd or a mount point its root lacks, the way the spec's
-// own errors do: `spec.json: process.cwd: chdir "/nope": no such file or
-// directory`. Other errors pass unchanged.
+// find (a process.cwd or a mount point its root lacks, a range newuidmap
+// refuses) the way the spec's own errors do: `spec.json: process.cwd:
+// chdir "/nope": no such file or directory`. Other errors pass unchanged.
 func blame(file string, sb *spec.Sandbox, err error) error {
 	var se *spawn.Error
 	if !errors.As(err, &se) || se.Path == "" {
 		return err
 	}
 	field := ""
-	if se.Op == "chdir" && sb.Process.Cwd != "" && path.Clean(sb.Process.Cwd) == se.Path {
+	switch {
+	case se.Op == "chdir" && sb.Process.Cwd != "" && path.Clean(sb.Process.Cwd) == se.Path:
 		field = "process.cwd"
+	case se.Op == "run" && path.Base(se.Path) == "newuidmap":
+		field = "uidMappings"
+	case se.Op == "run" && path.Base(se.Path) == "newgidmap":
+		field = "gidMappings"
 	}
 	for i, m := range sb.Mounts {
 		dst := path.Clean(m.Destination)
