@@ -295,7 +295,17 @@ func testCapabilities(t *testing.T, r *runner) {
 // the default profile's EPERM is the filter's.
 var reachedErrno = []string{
 	"keyctl", "add_key", "bpf", "perf_event_open", "userfaultfd", "io_uring_setup",
-	"mount", "umount2", "unshare(CLONE_NEWUSER)", "clone3(CLONE_NEWUSER)", "ptrace", "ioctl(TIOCSTI)",
+	"io_uring_enter", "io_uring_register", "mount", "umount2", "unshare(CLONE_NEWUSER)",
+	"clone(CLONE_NEWUSER)", "clone3(CLONE_NEWUSER)", "setns(CLONE_NEWUSER)", "ptrace", "ioctl(TIOCSTI)",
+}
+
+// privileged are the probe's system calls that fail with EPERM before
+// the kernel looks at their arguments unless the caller has a capability
+// in the host's user namespace, with the sysctl that disables them all.
+var privileged = map[string]string{
+	"kexec_load": "kernel/kexec_load_disabled", "kexec_file_load": "kernel/kexec_load_disabled",
+	"init_module": "kernel/modules_disabled", "finit_module": "kernel/modules_disabled",
+	"pivot_root": "",
 }
 
 // testSeccomp: the default filter denies the dangerous system calls with
@@ -341,7 +351,7 @@ func testSeccomp(t *testing.T, r *runner) {
 			ioUringOff = true
 		}
 		for _, name := range reachedErrno {
-			if name == "io_uring_setup" && ioUringOff {
+			if strings.HasPrefix(name, "io_uring") && ioUringOff {
 				continue
 			}
 			if calls[name] == "EPERM" || calls[name] == "" {
@@ -349,6 +359,40 @@ func testSeccomp(t *testing.T, r *runner) {
 			}
 		}
 	})
+}
+
+// TestSeccompPrivileged: kexec_load, init_module and the other calls that
+// only a capability of the host's user namespace lets through are denied
+// by the default filter itself: with the host's user namespace and those
+// capabilities they fail with EPERM, and with "unconfined" they reach the
+// kernel (which refuses their arguments).
+func TestSeccompPrivileged(t *testing.T) {
+	r := callerRunner()
+	if !r.root() {
+		t.Skip("needs the capabilities of the host's user namespace, so root")
+	}
+	for _, profile := range []string{"default", "unconfined"} {
+		t.Run(profile, func(t *testing.T) {
+			t.Parallel()
+			s := probeSpec("syscalls")
+			s.Seccomp = profile
+			s.Share = &Share{User: true}
+			s.Capabilities = []string{"CAP_SYS_ADMIN", "CAP_SYS_MODULE", "CAP_SYS_BOOT"}
+			res := r.sbx(t, s, call{})
+			var calls map[string]string
+			res.probeLines(t, 0, &calls)
+			for name, sysctl := range privileged {
+				if b, err := os.ReadFile("/proc/sys/" + sysctl); sysctl != "" && err == nil && strings.TrimSpace(string(b)) != "0" {
+					continue // the host refuses it to everyone
+				}
+				if got := calls[name]; profile == "default" && got != "EPERM" {
+					t.Errorf("%s with %s = %q, want EPERM", name, profile, got)
+				} else if profile == "unconfined" && (got == "EPERM" || got == "") {
+					t.Errorf("%s with %s = %q, want the kernel's own errno (not EPERM)", name, profile, got)
+				}
+			}
+		})
+	}
 }
 
 // testFileDescriptors: only 0, 1 and 2 are open in the sandbox, though sbx

@@ -844,22 +844,27 @@ func deniedSyscalls() map[string]string {
 		nr   uintptr
 		args [6]uintptr
 	}{
-		{"keyctl", unix.SYS_KEYCTL, [6]uintptr{9999}},                                                // EOPNOTSUPP: unknown command
-		{"add_key", unix.SYS_ADD_KEY, [6]uintptr{1}},                                                 // EFAULT: bad type pointer
-		{"bpf", unix.SYS_BPF, [6]uintptr{9999}},                                                      // EINVAL: unknown command
-		{"perf_event_open", unix.SYS_PERF_EVENT_OPEN, [6]uintptr{0, 0, ^uintptr(0), ^uintptr(0)}},    // EFAULT: NULL attr
-		{"userfaultfd", unix.SYS_USERFAULTFD, [6]uintptr{3}},                                         // EINVAL: UFFD_USER_MODE_ONLY|unknown flag
-		{"io_uring_setup", unix.SYS_IO_URING_SETUP, [6]uintptr{1, 0}},                                // EFAULT: NULL params
-		{"kexec_load", unix.SYS_KEXEC_LOAD, [6]uintptr{0, 0, 0, 0xdead0001}},                         // EPERM (CAP_SYS_BOOT), else EINVAL
-		{"init_module", unix.SYS_INIT_MODULE, [6]uintptr{0, 0, pp}},                                  // EPERM (CAP_SYS_MODULE)
-		{"finit_module", unix.SYS_FINIT_MODULE, [6]uintptr{^uintptr(0), pp, 0}},                      // EPERM (CAP_SYS_MODULE)
-		{"mount", unix.SYS_MOUNT, [6]uintptr{0, pp, 1}},                                              // EFAULT: bad type pointer
-		{"umount2", unix.SYS_UMOUNT2, [6]uintptr{pp, 0x80000000}},                                    // EINVAL: unknown flag
-		{"pivot_root", unix.SYS_PIVOT_ROOT, [6]uintptr{pp, pp}},                                      // EPERM (CAP_SYS_ADMIN)
-		{"unshare(CLONE_NEWUSER)", unix.SYS_UNSHARE, [6]uintptr{unix.CLONE_NEWUSER}},                 // EINVAL: multithreaded
-		{"clone3(CLONE_NEWUSER)", unix.SYS_CLONE3, [6]uintptr{1, 88}},                                // EFAULT: bad pointer
-		{"ptrace", unix.SYS_PTRACE, [6]uintptr{0x4242, uintptr(os.Getpid())}},                        // ESRCH: not our tracee
-		{"ioctl(TIOCSTI)", unix.SYS_IOCTL, [6]uintptr{0, unix.TIOCSTI, uintptr(unsafe.Pointer(&c))}}, // ENOTTY on /dev/null
+		{"keyctl", unix.SYS_KEYCTL, [6]uintptr{9999}},                                                         // EOPNOTSUPP: unknown command
+		{"add_key", unix.SYS_ADD_KEY, [6]uintptr{1}},                                                          // EFAULT: bad type pointer
+		{"bpf", unix.SYS_BPF, [6]uintptr{9999}},                                                               // EINVAL: unknown command
+		{"perf_event_open", unix.SYS_PERF_EVENT_OPEN, [6]uintptr{0, 0, ^uintptr(0), ^uintptr(0)}},             // EFAULT: NULL attr
+		{"userfaultfd", unix.SYS_USERFAULTFD, [6]uintptr{3}},                                                  // EINVAL: UFFD_USER_MODE_ONLY|unknown flag
+		{"io_uring_setup", unix.SYS_IO_URING_SETUP, [6]uintptr{1, 0}},                                         // EFAULT: NULL params
+		{"kexec_load", unix.SYS_KEXEC_LOAD, [6]uintptr{0, 0, 0, 0xdead0001}},                                  // EPERM (CAP_SYS_BOOT), else EINVAL
+		{"init_module", unix.SYS_INIT_MODULE, [6]uintptr{0, 0, pp}},                                           // EPERM (CAP_SYS_MODULE)
+		{"finit_module", unix.SYS_FINIT_MODULE, [6]uintptr{^uintptr(0), pp, 0}},                               // EPERM (CAP_SYS_MODULE)
+		{"mount", unix.SYS_MOUNT, [6]uintptr{0, pp, 1}},                                                       // EFAULT: bad type pointer
+		{"umount2", unix.SYS_UMOUNT2, [6]uintptr{pp, 0x80000000}},                                             // EINVAL: unknown flag
+		{"pivot_root", unix.SYS_PIVOT_ROOT, [6]uintptr{pp, pp}},                                               // EPERM (CAP_SYS_ADMIN)
+		{"unshare(CLONE_NEWUSER)", unix.SYS_UNSHARE, [6]uintptr{unix.CLONE_NEWUSER}},                          // EINVAL: multithreaded
+		{"clone3(CLONE_NEWUSER)", unix.SYS_CLONE3, [6]uintptr{1, 88}},                                         // EFAULT: bad pointer
+		{"clone(CLONE_NEWUSER)", unix.SYS_CLONE, [6]uintptr{unix.CLONE_NEWUSER | unix.CLONE_FS}},              // EINVAL: NEWUSER with FS
+		{"setns(CLONE_NEWUSER)", unix.SYS_SETNS, [6]uintptr{^uintptr(0), unix.CLONE_NEWUSER}},                 // EBADF: fd -1
+		{"io_uring_enter", unix.SYS_IO_URING_ENTER, [6]uintptr{^uintptr(0)}},                                  // EBADF: fd -1
+		{"io_uring_register", unix.SYS_IO_URING_REGISTER, [6]uintptr{^uintptr(0)}},                            // EBADF: fd -1
+		{"kexec_file_load", unix.SYS_KEXEC_FILE_LOAD, [6]uintptr{^uintptr(0), ^uintptr(0), 0, 0, 0xdead0000}}, // EPERM (CAP_SYS_BOOT), else EINVAL
+		{"ptrace", unix.SYS_PTRACE, [6]uintptr{0x4242, uintptr(os.Getpid())}},                                 // ESRCH: not our tracee
+		{"ioctl(TIOCSTI)", unix.SYS_IOCTL, [6]uintptr{0, unix.TIOCSTI, uintptr(unsafe.Pointer(&c))}},          // ENOTTY on /dev/null
 	}
 	out := map[string]string{}
 	for _, call := range calls {
