@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -617,6 +618,41 @@ func TestPdeathsig(t *testing.T) {
 	case <-time.After(time.Second):
 		child.Signal(syscall.SIGKILL)
 		t.Fatal("child still alive 1s after its parent was killed")
+	}
+}
+
+// TestPdeathsigOutlivesThread: PR_SET_PDEATHSIG fires when the *thread*
+// that created the child exits, and Go ends the thread of a goroutine that
+// returns while locked to it. Start must not tie the child's life to such
+// a thread, only to the process: a child started from a locked goroutine
+// that then returns lives on.
+func TestPdeathsigOutlivesThread(t *testing.T) {
+	for _, adoptable := range []bool{false, true} {
+		t.Run(fmt.Sprintf("adoptable=%v", adoptable), func(t *testing.T) {
+			started := make(chan *Process, 1)
+			go func() {
+				runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+				p, err := (&Cmd{Path: "/bin/sleep", Args: []string{"sleep", "30"}, Adoptable: adoptable,
+					Linux: &Linux{Pdeathsig: syscall.SIGKILL}}).Start()
+				if err != nil {
+					t.Error(err)
+				}
+				started <- p
+			}()
+			p := <-started
+			if p == nil {
+				return
+			}
+			defer func() {
+				p.Signal(syscall.SIGKILL)
+				p.Wait()
+				p.Close()
+			}()
+			time.Sleep(300 * time.Millisecond) // the goroutine's thread is gone by now
+			if st, exited, err := p.TryWait(); err != nil || exited {
+				t.Fatalf("child ended when the thread that started it did: %v, %v", st, err)
+			}
+		})
 	}
 }
 
