@@ -27,6 +27,10 @@ var (
 	// ErrNotRunning: `container X is not running` (go-runc matches
 	// "container not running" too; both phrases are in the message).
 	ErrNotRunning = errors.New("container not running")
+	// ErrPaused: `cannot exec in a paused container`, runc's words: the
+	// new process would freeze before its exec, holding the container's
+	// lock, until a resume that the lock keeps out.
+	ErrPaused = errors.New("cannot exec in a paused container; resume it first")
 )
 
 // OCI statuses (runtime-spec "State").

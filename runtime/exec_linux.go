@@ -40,6 +40,9 @@ func (c *Container) enter() (lx *spawn.Linux, closeAll func(), err error) {
 		return nil, nil, fmt.Errorf("container %s: %w", c.st.ID, ErrNotRunning)
 	}
 	defer p.Close()
+	if status == StatusPaused {
+		return nil, nil, fmt.Errorf("container %s: %w", c.st.ID, ErrPaused)
+	}
 	fd, err := unix.Dup(int(p.Fd()))
 	if err != nil {
 		return nil, nil, err

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -42,10 +43,13 @@ func (o *ociRuntime) run(args ...string) (string, string, int) {
 	return o.runFiles(nil, args...)
 }
 
-// runFiles is run with extra files for sbx (fds 3, 4, …).
+// runFiles is run with extra files for sbx (fds 3, 4, …). An sbx that
+// hangs is killed after a minute, failing the test instead of the suite.
 func (o *ociRuntime) runFiles(extra []*os.File, args ...string) (string, string, int) {
 	o.t.Helper()
-	cmd := exec.Command(env.sbx, append([]string{"--root", o.root}, args...)...)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, env.sbx, append([]string{"--root", o.root}, args...)...)
 	outF, errF := o.tempFile(), o.tempFile()
 	defer outF.Close()
 	defer errF.Close()
@@ -54,6 +58,9 @@ func (o *ociRuntime) runFiles(extra []*os.File, args ...string) (string, string,
 	out, _ := os.ReadFile(outF.Name())
 	errb, _ := os.ReadFile(errF.Name())
 	code := 0
+	if ctx.Err() != nil {
+		o.t.Fatalf("sbx %v did not return within a minute; killed it\nstderr: %s", args, errb)
+	}
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
@@ -202,6 +209,10 @@ func TestOCILifecycle(t *testing.T) {
 	}
 	o.must("pause", id("life"))
 	o.waitStatus(id("life"), specs.ContainerState("paused"))
+	// runc's refusal: the new process would freeze before its exec.
+	if _, errs, code := o.run("exec", id("life"), "true"); code == 0 || !strings.Contains(errs, "cannot exec in a paused container") {
+		t.Errorf("exec in a paused container: exit %d, %q; want an error saying it is paused", code, errs)
+	}
 	o.must("resume", id("life"))
 	o.waitStatus(id("life"), specs.StateRunning)
 	o.must("kill", id("life"), "KILL")
