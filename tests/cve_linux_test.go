@@ -19,7 +19,9 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"golang.org/x/sys/unix"
+	"sbx.dev/sbx/spec"
 )
 
 // The tests of this file replay known escapes from runc against sbx driven
@@ -97,6 +99,90 @@ func TestCVE2019_5736(t *testing.T) {
 	if len(w.OtherWritable) > 0 {
 		t.Logf("programs of other container processes opened for writing (the container's own files): %v", w.OtherWritable)
 	}
+}
+
+// TestCVE2019_5736StartHook is TestCVE2019_5736 for `sbx start`, whose
+// startContainer hooks run in the container's namespaces, their path
+// resolved in its root: a hook that is a "#!/proc/self/exe" script there
+// runs the binary of the `sbx start` that made it. A watcher exec'd into
+// the created container (before start, so it is there when the hook runs)
+// tries that binary for writing, as in TestCVE2019_5736.
+func TestCVE2019_5736StartHook(t *testing.T) {
+	o := newOCI(t)
+	// start runs from a copy of sbx of its own: the keepers of create and
+	// exec map env.sbx for as long as the container lives, which keeps
+	// that file busy (ETXTBSY) and would hide the hole this test looks for.
+	starter := filepath.Join(t.TempDir(), "sbx-start")
+	cveCopy(t, env.sbx, starter, 0o755)
+	sum := cveSum(t, starter)
+	dev, ino := cveFileID(t, starter)
+	rootfs := cveRootfs(t)
+	cveRuntimeLibs(t, rootfs)
+	cveWrite(t, filepath.Join(rootfs, "bin/evil"), "#!/proc/self/exe --version\n", 0o755)
+	seen, writable := 0, 0
+	for i := 0; i < 6; i++ {
+		out := cveOutDir(t)
+		b := o.bundle(func(s *specs.Spec) {
+			s.Root.Path = rootfs
+			s.Mounts = append(s.Mounts, cveOutMount(out))
+			s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/evil"}}}
+			// A privileged container: with fewer capabilities than the
+			// hook, the watcher could not open its /proc/PID/exe at all
+			// (ptrace access checks), which would hide the binary.
+			all := cveAllCaps(t)
+			s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: all, Effective: all, Permitted: all}
+		}, "sleep", "1000")
+		ctr := id(fmt.Sprintf("cve-2019-5736-start-%d", i))
+		o.cleanup(ctr)
+		o.must("create", "--bundle", b, ctr)
+		cveMust(o, "exec", "--detach", ctr, "/cve/helper", "watch", strconv.FormatUint(dev, 10), strconv.FormatUint(ino, 10), "/cve-out")
+		cveWaitFile(t, filepath.Join(out, "ready"))
+		if out, err := exec.Command(starter, "--root", o.root, "start", ctr).CombinedOutput(); err != nil {
+			t.Fatalf("%s start %s: %v\n%s", starter, ctr, err, out)
+		}
+		// The binary is busy (ETXTBSY) while a process runs it: the
+		// watcher's chance is once start and its hook have exited.
+		time.Sleep(300 * time.Millisecond)
+		w := cveStopWatch(t, out)
+		seen += w.RuntimeSeen
+		writable += w.WritableCount
+		if w.WritableCount > 0 {
+			t.Errorf("the container opened the binary of sbx start for writing %d times, e.g. %q", w.WritableCount, w.Writable)
+		}
+		o.must("delete", "--force", ctr)
+	}
+	if got := cveSum(t, starter); got != sum {
+		t.Errorf("sha256 of %s = %s after the test, want %s (unchanged)", starter, got, sum)
+	}
+	t.Logf("the watchers saw the binary of sbx start as a process's exe %d times; %d opened it for writing", seen, writable)
+	if seen == 0 {
+		t.Errorf("the watchers never saw the binary of sbx start run in the container: the check above proved nothing")
+	}
+}
+
+// cveAllCaps names every capability in the test's bounding set, the most
+// a container started by it can have.
+func cveAllCaps(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bnd uint64
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
+			if bnd, err = strconv.ParseUint(strings.TrimSpace(v), 16, 64); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var caps []string
+	for i, name := range spec.CapabilityNames() {
+		if bnd&(1<<i) != 0 {
+			caps = append(caps, name)
+		}
+	}
+	return caps
 }
 
 // cveRefused reports whether sbx refused a bundle (exit 1 with its error

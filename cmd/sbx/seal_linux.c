@@ -42,9 +42,12 @@ static int has_arg(int argc, char **argv, const char *word)
 	return 0;
 }
 
+// starts_processes tells whether the verb starts processes in a container:
+// run, create and exec, and start, whose startContainer hooks run there.
 static int starts_processes(int argc, char **argv)
 {
-	return has_arg(argc, argv, "run") || has_arg(argc, argv, "create") || has_arg(argc, argv, "exec");
+	return has_arg(argc, argv, "run") || has_arg(argc, argv, "create") || has_arg(argc, argv, "exec") ||
+	       has_arg(argc, argv, "start");
 }
 
 // read_only_self is a read-only detached bind mount of the binary.

@@ -13,7 +13,8 @@ import (
 // container whose program is "#!/proc/self/exe", or an exec'd process that
 // catches sbx's child before its execve, reaches the binary that child runs
 // through /proc/PID/exe, and could reopen it for writing once no sbx runs.
-// So before a verb that starts a process (run, create, exec), a C
+// So before a verb that starts a process in a container (run, create,
+// exec, and start, whose startContainer hooks run there), a C
 // constructor in seal_linux.c, which runs before the Go runtime starts (a
 // second start costs a dynamic link, not a second Go start-up), re-executes
 // sbx from a view of its binary that cannot be written: a read-only
