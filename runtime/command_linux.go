@@ -71,7 +71,7 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, release func(), err e
 	}
 	// A session of its own: the process must not signal sbx's process
 	// group with kill(0, …), nor open sbx's controlling terminal.
-	lx := &spawn.Linux{NoNewPrivs: s.Process.NoNewPrivileges, Hostname: s.Hostname, Setsid: true}
+	lx := &spawn.Linux{NoNewPrivs: s.Process.NoNewPrivileges, Hostname: s.Hostname, Domainname: s.Domainname, Setsid: true}
 	if !o.container {
 		lx.Pdeathsig = syscall.SIGKILL
 	}
@@ -130,6 +130,9 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, release func(), err e
 	}
 	if s.Hostname != "" && listed&spawn.NewUTS == 0 {
 		return nil, nil, errors.New("hostname: setting it needs a uts namespace of the container's own (linux.namespaces)")
+	}
+	if s.Domainname != "" && listed&spawn.NewUTS == 0 {
+		return nil, nil, errors.New("domainname: setting it needs a uts namespace of the container's own (linux.namespaces)")
 	}
 	if err := checkSysctl(s.Linux.Sysctl, listed); err != nil {
 		return nil, nil, err

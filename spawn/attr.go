@@ -32,6 +32,9 @@ type Linux struct {
 	Cgroup *os.File
 	// Hostname is set in the child's new UTS namespace; "" leaves it.
 	Hostname string
+	// Domainname is the NIS domain name set there (setdomainname(2)); ""
+	// leaves it.
+	Domainname string
 	// Setsid makes the child a session leader; with Setctty, fd Ctty of
 	// the child (0, 1, 2 or an ExtraFiles index + 3) becomes its
 	// controlling terminal.

@@ -41,6 +41,9 @@ func (s *starter) buildPlan() {
 	if h := s.lx.Hostname; h != "" {
 		p.call(p.newStep("sethostname", h), unix.SYS_SETHOSTNAME, p.str(h), lit(len(h)))
 	}
+	if d := s.lx.Domainname; d != "" {
+		p.call(p.newStep("setdomainname", d), unix.SYS_SETDOMAINNAME, p.str(d), lit(len(d)))
+	}
 	s.planFiles()
 	if s.lx.Setup != nil {
 		p.program(s.lx.Setup, s.planPause, s.fds)

@@ -415,6 +415,23 @@ func TestOCIRunExitStatus(t *testing.T) {
 	}
 }
 
+// TestOCIDomainname: domainname is the container's NIS domain name, set
+// in its uts namespace, and refused without one (runc's rule).
+func TestOCIDomainname(t *testing.T) {
+	o := newOCI(t)
+	b := o.bundle(func(s *specs.Spec) { s.Domainname = "sbx.example" }, "cat", "/proc/sys/kernel/domainname")
+	out, errs, code := o.run("run", "--bundle", b, id("domain"))
+	if code != 0 || out != "sbx.example\n" {
+		t.Errorf("domainname in the container: exit %d, %q, stderr %q; want sbx.example", code, out, errs)
+	}
+	o.refuses("domainname without a uts namespace", func(s *specs.Spec) {
+		s.Domainname, s.Hostname = "sbx.example", ""
+		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool {
+			return ns.Type == specs.UTSNamespace
+		})
+	}, "domainname")
+}
+
 func TestOCIHooks(t *testing.T) {
 	o := newOCI(t)
 	dir := t.TempDir()
