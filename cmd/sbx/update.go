@@ -34,10 +34,16 @@ func updateCommand() *cli.Command {
 				defer f.Close()
 				r = f
 			}
+			// Strictly: a field sbx does not know, or a second value,
+			// would otherwise be dropped without a word.
 			var res specs.LinuxResources
 			dec := json.NewDecoder(r)
+			dec.DisallowUnknownFields()
 			if err := dec.Decode(&res); err != nil {
 				return fmt.Errorf("--resources %s: %w", path, err)
+			}
+			if _, err := dec.Token(); err != io.EOF {
+				return fmt.Errorf("--resources %s: more than one JSON value", path)
 			}
 			return ctr.Update(&res)
 		}),
