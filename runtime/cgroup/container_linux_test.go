@@ -773,9 +773,8 @@ func TestResourcesV1(t *testing.T) {
 	g := newAt(t, h, "/"+uniqueName(t), &specs.LinuxResources{
 		Memory: &specs.LinuxMemory{Limit: i64(256 << 20), Reservation: i64(128 << 20), Swappiness: u64(10),
 			DisableOOMKiller: boolp(true), Kernel: i64(64 << 20), UseHierarchy: boolp(true)},
-		CPU: &specs.LinuxCPU{Shares: u64(512), Quota: i64(50000), Period: u64(100000), Burst: u64(10000), Cpus: "0", Mems: "0"},
-		BlockIO: &specs.LinuxBlockIO{Weight: u16(500),
-			ThrottleReadBpsDevice: []specs.LinuxThrottleDevice{{LinuxBlockIODevice: dev, Rate: 1 << 20}}},
+		CPU:     &specs.LinuxCPU{Shares: u64(512), Quota: i64(50000), Period: u64(100000), Burst: u64(10000), Cpus: "0", Mems: "0"},
+		BlockIO: &specs.LinuxBlockIO{ThrottleReadBpsDevice: []specs.LinuxThrottleDevice{{LinuxBlockIODevice: dev, Rate: 1 << 20}}},
 	})
 	checks := []struct{ file, want string }{
 		{"memory.limit_in_bytes", "268435456"},
@@ -800,17 +799,40 @@ func TestResourcesV1(t *testing.T) {
 			t.Errorf("%s = %q, want %q", c.file, got, c.want)
 		}
 	}
-	weight := "blkio.weight"
-	if _, err := os.Stat(filepath.Join(g.ref.Dirs["blkio"], weight)); err != nil {
-		weight = "blkio.bfq.weight"
-	}
-	if got := cgroupFile(t, g, weight); !strings.HasSuffix(got, "500") {
-		t.Errorf("%s = %q, want 500", weight, got)
-	}
 	if err := g.Update(&specs.LinuxResources{CPU: &specs.LinuxCPU{Idle: i64(1)}}); err != nil {
 		t.Errorf("Update(cpu.idle) = %v", err)
 	} else if got := cgroupFile(t, g, "cpu.idle"); got != "1" {
 		t.Errorf("cpu.idle = %q, want 1", got)
+	}
+}
+
+// TestBlkioWeightV1 applies linux.resources.blockIO.weight where the
+// kernel has a weight file (CFQ's blkio.weight before Linux 5.0, BFQ's
+// blkio.bfq.weight) and otherwise wants it refused, naming the field and
+// what the host lacks, with nothing left behind.
+func TestBlkioWeightV1(t *testing.T) {
+	requireRoot(t)
+	h := v1Host(t)
+	r := &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: u16(500)}}
+	var weight string
+	for _, f := range []string{"blkio.weight", "blkio.bfq.weight"} {
+		if _, err := os.Stat(filepath.Join(h.root, "blkio", f)); err == nil {
+			weight = f
+			break
+		}
+	}
+	if weight == "" {
+		p := "/" + uniqueName(t)
+		_, err := newAtIn(h, p, r)
+		if err == nil || !strings.Contains(err.Error(), "blockIO.weight") || !strings.Contains(err.Error(), "BFQ") {
+			t.Errorf("NewAt(%q, blockIO.weight 500) without a weight file = %v, want the refusal of blockIO.weight naming BFQ", p, err)
+		}
+		assertGone(t, filepath.Join(h.root, "blkio", p))
+		return
+	}
+	g := newAt(t, h, "/"+uniqueName(t), r)
+	if got := cgroupFile(t, g, weight); !strings.HasSuffix(got, "500") {
+		t.Errorf("%s = %q, want 500", weight, got)
 	}
 }
 
