@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 )
 
@@ -28,6 +30,19 @@ func main() {
 		}
 	}
 	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
+}
+
+// revision is the VCS commit sbx was built from, "unknown" when the build
+// did not record one (go build outside a checkout, or -buildvcs=false).
+func revision() string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return "unknown"
 }
 
 // exitError carries an exit status out of a command without printing.
@@ -55,8 +70,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		// sbx prints its own errors, one line each.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	// runc's three lines, which go-runc's parseVersion reads.
 	cli.VersionPrinter = func(c *cli.Context) {
-		fmt.Fprintf(c.App.Writer, "sbx version %s\n", c.App.Version)
+		fmt.Fprintf(c.App.Writer, "sbx version %s\ncommit: %s\nspec: %s\n", c.App.Version, revision(), specs.Version)
 	}
 	err := app.Run(args)
 	var ee exitError
