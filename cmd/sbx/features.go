@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
@@ -26,43 +28,95 @@ func featuresCommand() *cli.Command {
 	}
 }
 
-// runtimeFeatures says what sbx honours; what it refuses is left out
-// (containerd turns on user namespaces and idmap mounts only from here).
+// runtimeFeatures says what sbx honours; what it refuses is reported false
+// or left out (containerd turns on user namespaces and idmap mounts only
+// from here). Unlike runc's, two answers depend on the caller and the host,
+// because sbx refuses the field otherwise: id-mapped mounts need root, and
+// process.apparmorProfile a host with AppArmor enabled.
 func runtimeFeatures() *features.Features {
 	yes, no := true, false
+	idmap := idmapEnabled()
+	apparmor := apparmorEnabled()
 	return &features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
 		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
-		MountOptions:  mountOptions(),
+		MountOptions:  mountOptions(idmap),
 		Linux: &features.Linux{
 			Namespaces:      []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
 			Capabilities:    spec.CapabilityNames(),
-			Cgroup:          &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no, Rdma: &no},
+			Cgroup:          &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no, Rdma: &yes},
 			Seccomp:         seccompFeatures(),
-			Apparmor:        &features.Apparmor{Enabled: &no},
+			Apparmor:        &features.Apparmor{Enabled: &apparmor},
 			Selinux:         &features.Selinux{Enabled: &no},
 			IntelRdt:        &features.IntelRdt{Enabled: &no},
-			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}}, // root only
+			MemoryPolicy:    memoryPolicyFeatures(),
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &idmap}},
+			NetDevices:      &features.NetDevices{Enabled: &no},
 		},
 	}
 }
 
+// idmapEnabled reports whether the caller may ask for id-mapped mounts:
+// namespaces.IDMapped refuses them unless sbx runs as root. The kernel
+// side, mount_setattr(2) (Linux 5.12), every mount of sbx needs anyway.
+func idmapEnabled() bool { return os.Geteuid() == 0 }
+
+// apparmorEnabled is the test by which sbx refuses process.apparmorProfile
+// (apparmorEnabled in runtime/command_linux.go, which is unexported).
+func apparmorEnabled() bool {
+	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	return err == nil && strings.TrimSpace(string(b)) == "Y"
+}
+
 // seccompFeatures is what seccomp.Compile takes (SCMP_ACT_NOTIFY with a
-// listenerPath included).
+// listenerPath included). SupportedFlags is left out (unknown): which of
+// the flags the running kernel takes is found only when the filter is
+// loaded.
 func seccompFeatures() *features.Seccomp {
 	yes := true
 	actions, ops, arches := seccomp.Known()
-	return &features.Seccomp{Enabled: &yes, Actions: actions, Operators: ops, Archs: arches}
+	return &features.Seccomp{Enabled: &yes, Actions: actions, Operators: ops, Archs: arches, KnownFlags: seccompFlags()}
 }
 
-func mountOptions() []string {
+// seccompFlags are the keys of filterFlags in seccomp/plan.go, which is
+// unexported; tests/features_linux_test.go runs a container with each.
+func seccompFlags() []string {
 	return []string{
+		"SECCOMP_FILTER_FLAG_TSYNC",
+		string(specs.LinuxSeccompFlagLog),
+		string(specs.LinuxSeccompFlagSpecAllow),
+		string(specs.LinuxSeccompFlagWaitKillableRecv),
+	}
+}
+
+// memoryPolicyFeatures are the keys of mpolModes and mpolFlags in
+// runtime/command_linux.go, which are unexported;
+// tests/features_linux_test.go runs a container with each.
+func memoryPolicyFeatures() *features.MemoryPolicy {
+	return &features.MemoryPolicy{
+		Modes: []string{
+			string(specs.MpolDefault), string(specs.MpolPreferred), string(specs.MpolBind),
+			string(specs.MpolInterleave), string(specs.MpolLocal), string(specs.MpolPreferredMany),
+			string(specs.MpolWeightedInterleave),
+		},
+		Flags: []string{string(specs.MpolFStaticNodes), string(specs.MpolFRelativeNodes), string(specs.MpolFNumaBalancing)},
+	}
+}
+
+// mountOptions are the options namespaces.Setup takes (options_linux.go);
+// "idmap" and "ridmap" only when the caller may use them (idmapEnabled).
+func mountOptions(idmap bool) []string {
+	opts := []string{
 		"bind", "rbind", "ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec",
 		"noatime", "relatime", "strictatime", "nodiratime", "diratime", "nosymfollow", "symfollow",
 		"rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec",
 		"rnoatime", "rrelatime", "rstrictatime", "rnodiratime", "rdiratime", "rnosymfollow", "rsymfollow",
 		"private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable",
-		"idmap", "ridmap", "defaults",
+		"defaults",
 	}
+	if idmap {
+		opts = append(opts, "idmap", "ridmap")
+	}
+	return opts
 }
