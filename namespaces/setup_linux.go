@@ -58,6 +58,9 @@ type Options struct {
 	// no terminal. The caller sets spawn's Setsid and Setctty (Ctty 0) to
 	// make it the controlling terminal.
 	Console *os.File
+	// ConsoleSize, when set, is the terminal's size (TIOCSWINSZ) before
+	// its master is sent.
+	ConsoleSize *specs.Box
 	// Mknod creates the spec's linux.devices with mknod(2); false binds
 	// the host's nodes instead, as a user namespace must.
 	Mknod bool
@@ -119,7 +122,7 @@ func Enter(o Options) (*spawn.Program, error) {
 		b.unshareTime()
 	}
 	if o.Console != nil {
-		b.terminal(o.Console, false)
+		b.terminal(o.Console, o.ConsoleSize, false)
 	}
 	if o.AppArmor != "" {
 		b.apparmor(o.AppArmor)
@@ -240,7 +243,7 @@ func (b *builder) plan(o Options) error {
 		b.loopback()
 	}
 	if o.Console != nil {
-		b.terminal(o.Console, true)
+		b.terminal(o.Console, o.ConsoleSize, true)
 	}
 	return nil
 }
@@ -860,10 +863,18 @@ func (b *builder) loopback() {
 // from the master, TIOCGPTPEER, Linux 4.13, never by path) fds 0-2, and
 // sends the master over the console socket. For a container's first
 // process (withConsole) it binds the peer on /dev/console too.
-func (b *builder) terminal(console *os.File, withConsole bool) {
+func (b *builder) terminal(console *os.File, size *specs.Box, withConsole bool) {
 	b.p.Step("open terminal", "/dev/pts/ptmx")
 	m := b.p.Open(unix.SYS_OPENAT, spawn.Int(unix.AT_FDCWD), spawn.Str("/dev/pts/ptmx"), spawn.Int(unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC), spawn.Int(0))
 	b.p.Call(unix.SYS_IOCTL, m.Arg(), spawn.Int(unix.TIOCSPTLCK), spawn.Bytes(make([]byte, 4)))
+	if size != nil {
+		// struct winsize: rows, columns, then two unused pixel counts.
+		ws := make([]byte, 8)
+		binary.LittleEndian.PutUint16(ws[0:], uint16(size.Height))
+		binary.LittleEndian.PutUint16(ws[2:], uint16(size.Width))
+		b.p.Step("set terminal size", "")
+		b.p.Call(unix.SYS_IOCTL, m.Arg(), spawn.Int(unix.TIOCSWINSZ), spawn.Bytes(ws))
+	}
 	peer := b.p.Open(unix.SYS_IOCTL, m.Arg(), spawn.Int(unix.TIOCGPTPEER), spawn.Int(unix.O_RDWR|unix.O_NOCTTY))
 	for fd := 0; fd < 3; fd++ {
 		b.p.CallNonneg(unix.SYS_DUP3, peer.Arg(), spawn.Int(fd), spawn.Int(0))

@@ -188,7 +188,7 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, release func(), err e
 		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
 	}
 	if o.console != nil {
-		setup.Console = o.console
+		setup.Console, setup.ConsoleSize = o.console, s.Process.ConsoleSize
 		cmd.ExtraFiles = append(cmd.ExtraFiles, o.console)
 		lx.Setctty, lx.Ctty = true, 0
 	}

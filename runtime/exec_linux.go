@@ -222,7 +222,7 @@ func (c *Container) Exec(o ExecOptions) (*spawn.Process, error) {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(fd), "preserved-fd-"+strconv.Itoa(fd)))
 	}
 	offsets := s.Linux.TimeOffsets
-	setup := namespaces.Options{AppArmor: p.ApparmorProfile, UnshareTime: len(offsets) > 0}
+	setup := namespaces.Options{AppArmor: p.ApparmorProfile, UnshareTime: len(offsets) > 0, ConsoleSize: p.ConsoleSize}
 	switch {
 	case p.Terminal && o.ConsoleSocket != "":
 		sock, err := dialConsole(o.ConsoleSocket)

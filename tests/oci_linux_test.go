@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -158,6 +160,20 @@ func (o *ociRuntime) refuses(what string, edit func(*specs.Spec), want string) {
 	if _, _, code := o.run("state", name); code == 0 {
 		o.t.Errorf("create with %s was refused but left container %s behind", what, name)
 	}
+}
+
+// processFile writes p as the JSON file `exec --process` reads.
+func (o *ociRuntime) processFile(p specs.Process) string {
+	o.t.Helper()
+	f := filepath.Join(o.t.TempDir(), "process.json")
+	bs, err := json.Marshal(p)
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	if err := os.WriteFile(f, bs, 0o644); err != nil {
+		o.t.Fatal(err)
+	}
+	return f
 }
 
 // cleanup deletes the container at the end of the test, whatever state
@@ -332,17 +348,7 @@ func TestOCISchedulerAndAffinity(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	process := func(p specs.Process) string {
-		f := filepath.Join(t.TempDir(), "process.json")
-		bs, err := json.Marshal(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(f, bs, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
+	process := o.processFile
 	p := specs.Process{Args: []string{"sh", "-c", stat + "; grep Cpus_allowed_list /proc/self/status"}, Cwd: "/",
 		Env: []string{"PATH=/bin"}, Scheduler: &specs.Scheduler{Policy: specs.SchedIdle},
 		ExecCPUAffinity: &specs.CPUAffinity{Initial: "0-1", Final: "1"}}
@@ -430,6 +436,74 @@ func TestOCIDomainname(t *testing.T) {
 			return ns.Type == specs.UTSNamespace
 		})
 	}, "domainname")
+}
+
+// TestOCIConsoleSize: process.consoleSize is the size of the terminal
+// sent over --console-socket, for create and for exec.
+func TestOCIConsoleSize(t *testing.T) {
+	o := newOCI(t)
+	size := &specs.Box{Height: 33, Width: 111}
+	b := o.bundle(func(s *specs.Spec) {
+		s.Process.Terminal, s.Process.ConsoleSize = true, size
+	}, "sh", "-c", "stty size; sleep 1000")
+	ctr := id("console-size")
+	o.cleanup(ctr)
+	socket, output := consoleOutput(t)
+	o.must("create", "--console-socket", socket, "--bundle", b, ctr)
+	o.must("start", ctr)
+	if got := <-output; !strings.HasPrefix(got, "33 111") {
+		t.Errorf("stty size in the container = %q, want 33 111", got)
+	}
+	proc := o.processFile(specs.Process{Terminal: true, ConsoleSize: &specs.Box{Height: 44, Width: 99}, Args: []string{"stty", "size"}, Cwd: "/"})
+	socket, output = consoleOutput(t)
+	o.must("exec", "--detach", "--console-socket", socket, "--process", proc, ctr)
+	if got := <-output; !strings.HasPrefix(got, "44 99") {
+		t.Errorf("stty size in an exec'd process = %q, want 44 99", got)
+	}
+}
+
+// consoleOutput listens on a console socket for one terminal master and
+// sends what the terminal prints in its first second.
+func consoleOutput(t *testing.T) (string, <-chan string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "console.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	out := make(chan string, 1)
+	go func() {
+		c, err := l.AcceptUnix()
+		if err != nil {
+			out <- err.Error()
+			return
+		}
+		defer c.Close()
+		oob := make([]byte, unix.CmsgSpace(4))
+		_, oobn, _, _, err := c.ReadMsgUnix(make([]byte, 16), oob)
+		msgs, perr := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil || perr != nil || len(msgs) != 1 {
+			out <- fmt.Sprintf("no terminal received: %v %v", err, perr)
+			return
+		}
+		fds, err := unix.ParseUnixRights(&msgs[0])
+		if err != nil || len(fds) != 1 {
+			out <- fmt.Sprintf("no terminal received: %v", err)
+			return
+		}
+		// Non-blocking, so that the runtime's poller honours the deadline.
+		if err := unix.SetNonblock(fds[0], true); err != nil {
+			out <- err.Error()
+			return
+		}
+		master := os.NewFile(uintptr(fds[0]), "master")
+		defer master.Close()
+		master.SetReadDeadline(time.Now().Add(time.Second))
+		b, _ := io.ReadAll(master)
+		out <- strings.ReplaceAll(string(b), "\r", "")
+	}()
+	return path, out
 }
 
 func TestOCIHooks(t *testing.T) {
