@@ -10,5 +10,12 @@
 //
 //	go test ./tests/ -run 'TestSandbox|TestBadInput' -v
 //
+// vm_linux_test.go boots Debian 12's kernel in qemu with a pure cgroup v2
+// hierarchy, which this hybrid host lacks, and runs vm/checks.sh there: a
+// static sbx's sandbox limits and an OCI container's lifecycle, checked
+// from the VM's side.
+//
+//	go test ./tests/ -run TestPureCgroupV2 -v
+//
 // The package has no non-test code.
 package tests

@@ -1,0 +1,135 @@
+#!/bin/sh
+# checks.sh runs as pid 1 of the test VM (tests/vm_linux_test.go): Debian's
+# kernel with a pure cgroup v2 hierarchy, as most hosts have it. It prints
+# TAP between "vm: begin" and "vm: end" on the console and powers off.
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mount -t tmpfs tmp /tmp
+mount -t tmpfs run /run
+exec </dev/null
+cg=/sys/fs/cgroup
+
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+notok() {
+	n=$((n + 1)); echo "not ok $n - $1"; shift
+	printf '%s\n' "$@" | sed 's/^/# /'
+}
+# expect DESC WANT GOT [OUTPUT]: ok when GOT equals WANT.
+expect() {
+	if [ "$3" = "$2" ]; then ok "$1"; else notok "$1" "got '$3', want '$2'" ${4:+"$4"}; fi
+}
+# spec NAME JSON: write /tmp/NAME.json.
+spec() { printf '%s\n' "$2" >"/tmp/$1.json"; }
+# sbxrun NAME: run /tmp/NAME.json with a report; sets $code and $out.
+sbxrun() { out=$(/sbx run --report "/tmp/$1.report" "/tmp/$1.json" 2>&1); code=$?; }
+# leftover: the sandbox groups still in the job's slice.
+leftover() { ls -d $cg/ci.slice/sbx-* 2>/dev/null; }
+
+echo "vm: begin"
+echo "# kernel $(uname -r); $(awk '$2 == "/sys/fs/cgroup" { print $3 }' /proc/mounts) at $cg"
+# The job's own cgroup below a slice, as systemd places a login or a CI job.
+mkdir -p $cg/ci.slice/job.scope
+echo $$ >$cg/ci.slice/job.scope/cgroup.procs
+
+# The host root, read-only, as examples/hello.json has it.
+spec hello '{"process": {"args": ["/bin/sh", "-c", "echo hello from $(hostname)"]}, "root": {"path": "/"}}'
+sbxrun hello
+expect "sbx run of the host root" "0 hello from sbx" "$code $out"
+
+# Every namespace new unless shared, and a shared one the host's own.
+ns="cgroup ipc mnt net pid time user uts"
+host=$(for t in $ns; do readlink /proc/self/ns/$t; done)
+for share in '' '"network": true, "uts": true'; do
+	spec ns "{\"process\": {\"args\": [\"/bin/sh\", \"-c\", \"for t in $ns; do readlink /proc/self/ns/\$t; done\"]},
+	  \"root\": {\"path\": \"/\"}, \"share\": {$share}}"
+	sbxrun ns
+	same=$(printf '%s\n%s\n' "$host" "$out" | sort | uniq -d | tr '\n' ' ')
+	want=""; [ -n "$share" ] && want="net:[$(stat -L -c %i /proc/self/ns/net)] uts:[$(stat -L -c %i /proc/self/ns/uts)] "
+	expect "namespaces, sharing {$share}" "0 8 $want" "$code $(echo "$out" | wc -l) $same" "$out"
+done
+
+# Limits on a running sandbox, read from the host.
+spec limits '{"process": {"args": ["/bin/sleep", "3"]}, "root": {"path": "/"},
+  "limits": {"memory": "48MiB", "pids": 16, "cpus": 0.5}}'
+/sbx run --report /tmp/limits.report /tmp/limits.json >/tmp/limits.out 2>&1 &
+bg=$!
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	g=$(leftover)
+	[ -n "$g" ] && [ -n "$(cat $g/cgroup.procs 2>/dev/null)" ] && break
+	sleep 0.2
+done
+expect "one sandbox group beside the job's" "1" "$(echo "$g" | grep -c sbx-)"
+expect "memory.max" "50331648" "$(cat $g/memory.max 2>&1)"
+expect "pids.max" "16" "$(cat $g/pids.max 2>&1)"
+expect "cpu.max" "50000 100000" "$(cat $g/cpu.max 2>&1)"
+for c in memory pids cpu; do
+	expect "$c enabled along the path" "yes" "$(grep -qw $c $cg/cgroup.subtree_control && grep -qw $c $cg/ci.slice/cgroup.subtree_control && echo yes)"
+done
+wait $bg
+expect "the limited sandbox exits 0" "0" "$?" "$(cat /tmp/limits.out)"
+expect "its group is removed" "" "$(leftover)"
+
+# Memory: an allocation over the limit is OOM-killed and reported so.
+spec oom '{"process": {"args": ["/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]},
+  "root": {"path": "/"}, "limits": {"memory": "16MiB"}}'
+sbxrun oom
+expect "an allocation over limits.memory is killed" "137" "$code" "$out"
+expect "the report says oomKilled" "1" "$(grep -c '"oomKilled": *true' /tmp/oom.report)" "$(cat /tmp/oom.report)"
+
+# Pids: a fork loop stops at the limit. The loop's shell dies at its first
+# failed fork; the sandbox's init then counts what lives, without forking.
+spec pids '{"process": {"args": ["/bin/sh", "-c", "sh -c \"for i in \\$(seq 40); do sleep 5 & done\" 2>/dev/null; set -- /proc/[0-9]*; echo $#"]},
+  "root": {"path": "/"}, "limits": {"pids": 10}}'
+sbxrun pids
+expect "a fork loop stops at limits.pids" "0 yes" "$code $(echo "$out" | awk '{ print ($1 > 1 && $1 <= 10 ? "yes" : $1) }')" "$out"
+
+# Timeout: the whole tree, a double fork included, is gone; exit 124.
+spec timeout '{"process": {"args": ["/bin/sh", "-c", "(setsid sleep 60 &) ; sleep 60"]},
+  "root": {"path": "/"}, "limits": {"timeout": "1s", "pids": 64}}'
+sbxrun timeout
+expect "limits.timeout exits 124" "124" "$code" "$out"
+expect "no sleep is left" "" "$(pidof sleep)"
+expect "no group is left" "" "$(leftover)"
+
+
+# The OCI runtime: /bundle is `sbx spec`'s config with linux.resources and
+# cgroupsPath /vmtest/vm1 (tests/vm_linux_test.go), running sleep 60.
+# Output goes through a file: the container keeps the stdio create gave it.
+oci() { /sbx "$@" >/tmp/oci.out 2>&1; code=$?; out=$(cat /tmp/oci.out); }
+status() { /sbx state vm1 2>&1 | sed -n 's/.*"status": *"\([a-z]*\)".*/\1/p'; }
+c=$cg/vmtest/vm1
+oci create --bundle /bundle --pid-file /tmp/vm1.pid vm1
+expect "OCI create" "0" "$code" "$out"
+expect "state after create" "created" "$(status)"
+expect "the pid file names the container's process" "yes" "$(grep -qx "$(cat /tmp/vm1.pid)" $c/cgroup.procs && echo yes)"
+expect "OCI memory.max" "67108864" "$(cat $c/memory.max 2>&1)"
+expect "OCI pids.max" "32" "$(cat $c/pids.max 2>&1)"
+expect "OCI cpu.max" "25000 100000" "$(cat $c/cpu.max 2>&1)"
+oci start vm1
+expect "OCI start" "0 running" "$code $(status)" "$out"
+printf '{"memory": {"limit": 134217728}, "pids": {"limit": 64}}\n' >/tmp/res.json
+oci update --resources /tmp/res.json vm1
+expect "OCI update" "0 134217728 64" "$code $(cat $c/memory.max) $(cat $c/pids.max)" "$out"
+oci pause vm1
+expect "OCI pause" "0 paused 1" "$code $(status) $(cat $c/cgroup.freeze)" "$out"
+oci resume vm1
+expect "OCI resume" "0 running 0" "$code $(status) $(cat $c/cgroup.freeze)" "$out"
+oci exec vm1 cat /proc/self/cgroup
+expect "OCI exec sees its own cgroup namespace" "0 0::/" "$code $out"
+oci ps --format json vm1
+expect "OCI ps" "0 [$(cat /tmp/vm1.pid)]" "$code $out"
+oci kill --all vm1 KILL
+for i in 1 2 3 4 5 6 7 8 9 10; do [ "$(status)" = stopped ] && break; sleep 0.2; done
+expect "OCI kill --all" "0 stopped" "$code $(status)" "$out"
+oci delete vm1
+expect "OCI delete" "0" "$code" "$out"
+expect "its cgroup is removed" "gone" "$([ -e $c ] || echo gone)"
+oci state vm1
+expect "state after delete" "1 does not exist" "$code $(echo "$out" | grep -o 'does not exist')"
+
+echo "1..$n"
+echo "vm: end"
+poweroff -f
