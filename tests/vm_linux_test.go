@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -24,14 +25,18 @@ import (
 // which checks the sandbox's namespaces and limits, OOM and fork-loop
 // containment, the timeout's tree kill, and an OCI container's lifecycle
 // with its limits, update, pause and kill --all, each read back from the
-// cgroup files, and that no group is left. The kernel package and qemu are
-// fetched with apt-get when missing; ../bin/vm keeps the kernel.
+// cgroup files, and that no group is left; then the same as uid 1000 in a
+// delegated subtree (sbx run, and a rootless OCI container), and the
+// refusal of limits outside it. The kernel package and qemu are fetched with apt-get when missing; ../bin/vm keeps the kernel.
 func TestPureCgroupV2(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping the cgroup v2 VM in -short mode")
 	}
 	if os.Geteuid() != 0 {
 		t.Skip("the cgroup v2 VM needs root: apt-get of qemu-system-x86 and Debian's kernel package")
+	}
+	if env.rootErr != nil {
+		t.Fatalf("BusyBox rootfs: %v", env.rootErr)
 	}
 	qemu := aptCommand(t, "qemu-system-x86_64", "qemu-system-x86")
 	kernel := debianKernel(t)
@@ -44,9 +49,11 @@ func TestPureCgroupV2(t *testing.T) {
 	for _, f := range []string{"init", "checks.sh"} {
 		copyFile(t, filepath.Join("vm", f), filepath.Join(stage, f), 0o755)
 	}
-	// The OCI bundle: its root a second copy of BusyBox, its limits the
-	// ones checks.sh reads back.
-	bundle := newOCI(t).bundle(func(s *specs.Spec) {
+	// The OCI bundles. /bundle's root is a second copy of BusyBox, and its
+	// limits are the ones checks.sh reads back. /bundle-rootless is
+	// `sbx spec --rootless`'s for uid 1000, whose relative cgroupsPath
+	// puts its group below that user's delegated subtree.
+	writeVMBundle(t, filepath.Join(stage, "bundle"), false, func(s *specs.Spec) {
 		s.Root.Path = "rootfs"
 		s.Linux.CgroupsPath = "/vmtest/vm1"
 		mem, pids, quota, period := int64(64<<20), int64(32), int64(25000), uint64(100000)
@@ -55,14 +62,18 @@ func TestPureCgroupV2(t *testing.T) {
 			Pids:   &specs.LinuxPids{Limit: &pids},
 			CPU:    &specs.LinuxCPU{Quota: &quota, Period: &period},
 		}
-	}, "sleep", "60")
-	if err := os.MkdirAll(filepath.Join(stage, "bundle"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	copyFile(t, filepath.Join(bundle, "config.json"), filepath.Join(stage, "bundle", "config.json"), 0o644)
+	})
 	if out, err := exec.Command("cp", "-a", env.rootfs, filepath.Join(stage, "bundle", "rootfs")).CombinedOutput(); err != nil {
 		t.Fatalf("copying the BusyBox rootfs: %v\n%s", err, out)
 	}
+	writeVMBundle(t, filepath.Join(stage, "bundle-rootless"), true, func(s *specs.Spec) {
+		s.Root.Path = "/bundle/rootfs"
+		s.Linux.CgroupsPath = "vmtest/r1"
+		pids := int64(24)
+		s.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &pids}}
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
+	})
 	for _, d := range []string{"newroot", "run"} {
 		if err := os.MkdirAll(filepath.Join(stage, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -246,6 +257,40 @@ func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
 		t.Fatal(err)
 	}
 	if err := os.Rename(tmp, dst); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeVMBundle writes dir/config.json: `sbx spec [--rootless]`'s config,
+// running sleep 60, changed by edit.
+func writeVMBundle(t *testing.T, dir string, rootless bool, edit func(*specs.Spec)) {
+	t.Helper()
+	tmp := t.TempDir()
+	args := []string{"spec", "--bundle", tmp}
+	if rootless {
+		args = append(args, "--rootless")
+	}
+	if out, err := exec.Command(env.sbx, args...).CombinedOutput(); err != nil {
+		t.Fatalf("sbx %v: %v\n%s", args, err, out)
+	}
+	b, err := os.ReadFile(filepath.Join(tmp, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	s.Process.Terminal = false
+	s.Process.Args = []string{"sleep", "60"}
+	edit(&s)
+	if b, err = json.Marshal(&s); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -95,6 +95,40 @@ expect "no sleep is left" "" "$(pidof sleep)"
 expect "no group is left" "" "$(leftover)"
 
 
+# Rootless, as on a desktop: uid 1000 in a cgroup subtree delegated to it,
+# laid out and owned as systemd's user@1000.service has it.
+u=$cg/user.slice/user@1000.service
+mkdir -p $u/app.slice/shell.scope /tmp/u /run/user/1000
+for c in memory pids cpu; do
+	echo +$c >$cg/cgroup.subtree_control
+	echo +$c >$cg/user.slice/cgroup.subtree_control
+done
+echo "u:x:1000:1000::/tmp/u:/bin/sh" >>/etc/passwd
+chown -R 1000:1000 $u /tmp/u /run/user/1000
+# asuser SCOPE CMD...: run CMD (words without spaces) as uid 1000 from
+# cgroup SCOPE; sets $code and $out.
+asuser() {
+	s=$1; shift
+	out=$(sh -c 'echo $$ >"$0/cgroup.procs" && exec su -s /bin/sh u -c "XDG_RUNTIME_DIR=/run/user/1000 $*"' "$s" "$@" 2>&1)
+	code=$?
+}
+spec rootless '{"process": {"args": ["/bin/sh", "-c", "echo uid $(id -u); cat /proc/self/uid_map"]},
+  "root": {"path": "/"}, "limits": {"memory": "48MiB", "pids": 16}}'
+asuser $u/app.slice/shell.scope /sbx run --report /tmp/u/rootless.report /tmp/rootless.json
+expect "rootless sbx run with limits, delegated" "0 uid 0 0 1000 1" "$code $(echo $out)"
+expect "the rootless sandbox's group is gone" "" "$(ls -d $u/app.slice/sbx-* 2>/dev/null)"
+spec rootless-oom '{"process": {"args": ["/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]},
+  "root": {"path": "/"}, "limits": {"memory": "16MiB"}}'
+asuser $u/app.slice/shell.scope /sbx run --report /tmp/u/oom.report /tmp/rootless-oom.json
+expect "rootless OOM kill" "137 1" "$code $(grep -c '"oomKilled": *true' /tmp/u/oom.report)" "$out"
+# Limits without delegation: refused, never dropped.
+asuser $cg/ci.slice/job.scope /sbx run /tmp/rootless.json
+expect "rootless limits without delegation are refused" "125" "$code" "$out"
+echo "# $out"
+spec rootless-nolimits '{"process": {"args": ["/bin/true"]}, "root": {"path": "/"}}'
+asuser $cg/ci.slice/job.scope /sbx run /tmp/rootless-nolimits.json
+expect "rootless without limits needs no cgroup" "0" "$code" "$out"
+
 # The OCI runtime: /bundle is `sbx spec`'s config with linux.resources and
 # cgroupsPath /vmtest/vm1 (tests/vm_linux_test.go), running sleep 60.
 # Output goes through a file: the container keeps the stdio create gave it.
@@ -129,6 +163,27 @@ expect "OCI delete" "0" "$code" "$out"
 expect "its cgroup is removed" "gone" "$([ -e $c ] || echo gone)"
 oci state vm1
 expect "state after delete" "1 does not exist" "$code $(echo "$out" | grep -o 'does not exist')"
+
+# A rootless OCI container of uid 1000 (/bundle-rootless: `sbx spec
+# --rootless`, pids limit 24, cgroupsPath vmtest/r1), its group below the
+# delegated app.slice, state in $XDG_RUNTIME_DIR/sbx.
+r=$u/app.slice/vmtest/r1
+uoci() { asuser $u/app.slice/shell.scope /sbx "$@" '>/tmp/u/oci.out' '2>&1'; out=$(cat /tmp/u/oci.out); }
+uoci create --bundle /bundle-rootless --pid-file /tmp/u/r1.pid r1
+expect "rootless OCI create" "0" "$code" "$out"
+expect "its group is below the delegated subtree" "0::/user.slice/user@1000.service/app.slice/vmtest/r1" \
+	"$(cat /proc/$(cat /tmp/u/r1.pid)/cgroup 2>&1)"
+expect "rootless OCI pids.max" "24" "$(cat $r/pids.max 2>&1)"
+uoci start r1
+expect "rootless OCI start" "0" "$code" "$out"
+uoci exec r1 id -u
+expect "rootless OCI exec" "0 0" "$code $out"
+uoci kill --all r1 KILL
+expect "rootless OCI kill --all" "0" "$code" "$out"
+for i in 1 2 3 4 5 6 7 8 9 10; do [ -e /proc/$(cat /tmp/u/r1.pid) ] || break; sleep 0.2; done
+uoci delete r1
+expect "rootless OCI delete" "0 gone" "$code $([ -e $r ] || echo gone)" "$out"
+expect "nothing left in its state directory" "" "$(ls /run/user/1000/sbx 2>&1)"
 
 echo "1..$n"
 echo "vm: end"
