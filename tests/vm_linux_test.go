@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,9 @@ import (
 func TestPureCgroupV2(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping the cgroup v2 VM in -short mode")
+	}
+	if goruntime.GOARCH != "amd64" {
+		t.Skip("the cgroup v2 VM boots Debian's amd64 kernel")
 	}
 	if os.Geteuid() != 0 {
 		t.Skip("the cgroup v2 VM needs root: apt-get of qemu-system-x86 and Debian's kernel package")
@@ -74,6 +78,23 @@ func TestPureCgroupV2(t *testing.T) {
 		s.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &pids}}
 		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
 		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
+	})
+	// AppArmor, which Debian's kernel enables and this host lacks: Debian's
+	// apparmor_parser, which needs only the C library (this Debian host's),
+	// and a bundle confined by the profile checks.sh loads.
+	for dst, src := range map[string]string{
+		"sbin/apparmor_parser":           debianFile(t, "apparmor", "sbin/apparmor_parser"),
+		"lib/x86_64-linux-gnu/libc.so.6": "/lib/x86_64-linux-gnu/libc.so.6",
+		"lib64/ld-linux-x86-64.so.2":     "/lib64/ld-linux-x86-64.so.2",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(stage, dst)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		copyFile(t, src, filepath.Join(stage, dst), 0o755)
+	}
+	writeVMBundle(t, filepath.Join(stage, "bundle-aa"), false, func(s *specs.Spec) {
+		s.Root.Path = "/bundle/rootfs"
+		s.Process.ApparmorProfile = "sbx-vm-test"
 	})
 	for _, d := range []string{"newroot", "run"} {
 		if err := os.MkdirAll(filepath.Join(stage, d), 0o755); err != nil {
@@ -183,8 +204,7 @@ func aptCommand(t *testing.T, command, pkg string) string {
 }
 
 // debianKernel returns the vmlinuz of the kernel package Debian's
-// linux-image-amd64 depends on, downloaded (not installed) into ../bin/vm
-// once.
+// linux-image-amd64 depends on.
 func debianKernel(t *testing.T) string {
 	t.Helper()
 	out, err := exec.Command("apt-cache", "depends", "linux-image-amd64").Output()
@@ -202,27 +222,34 @@ func debianKernel(t *testing.T) string {
 		t.Fatalf("apt-cache depends linux-image-amd64 names no kernel package:\n%s", out)
 	}
 	name := string(pkg[1])
-	cache, err := filepath.Abs(filepath.Join("..", "bin", "vm"))
+	return debianFile(t, name, "boot/vmlinuz-"+strings.TrimPrefix(name, "linux-image-"))
+}
+
+// debianFile returns file (a path inside Debian's package pkg), taken
+// from the package downloaded, not installed, into ../bin/vm once.
+func debianFile(t *testing.T, pkg, file string) string {
+	t.Helper()
+	cache, err := filepath.Abs(filepath.Join("..", "bin", "vm", pkg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	vmlinuz := filepath.Join(cache, "vmlinuz-"+strings.TrimPrefix(name, "linux-image-"))
-	if _, err := os.Stat(vmlinuz); err == nil {
-		return vmlinuz
+	cached := filepath.Join(cache, filepath.Base(file))
+	if _, err := os.Stat(cached); err == nil {
+		return cached
 	}
 	dl := t.TempDir()
 	// apt-get download drops privileges to _apt, which must write there.
 	if err := os.Chmod(dl, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	get := exec.Command("apt-get", "download", "-qq", name)
+	get := exec.Command("apt-get", "download", "-qq", pkg)
 	get.Dir = dl
 	if out, err := get.CombinedOutput(); err != nil {
-		t.Fatalf("apt-get download %s: %v\n%s", name, err, out)
+		t.Fatalf("apt-get download %s: %v\n%s", pkg, err, out)
 	}
-	debs, _ := filepath.Glob(filepath.Join(dl, name+"_*.deb"))
+	debs, _ := filepath.Glob(filepath.Join(dl, pkg+"_*.deb"))
 	if len(debs) != 1 {
-		t.Fatalf("apt-get download %s left %v", name, debs)
+		t.Fatalf("apt-get download %s left %v", pkg, debs)
 	}
 	x := filepath.Join(dl, "x")
 	if out, err := exec.Command("dpkg-deb", "-x", debs[0], x).CombinedOutput(); err != nil {
@@ -231,8 +258,8 @@ func debianKernel(t *testing.T) string {
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	copyFile(t, filepath.Join(x, "boot", filepath.Base(vmlinuz)), vmlinuz, 0o644)
-	return vmlinuz
+	copyFile(t, filepath.Join(x, file), cached, 0o755)
+	return cached
 }
 
 // staticSbx builds sbx as `make build` does, statically, for a VM that has

@@ -30,6 +30,7 @@ func execCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "supplementary group ids"},
 			&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability to the bounding, effective and permitted sets (and inheritable and ambient, when the process has inheritable ones)"},
 			&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs"},
+			&cli.StringFlag{Name: "apparmor", Usage: "the AppArmor `PROFILE` to run under instead of the container's"},
 			&cli.IntFlag{Name: "preserve-fds", Usage: "pass `N` more fds (3, 4, …) to the process"},
 		},
 		Action: oci(execAction),
@@ -159,6 +160,9 @@ func execProcess(c *cli.Context, ctr *runtime.Container) (*specs.Process, error)
 	}
 	if c.Bool("no-new-privs") {
 		p.NoNewPrivileges = true
+	}
+	if profile := c.String("apparmor"); profile != "" {
+		p.ApparmorProfile = profile
 	}
 	return p, nil
 }

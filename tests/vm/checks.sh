@@ -185,6 +185,36 @@ uoci delete r1
 expect "rootless OCI delete" "0 gone" "$code $([ -e $r ] || echo gone)" "$out"
 expect "nothing left in its state directory" "" "$(ls /run/user/1000/sbx 2>&1)"
 
+# AppArmor, which Debian's kernel enables (this host's has none). Two
+# profiles: sbx-vm-test denies reading /etc/passwd, sbx-vm-open does not.
+mount -t securityfs securityfs /sys/kernel/security
+expect "AppArmor is enabled" "Y" "$(cat /sys/module/apparmor/parameters/enabled)"
+expect "sbx features says so" "1" "$(/sbx features | tr -d ' \n' | grep -c '"apparmor":{"enabled":true}')"
+for p in sbx-vm-test sbx-vm-open; do
+	deny=; [ $p = sbx-vm-test ] && deny='deny /etc/passwd r,'
+	printf 'profile %s flags=(attach_disconnected,mediate_deleted) {\n file,\n capability,\n network,\n signal,\n ptrace,\n unix,\n mount,\n umount,\n pivot_root,\n %s\n}\n' $p "$deny" >/tmp/$p
+	out=$(/sbin/apparmor_parser -r /tmp/$p 2>&1); code=$?
+	expect "apparmor_parser loads $p" "0" "$code" "$out"
+done
+oci create --bundle /bundle-aa aa1
+expect "OCI create with process.apparmorProfile" "0" "$code" "$out"
+oci start aa1
+oci exec aa1 cat /proc/1/attr/current
+expect "the container's process is confined" "0 sbx-vm-test (enforce)" "$code $out"
+oci exec aa1 cat /proc/self/attr/current
+expect "exec inherits the container's profile" "0 sbx-vm-test (enforce)" "$code $out"
+oci exec aa1 cat /etc/passwd
+expect "the profile denies /etc/passwd" "1 Permission denied" "$code $(echo "$out" | grep -o 'Permission denied')"
+oci exec --apparmor sbx-vm-open aa1 sh -c 'cat /proc/self/attr/current; cat /etc/passwd >/dev/null && echo read'
+expect "exec --apparmor" "0 sbx-vm-open (enforce) read" "$code $(echo $out)"
+oci exec --apparmor sbx-vm-none aa1 true
+expect "exec under a profile not loaded fails" "yes" "$([ $code != 0 ] && echo "$out" | grep -q sbx-vm-none && echo yes)" "$code $out"
+echo "# $out"
+oci kill aa1 KILL
+for i in 1 2 3 4 5 6 7 8 9 10; do [ "$(/sbx state aa1 2>&1 | grep -c stopped)" = 1 ] && break; sleep 0.2; done
+oci delete aa1
+expect "OCI delete of the confined container" "0" "$code" "$out"
+
 echo "1..$n"
 echo "vm: end"
 poweroff -f
