@@ -28,8 +28,10 @@ import (
 // with its limits, update, pause and kill --all, each read back from the
 // cgroup files, and that no group is left; then the same as uid 1000 in a
 // delegated subtree (sbx run, and a rootless OCI container), and the
-// refusal of limits outside it. The kernel package and qemu are fetched
-// with apt-get when missing; ../bin/vm keeps the kernel.
+// refusal of limits outside it; and AppArmor, which Debian's kernel
+// enables: a confined container, exec under its profile and another. qemu
+// is installed with apt-get when missing; the kernel and apparmor packages
+// are downloaded into ../bin/vm once.
 func TestPureCgroupV2(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping the cgroup v2 VM in -short mode")
