@@ -31,6 +31,11 @@ type Options struct {
 	// /run holds the host's service sockets (a read-only bind does not stop
 	// connect(2)), and the others are replaced by the spec's own mounts.
 	SkeletonRoot bool
+	// ImageRoot keeps the flags of the mount a bound Root.Path is on, as
+	// runc does: an OCI image's setuid programs (sudo, su, ping) and
+	// device nodes work, unless the config says noNewPrivileges. false
+	// makes the root nosuid and nodev, as the sandbox has it.
+	ImageRoot bool
 	// CgroupTasks are cgroup v1 "tasks" files the child is given (the
 	// Cmd's ExtraFiles): it writes "0" to each (joining those groups) and
 	// closes it, first thing, before UnshareCgroup.
@@ -102,7 +107,7 @@ func Setup(spec *specs.Spec, o Options) (*spawn.Program, error) {
 	if spec.Root == nil {
 		return nil, errors.New("namespaces: spec has no root")
 	}
-	b := &builder{p: &spawn.Program{}, spec: spec, cgroups: o.Cgroups, mknod: o.Mknod, detached: o.Detached}
+	b := &builder{p: &spawn.Program{}, spec: spec, cgroups: o.Cgroups, mknod: o.Mknod, detached: o.Detached, imageRoot: o.ImageRoot}
 	if err := b.plan(o); err != nil {
 		return nil, err
 	}
@@ -137,11 +142,12 @@ type builder struct {
 	// host is the host's root directory, opened before the new root
 	// covers it: every bind source is opened relative to it, so that no
 	// lookup can land on the new root stacked over "/".
-	host     spawn.FD
-	cgroups  map[string]string // Options.Cgroups
-	proc     *spawn.FD         // the procfs mounted at /proc, until sysctl
-	mknod    bool
-	detached bool // Options.Detached
+	host      spawn.FD
+	cgroups   map[string]string // Options.Cgroups
+	proc      *spawn.FD         // the procfs mounted at /proc, until sysctl
+	mknod     bool
+	detached  bool // Options.Detached
+	imageRoot bool // Options.ImageRoot
 }
 
 // hostPath is path relative to b.host.
@@ -281,7 +287,9 @@ func (b *builder) newRoot(skeleton bool) error {
 	default:
 		b.p.Step("bind root", r.Path)
 		b.root = b.cloneHost(r.Path, unix.AT_RECURSIVE)
-		b.setAttr(b.root.Arg(), true, mountAttr(unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, 0))
+		if !b.imageRoot {
+			b.setAttr(b.root.Arg(), true, mountAttr(unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV, 0))
+		}
 		if filepath.Clean(r.Path) != "/" {
 			at, name = b.host.Arg(), hostPath(r.Path)
 		}

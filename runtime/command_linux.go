@@ -154,6 +154,7 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, release func(), err e
 	userns := listed&spawn.NewUser != 0
 	setup := namespaces.Options{
 		SkeletonRoot: o.skeletonRoot,
+		ImageRoot:    o.container,
 		Loopback:     lx.Namespaces&spawn.NewNet != 0,
 		Mknod:        o.container && !userns,
 		AppArmor:     s.Process.ApparmorProfile,

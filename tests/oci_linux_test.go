@@ -981,3 +981,57 @@ func sbxIn(t *testing.T, r *runner, dir string, args ...string) (string, int) {
 	}
 	return string(out), code
 }
+
+// TestOCIImageRoot: the root keeps the flags of the mount its image is
+// on, as under runc, so an image's setuid programs work for a non-root
+// process (sudo, su, ping) and its device nodes open; noNewPrivileges
+// still stops the setuid. (The sandbox's root is nosuid and nodev:
+// TestSandbox.)
+func TestOCIImageRoot(t *testing.T) {
+	o := newOCI(t)
+	rootfs := filepath.Join(t.TempDir(), "rootfs")
+	if out, err := exec.Command("cp", "-a", env.rootfs, rootfs).CombinedOutput(); err != nil {
+		t.Fatalf("copying the BusyBox rootfs: %v\n%s", err, out)
+	}
+	suid := filepath.Join(rootfs, "suidprobe")
+	b, err := os.ReadFile(env.probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(suid, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(suid, os.ModeSetuid|0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mknod(filepath.Join(rootfs, "null2"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name          string
+		noNewPrivs    bool
+		wantEffective string
+	}{
+		{"setuid", false, "0"},
+		{"setuid under noNewPrivileges", true, "1000"},
+	} {
+		bundle := o.bundle(func(s *specs.Spec) {
+			s.Root.Path = rootfs
+			s.Process.User = specs.User{UID: 1000, GID: 1000}
+			s.Process.NoNewPrivileges = c.noNewPrivs
+		}, "/suidprobe", "facts")
+		out, errs, code := o.run("run", "--bundle", bundle, id("image-root"))
+		var f facts
+		if code != 0 || json.Unmarshal([]byte(out), &f) != nil {
+			t.Fatalf("%s: exit %d, stdout %q, stderr %q", c.name, code, out, errs)
+		}
+		// Uid: real, effective, saved, filesystem.
+		if ids := strings.Fields(f.Status["Uid"]); len(ids) != 4 || ids[0] != "1000" || ids[1] != c.wantEffective {
+			t.Errorf("%s: Uid %q in the container (NoNewPrivs %s), want real 1000 and effective %s", c.name, f.Status["Uid"], f.Status["NoNewPrivs"], c.wantEffective)
+		}
+	}
+	bundle := o.bundle(func(s *specs.Spec) { s.Root.Path = rootfs }, "sh", "-c", "echo x >/null2 && echo written")
+	if out, errs, code := o.run("run", "--bundle", bundle, id("image-root-dev")); code != 0 || out != "written\n" {
+		t.Errorf("writing the image's own /null2: exit %d, %q, stderr %q; want written", code, out, errs)
+	}
+}
