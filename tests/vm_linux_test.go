@@ -64,10 +64,16 @@ func TestPureCgroupV2(t *testing.T) {
 		s.Root.Path = "rootfs"
 		s.Linux.CgroupsPath = "/vmtest/vm1"
 		mem, pids, quota, period := int64(64<<20), int64(32), int64(25000), uint64(100000)
+		reservation, shares := int64(32<<20), uint64(512)
 		s.Linux.Resources = &specs.LinuxResources{
-			Memory: &specs.LinuxMemory{Limit: &mem},
-			Pids:   &specs.LinuxPids{Limit: &pids},
-			CPU:    &specs.LinuxCPU{Quota: &quota, Period: &period},
+			Memory:         &specs.LinuxMemory{Limit: &mem, Swap: &mem, Reservation: &reservation}, // no swap
+			Pids:           &specs.LinuxPids{Limit: &pids},
+			CPU:            &specs.LinuxCPU{Quota: &quota, Period: &period, Shares: &shares, Cpus: "1", Mems: "0"},
+			Unified:        map[string]string{"memory.high": "62914560"},
+			HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 4 << 20}},
+			// Every device denied but the container's own /dev, as
+			// runc's default config has it.
+			Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
 		}
 	})
 	if out, err := exec.Command("cp", "-a", env.rootfs, filepath.Join(stage, "bundle", "rootfs")).CombinedOutput(); err != nil {

@@ -142,6 +142,15 @@ expect "the pid file names the container's process" "yes" "$(grep -qx "$(cat /tm
 expect "OCI memory.max" "67108864" "$(cat $c/memory.max 2>&1)"
 expect "OCI pids.max" "32" "$(cat $c/pids.max 2>&1)"
 expect "OCI cpu.max" "25000 100000" "$(cat $c/cpu.max 2>&1)"
+expect "OCI cpuset.cpus and cpuset.mems" "1 0" "$(cat $c/cpuset.cpus $c/cpuset.mems 2>&1 | tr '\n' ' ' | sed 's/ $//')"
+expect "OCI memory.swap.max (swap equal to the limit: none)" "0" "$(cat $c/memory.swap.max 2>&1)"
+expect "OCI hugetlb.2MB.max" "4194304" "$(cat $c/hugetlb.2MB.max 2>&1)"
+# What Kubernetes sends in v1 terms, converted as containerd/cgroups does
+# (its cpu.shares mapping takes the default 1024 to the default weight 100,
+# and 512 to 59).
+expect "OCI cpu.shares 512 as cpu.weight" "59" "$(cat $c/cpu.weight 2>&1)"
+expect "OCI memory.reservation as memory.low" "33554432" "$(cat $c/memory.low 2>&1)"
+expect "OCI unified memory.high" "62914560" "$(cat $c/memory.high 2>&1)"
 oci start vm1
 expect "OCI start" "0 running" "$code $(status)" "$out"
 printf '{"memory": {"limit": 134217728}, "pids": {"limit": 64}}\n' >/tmp/res.json
@@ -153,6 +162,15 @@ oci resume vm1
 expect "OCI resume" "0 running 0" "$code $(status) $(cat $c/cgroup.freeze)" "$out"
 oci exec vm1 cat /proc/self/cgroup
 expect "OCI exec sees its own cgroup namespace" "0 0::/" "$code $out"
+oci exec vm1 grep Cpus_allowed_list /proc/self/status
+expect "OCI exec runs on the cpuset" "0 Cpus_allowed_list: 1" "$code $(echo $out)"
+# The device filter (an eBPF program on v2): the container's own /dev works,
+# a device node it was not granted does not open.
+mknod /bundle/rootfs/tmp/loop-control c 10 237 2>/dev/null
+oci exec vm1 sh -c 'echo x >/dev/null && head -c 1 /dev/zero | wc -c'
+expect "OCI devices: the container's /dev is allowed" "0 1" "$code $(echo $out)"
+oci exec vm1 sh -c 'head -c 0 /tmp/loop-control'
+expect "OCI devices: another device is denied" "1 Operation not permitted" "$code $(echo "$out" | grep -o 'Operation not permitted')" "$out"
 oci ps --format json vm1
 expect "OCI ps" "0 [$(cat /tmp/vm1.pid)]" "$code $out"
 oci kill --all vm1 KILL
