@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	goruntime "runtime"
@@ -46,7 +47,9 @@ func TestPureCgroupV2(t *testing.T) {
 		t.Fatalf("BusyBox rootfs: %v", env.rootErr)
 	}
 	qemu := aptCommand(t, "qemu-system-x86_64", "qemu-system-x86")
-	kernel := debianKernel(t)
+	// null_blk (which needs configfs) gives the VM a block device to
+	// throttle, bfq its weights.
+	kernel, modules := debianKernel(t, "fs/configfs/configfs.ko", "drivers/block/null_blk/null_blk.ko", "block/bfq.ko")
 
 	stage := filepath.Join(t.TempDir(), "initramfs")
 	if out, err := exec.Command("cp", "-a", env.rootfs, stage).CombinedOutput(); err != nil {
@@ -91,7 +94,7 @@ func TestPureCgroupV2(t *testing.T) {
 	// apparmor_parser, which needs only the C library (this Debian host's),
 	// and a bundle confined by the profile checks.sh loads.
 	for dst, src := range map[string]string{
-		"sbin/apparmor_parser":           debianFile(t, "apparmor", "sbin/apparmor_parser"),
+		"sbin/apparmor_parser":           debianFiles(t, "apparmor", "sbin/apparmor_parser")[0],
 		"lib/x86_64-linux-gnu/libc.so.6": "/lib/x86_64-linux-gnu/libc.so.6",
 		"lib64/ld-linux-x86-64.so.2":     "/lib64/ld-linux-x86-64.so.2",
 	} {
@@ -104,6 +107,12 @@ func TestPureCgroupV2(t *testing.T) {
 		s.Root.Path = "/bundle/rootfs"
 		s.Process.ApparmorProfile = "sbx-vm-test"
 	})
+	for _, m := range modules {
+		if err := os.MkdirAll(filepath.Join(stage, "modules"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		copyFile(t, m, filepath.Join(stage, "modules", filepath.Base(m)), 0o644)
+	}
 	for _, d := range []string{"newroot", "run"} {
 		if err := os.MkdirAll(filepath.Join(stage, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -212,8 +221,9 @@ func aptCommand(t *testing.T, command, pkg string) string {
 }
 
 // debianKernel returns the vmlinuz of the kernel package Debian's
-// linux-image-amd64 depends on.
-func debianKernel(t *testing.T) string {
+// linux-image-amd64 depends on, and its modules named (paths below
+// kernel/ in its module tree).
+func debianKernel(t *testing.T, modules ...string) (string, []string) {
 	t.Helper()
 	out, err := exec.Command("apt-cache", "depends", "linux-image-amd64").Output()
 	if err != nil || !bytes.Contains(out, []byte("Depends: linux-image-")) {
@@ -230,19 +240,33 @@ func debianKernel(t *testing.T) string {
 		t.Fatalf("apt-cache depends linux-image-amd64 names no kernel package:\n%s", out)
 	}
 	name := string(pkg[1])
-	return debianFile(t, name, "boot/vmlinuz-"+strings.TrimPrefix(name, "linux-image-"))
+	version := strings.TrimPrefix(name, "linux-image-")
+	files := []string{"boot/vmlinuz-" + version}
+	for _, m := range modules {
+		files = append(files, path.Join("lib/modules", version, "kernel", m))
+	}
+	got := debianFiles(t, name, files...)
+	return got[0], got[1:]
 }
 
-// debianFile returns file (a path inside Debian's package pkg), taken
+// debianFiles returns files (paths inside Debian's package pkg), taken
 // from the package downloaded, not installed, into ../bin/vm once.
-func debianFile(t *testing.T, pkg, file string) string {
+func debianFiles(t *testing.T, pkg string, files ...string) []string {
 	t.Helper()
 	cache, err := filepath.Abs(filepath.Join("..", "bin", "vm", pkg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cached := filepath.Join(cache, filepath.Base(file))
-	if _, err := os.Stat(cached); err == nil {
+	var cached []string
+	missing := false
+	for _, f := range files {
+		c := filepath.Join(cache, filepath.Base(f))
+		cached = append(cached, c)
+		if _, err := os.Stat(c); err != nil {
+			missing = true
+		}
+	}
+	if !missing {
 		return cached
 	}
 	dl := t.TempDir()
@@ -266,7 +290,9 @@ func debianFile(t *testing.T, pkg, file string) string {
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	copyFile(t, filepath.Join(x, file), cached, 0o755)
+	for i, f := range files {
+		copyFile(t, filepath.Join(x, f), cached[i], 0o755)
+	}
 	return cached
 }
 

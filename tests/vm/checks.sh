@@ -156,6 +156,18 @@ expect "OCI start" "0 running" "$code $(status)" "$out"
 printf '{"memory": {"limit": 134217728}, "pids": {"limit": 64}}\n' >/tmp/res.json
 oci update --resources /tmp/res.json vm1
 expect "OCI update" "0 134217728 64" "$code $(cat $c/memory.max) $(cat $c/pids.max)" "$out"
+# Block I/O on v2: null_blk's device throttled (io.max) and weighted by BFQ
+# (io.bfq.weight), through update, as a device's numbers are known only here.
+insmod /modules/configfs.ko && insmod /modules/null_blk.ko nr_devices=1 && insmod /modules/bfq.ko &&
+	echo bfq >/sys/block/nullb0/queue/scheduler
+dev=$(cat /sys/block/nullb0/dev)
+expect "null_blk and BFQ loaded" "yes" "$([ -n "$dev" ] && grep -q '\[bfq\]' /sys/block/nullb0/queue/scheduler && echo yes)"
+printf '{"blockIO": {"weight": 300, "throttleReadBpsDevice": [{"major": %s, "minor": %s, "rate": 1048576}]}}\n' \
+	${dev%:*} ${dev#*:} >/tmp/blkio.json
+oci update --resources /tmp/blkio.json vm1
+expect "OCI update blockIO" "0" "$code" "$out"
+expect "io.max throttles the device" "$dev rbps=1048576 wbps=max riops=max wiops=max" "$(cat $c/io.max 2>&1)"
+expect "io.bfq.weight" "default 300" "$(head -n 1 $c/io.bfq.weight 2>&1)"
 oci pause vm1
 expect "OCI pause" "0 paused 1" "$code $(status) $(cat $c/cgroup.freeze)" "$out"
 oci resume vm1
