@@ -672,7 +672,7 @@ func (b *builder) specDevices(devs []specs.LinuxDevice) error {
 			t := b.mountPoint(dst, false)
 			b.p.Step("bind device", dst)
 			s := b.cloneHost(dst, 0)
-			b.setAttr(s.Arg(), false, mountAttr(unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC, 0))
+			b.setAttr(s.Arg(), false, hostNodeAttr)
 			b.moveOnto(s.Arg(), t)
 			b.p.Close(s)
 			b.p.Close(t)
@@ -750,6 +750,7 @@ func (b *builder) maskPaths(paths []string) {
 		orElse()
 		f, endFile := b.p.OpenIf(absent, unix.SYS_OPENAT2, b.root.Arg(), name, openHow(unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC), spawn.Int(unix.SizeofOpenHow))
 		s = b.cloneHost(os.DevNull, 0)
+		b.setAttr(s.Arg(), false, hostNodeAttr)
 		b.moveOnto(s.Arg(), f)
 		b.p.Close(s)
 		b.p.Close(f)
@@ -777,6 +778,15 @@ func (b *builder) readonlyPaths(paths []string) {
 // (and its tmpfs is nodev), a bind of the host's node works in both.
 var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
+// hostNodeAttr is how a host's device node is bound (the nodes of /dev,
+// /dev/null over a masked file, linux.devices in a user namespace):
+// read-only, which does not stop I/O on the device but makes chmod, chown
+// and utimes on it fail with EROFS. Otherwise a process that is root on
+// the host (a container without a user namespace, a sandbox sharing the
+// caller's) changed the host's own /dev/null, and chmod needs no
+// capability from the owner.
+var hostNodeAttr = mountAttr(unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC, 0)
+
 // devLinks are the symlinks of a minimal /dev (runc's default set).
 var devLinks = [][2]string{
 	{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
@@ -787,12 +797,11 @@ var devLinks = [][2]string{
 func (b *builder) devices() {
 	b.p.Step("open", "/dev")
 	dev := b.p.Open(unix.SYS_OPENAT2, b.root.Arg(), spawn.Str("dev"), openHow(unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC), spawn.Int(unix.SizeofOpenHow))
-	attr := mountAttr(unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC, 0)
 	for _, name := range devNodes {
 		b.p.Step("bind device", "/dev/"+name)
 		b.createFile(dev, name)
 		s := b.cloneHost("/dev/"+name, 0)
-		b.setAttr(s.Arg(), false, attr)
+		b.setAttr(s.Arg(), false, hostNodeAttr)
 		b.moveInto(s, dev, name)
 		b.p.Close(s)
 	}

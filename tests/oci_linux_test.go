@@ -1035,3 +1035,58 @@ func TestOCIImageRoot(t *testing.T) {
 		t.Errorf("writing the image's own /null2: exit %d, %q, stderr %q; want written", code, out, errs)
 	}
 }
+
+// TestHostDeviceNodes: /dev's nodes and the /dev/null over masked files
+// are binds of the host's nodes, so a process that is root on the host (a
+// container without a user namespace, a sandbox sharing the caller's) must
+// not change them: chmod needs no capability from the owner. The devices
+// still work.
+func TestHostDeviceNodes(t *testing.T) {
+	o := newOCI(t)
+	nodes := []string{"/dev/null", "/dev/full", "/dev/zero", "/dev/tty"}
+	before := map[string]unix.Stat_t{}
+	for _, n := range nodes {
+		var st unix.Stat_t
+		if err := unix.Stat(n, &st); err != nil {
+			t.Fatal(err)
+		}
+		before[n] = st
+	}
+	// Should sbx fail, put the host's nodes back.
+	t.Cleanup(func() {
+		for n, b := range before {
+			unix.Chmod(n, b.Mode&0o7777)
+			unix.Chown(n, int(b.Uid), int(b.Gid))
+			unix.UtimesNano(n, []unix.Timespec{b.Atim, b.Mtim})
+		}
+	})
+	script := `echo x >/dev/null && head -c 1 /dev/zero | wc -c
+for f in /dev/null /dev/full /dev/zero /dev/tty /proc/timer_list /proc/keys; do
+	chmod 600 $f 2>/dev/null && echo "chmod $f"
+	touch -d "2001-02-03 04:05:06" $f 2>/dev/null && echo "touch $f"
+	chown 1:1 $f 2>/dev/null && echo "chown $f"
+done; true`
+	bundle := o.bundle(func(s *specs.Spec) {
+		s.Process.Capabilities = nil // chmod and utimes of one's own file need none
+	}, "sh", "-c", script)
+	out, errs, code := o.run("run", "--bundle", bundle, id("host-nodes"))
+	if code != 0 || out != "1\n" {
+		t.Errorf("OCI container as root: exit %d, %q (stderr %q); want the devices to work (1) and every chmod, touch and chown to fail", code, out, errs)
+	}
+	r := callerRunner()
+	s := Spec{Process: Process{Args: []string{"/bin/sh", "-c", script}, Env: []string{"PATH=/bin"}},
+		Root: &Root{Path: env.rootfs}, Share: &Share{User: true}}
+	res := r.sbx(t, s, call{})
+	if res.code != 0 || res.stdout != "1\n" {
+		t.Errorf("sandbox sharing the caller's user namespace: %v; want the devices to work (1) and every chmod, touch and chown to fail", res)
+	}
+	for _, n := range nodes {
+		var st unix.Stat_t
+		if err := unix.Stat(n, &st); err != nil {
+			t.Fatal(err)
+		}
+		if b := before[n]; st.Mode != b.Mode || st.Uid != b.Uid || st.Mtim != b.Mtim {
+			t.Errorf("the host's %s changed: mode %o uid %d mtime %v, was %o %d %v", n, st.Mode, st.Uid, st.Mtim, b.Mode, b.Uid, b.Mtim)
+		}
+	}
+}
