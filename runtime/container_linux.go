@@ -286,6 +286,8 @@ func (c *Container) makeGate() (*os.File, error) {
 // checkExecutable looks for the process's program inside the container's
 // root (the process waits at its gate, so its root is in place), so that
 // create fails on a missing one instead of the process ending with 127.
+// A file that is there but not executable (or a directory) is
+// "permission denied", as execve says, not "not found".
 func checkExecutable(pid int, p *specs.Process) error {
 	root, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -316,6 +318,7 @@ func checkExecutable(pid int, p *specs.Process) error {
 			candidates = append(candidates, filepath.Join(d, name))
 		}
 	}
+	denied := false // a candidate is there but is no executable file
 	for _, cand := range candidates {
 		how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT}
 		fd, err := unix.Openat2(root, cand, how)
@@ -331,6 +334,12 @@ func checkExecutable(pid int, p *specs.Process) error {
 		if err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0 {
 			return nil
 		}
+		denied = true
+	}
+	// execve(2) and execvp(3) fail with EACCES then, and podman and
+	// Docker map "permission denied" to exit status 126, "not found" to 127.
+	if denied {
+		return fmt.Errorf("exec: %q: permission denied (process.args[0] is not an executable file)", name)
 	}
 	return fmt.Errorf("exec: %q: executable file not found in the container (process.args[0], PATH of process.env)", name)
 }
@@ -440,12 +449,22 @@ func (c *Container) Start() error {
 
 // Signal sends sig to the container's process, or with all to every
 // process in its cgroup.
+//
+// A created container's process waits at its gate, in sbx's code, as the
+// init of its pid namespace, which the kernel gives no signal it has no
+// handler for but SIGKILL and SIGSTOP: SIGTERM to it was dropped, and a
+// StopContainer waited out its grace period. A signal whose default action
+// ends the process is sent as SIGKILL then, as what it was meant to do
+// (under runc its Go init dies of it).
 func (c *Container) Signal(sig syscall.Signal, all bool) error {
-	_, p := c.status()
+	status, p := c.status()
 	if p == nil {
 		return fmt.Errorf("cannot signal container %s: %w", c.st.ID, ErrNotRunning)
 	}
 	defer p.Close()
+	if status == StatusCreated && c.ownPIDNamespace() && terminates(sig) {
+		sig = unix.SIGKILL
+	}
 	if !all {
 		if err := p.Signal(sig); err != nil {
 			return fmt.Errorf("cannot signal container %s: %w (no such process)", c.st.ID, err)
@@ -586,4 +605,30 @@ func nsPid(pid int) int {
 		return n
 	}
 	return pid
+}
+
+// ownPIDNamespace reports whether the container's process is the init of
+// a pid namespace of its own (a "pid" namespace without a path).
+func (c *Container) ownPIDNamespace() bool {
+	lx := c.st.Config.Linux
+	if lx == nil {
+		return false
+	}
+	for _, ns := range lx.Namespaces {
+		if ns.Type == specs.PIDNamespace {
+			return ns.Path == ""
+		}
+	}
+	return false
+}
+
+// terminates reports whether sig's default action ends the process
+// (signal(7): Term or Core), SIGKILL aside.
+func terminates(sig syscall.Signal) bool {
+	switch sig {
+	case unix.SIGKILL, unix.SIGCHLD, unix.SIGCONT, unix.SIGURG, unix.SIGWINCH,
+		unix.SIGSTOP, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU:
+		return false
+	}
+	return sig > 0 && sig <= 64 // SIGRTMAX
 }

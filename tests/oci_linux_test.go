@@ -613,8 +613,16 @@ func TestOCIErrors(t *testing.T) {
 		}
 	}
 	b := o.bundle(nil, "no-such-program")
-	if _, errs, code := o.run("create", "--bundle", b, id("missing")); code == 0 || !strings.Contains(errs, "no-such-program") {
-		t.Errorf("create with a missing program: exit %d, %q; want an error naming it", code, errs)
+	if _, errs, code := o.run("create", "--bundle", b, id("missing")); code == 0 || !strings.Contains(errs, "no-such-program") || !strings.Contains(errs, "not found") {
+		t.Errorf("create with a missing program: exit %d, %q; want an error naming it, not found", code, errs)
+	}
+	// What is there but cannot be executed is "permission denied", which
+	// podman and Docker turn into exit status 126 (127 is "not found").
+	for _, prog := range []string{"/etc/passwd", "/etc", "passwd"} {
+		b := o.bundle(func(s *specs.Spec) { s.Process.Env = []string{"PATH=/etc"} }, prog)
+		if _, errs, code := o.run("create", "--bundle", b, id("noexec")); code == 0 || !strings.Contains(errs, "permission denied") {
+			t.Errorf("create with program %s: exit %d, %q; want permission denied", prog, code, errs)
+		}
 	}
 	// A working directory that does not exist fails create, named; it
 	// used to surface only as exit 127 of a started container.
@@ -1088,5 +1096,29 @@ done; true`
 		if b := before[n]; st.Mode != b.Mode || st.Uid != b.Uid || st.Mtim != b.Mtim {
 			t.Errorf("the host's %s changed: mode %o uid %d mtime %v, was %o %d %v", n, st.Mode, st.Uid, st.Mtim, b.Mode, b.Uid, b.Mtim)
 		}
+	}
+}
+
+// TestOCIKillCreated: SIGTERM to a created container (CRI's StopContainer
+// of one never started) stops it, as under runc, though its process, the
+// init of its pid namespace waiting at the start gate, has no handler.
+func TestOCIKillCreated(t *testing.T) {
+	o := newOCI(t)
+	for _, sig := range []string{"TERM", "INT", "HUP"} {
+		ctr := id("kill-created-" + sig)
+		o.cleanup(ctr)
+		o.must("create", "--bundle", o.bundle(nil, "true"), ctr)
+		o.must("kill", ctr, sig)
+		o.waitStatus(ctr, specs.StateStopped)
+		o.must("delete", ctr)
+	}
+	// A signal that does not end a process is left to the kernel.
+	ctr := id("kill-created-winch")
+	o.cleanup(ctr)
+	o.must("create", "--bundle", o.bundle(nil, "true"), ctr)
+	o.must("kill", ctr, "WINCH")
+	time.Sleep(200 * time.Millisecond)
+	if st := o.state(ctr); st.Status != specs.StateCreated {
+		t.Errorf("after SIGWINCH the created container is %s, want created", st.Status)
 	}
 }
