@@ -36,6 +36,10 @@ type Options struct {
 	// device nodes work, unless the config says noNewPrivileges. false
 	// makes the root nosuid and nodev, as the sandbox has it.
 	ImageRoot bool
+	// Cwd, when set, is created with its missing parents (0755, as runc
+	// does) if the new root lacks it, before the root is made read-only: an
+	// image's WORKDIR or a pod's workingDir need not be in the image.
+	Cwd string
 	// CgroupTasks are cgroup v1 "tasks" files the child is given (the
 	// Cmd's ExtraFiles): it writes "0" to each (joining those groups) and
 	// closes it, first thing, before UnshareCgroup.
@@ -216,6 +220,10 @@ func (b *builder) plan(o Options) error {
 	}
 	if err := b.specDevices(lx.Devices); err != nil {
 		return err
+	}
+	if c := path.Clean("/" + o.Cwd); o.Cwd != "" && c != "/" {
+		b.p.Step("create working directory", c)
+		b.p.Close(b.mountPoint(c, true))
 	}
 	if o.Pause {
 		b.p.Step("wait for the createContainer hooks", "")

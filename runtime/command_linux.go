@@ -155,6 +155,7 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, release func(), err e
 	setup := namespaces.Options{
 		SkeletonRoot: o.skeletonRoot,
 		ImageRoot:    o.container,
+		Cwd:          cwdFor(o.container, s.Process),
 		Loopback:     lx.Namespaces&spawn.NewNet != 0,
 		Mknod:        o.container && !userns,
 		AppArmor:     s.Process.ApparmorProfile,
@@ -666,4 +667,14 @@ func sendListener(path, metadata string, proc *spawn.Process, state specs.State)
 		return fmt.Errorf("linux.seccomp.listenerPath: sending the notification fd to %s: %w", path, err)
 	}
 	return nil
+}
+
+// cwdFor is the working directory an OCI container's set-up creates when
+// its root lacks it (namespaces.Options.Cwd), as runc does; a sandbox's
+// must exist.
+func cwdFor(container bool, p *specs.Process) string {
+	if !container || p == nil {
+		return ""
+	}
+	return p.Cwd
 }

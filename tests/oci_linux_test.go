@@ -624,9 +624,17 @@ func TestOCIErrors(t *testing.T) {
 			t.Errorf("create with program %s: exit %d, %q; want permission denied", prog, code, errs)
 		}
 	}
-	// A working directory that does not exist fails create, named; it
-	// used to surface only as exit 127 of a started container.
-	o.refuses("a missing cwd", func(s *specs.Spec) { s.Process.Cwd = "/no/such/dir" }, "/no/such/dir")
+	// A working directory the image lacks is created, as runc does (an
+	// image's WORKDIR, a pod's workingDir), read-only root or not; one
+	// that cannot be a directory fails create, named.
+	rootfs := copyRootfs(t)
+	for _, ro := range []bool{false, true} {
+		b := o.bundle(func(s *specs.Spec) { s.Root.Path, s.Process.Cwd, s.Root.Readonly = rootfs, "/no/such/dir", ro }, "pwd")
+		if out, errs, code := o.run("run", "--bundle", b, id("cwd")); code != 0 || out != "/no/such/dir\n" {
+			t.Errorf("a missing cwd, root read-only %v: exit %d, %q, stderr %q; want it made", ro, code, out, errs)
+		}
+	}
+	o.refuses("a cwd below a file", func(s *specs.Spec) { s.Process.Cwd = "/etc/passwd/dir" }, "/etc/passwd/dir")
 	// A namespace path is opened only if it is a namespace file of the
 	// listed type: a FIFO there used to hang create.
 	fifo := filepath.Join(t.TempDir(), "fifo")
@@ -997,10 +1005,7 @@ func sbxIn(t *testing.T, r *runner, dir string, args ...string) (string, int) {
 // TestSandbox.)
 func TestOCIImageRoot(t *testing.T) {
 	o := newOCI(t)
-	rootfs := filepath.Join(t.TempDir(), "rootfs")
-	if out, err := exec.Command("cp", "-a", env.rootfs, rootfs).CombinedOutput(); err != nil {
-		t.Fatalf("copying the BusyBox rootfs: %v\n%s", err, out)
-	}
+	rootfs := copyRootfs(t)
 	suid := filepath.Join(rootfs, "suidprobe")
 	b, err := os.ReadFile(env.probe)
 	if err != nil {
@@ -1121,4 +1126,14 @@ func TestOCIKillCreated(t *testing.T) {
 	if st := o.state(ctr); st.Status != specs.StateCreated {
 		t.Errorf("after SIGWINCH the created container is %s, want created", st.Status)
 	}
+}
+
+// copyRootfs is a copy of the BusyBox rootfs the test may change.
+func copyRootfs(t *testing.T) string {
+	t.Helper()
+	rootfs := filepath.Join(t.TempDir(), "rootfs")
+	if out, err := exec.Command("cp", "-a", env.rootfs, rootfs).CombinedOutput(); err != nil {
+		t.Fatalf("copying the BusyBox rootfs: %v\n%s", err, out)
+	}
+	return rootfs
 }
