@@ -148,7 +148,7 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, release func(), err e
 		return nil, nil, err
 	}
 	cmd = &spawn.Cmd{
-		Path: s.Process.Args[0], Args: s.Process.Args, Env: s.Process.Env,
+		Path: s.Process.Args[0], Args: s.Process.Args, Env: ociEnv(o.container, s),
 		Dir: s.Process.Cwd, Linux: lx, ExtraFiles: o.extraFiles,
 	}
 	userns := listed&spawn.NewUser != 0
@@ -677,4 +677,17 @@ func cwdFor(container bool, p *specs.Process) string {
 		return ""
 	}
 	return p.Cwd
+}
+
+// ociEnv is the process's environment: an OCI container's gets HOME as
+// runc gives it (withHome); a sandbox's is the spec's own.
+func ociEnv(container bool, s *specs.Spec) []string {
+	if !container {
+		return s.Process.Env
+	}
+	root := ""
+	if s.Root != nil {
+		root = s.Root.Path
+	}
+	return withHome(s.Process.Env, root, s.Process.User.UID)
 }

@@ -217,7 +217,8 @@ func (c *Container) Exec(o ExecOptions) (*spawn.Process, error) {
 		return nil, err
 	}
 	setSeccomp(lx, f)
-	cmd := &spawn.Cmd{Path: p.Args[0], Args: p.Args, Env: p.Env, Dir: p.Cwd, Linux: lx, Adoptable: true}
+	env := withHome(p.Env, "/proc/"+strconv.Itoa(c.st.Init.Pid)+"/root", u.UID)
+	cmd := &spawn.Cmd{Path: p.Args[0], Args: p.Args, Env: env, Dir: p.Cwd, Linux: lx, Adoptable: true}
 	for fd := 3; fd < 3+o.PreserveFDs; fd++ {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(fd), "preserved-fd-"+strconv.Itoa(fd)))
 	}

@@ -1137,3 +1137,45 @@ func copyRootfs(t *testing.T) string {
 	}
 	return rootfs
 }
+
+// TestOCIHome: without HOME in process.env the process gets the home of
+// its uid in the image's /etc/passwd (or /), as under runc, in create and
+// in exec; a HOME the config sets is kept.
+func TestOCIHome(t *testing.T) {
+	o := newOCI(t)
+	rootfs := copyRootfs(t)
+	f, err := os.OpenFile(filepath.Join(rootfs, "etc", "passwd"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("alice:x:1000:1000::/home/alice:/bin/sh\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	for _, c := range []struct {
+		uid  uint32
+		env  []string
+		want string
+	}{
+		{0, nil, "/root"},
+		{1000, nil, "/home/alice"},
+		{4242, nil, "/"},
+		{1000, []string{"HOME=/mine"}, "/mine"},
+	} {
+		b := o.bundle(func(s *specs.Spec) {
+			s.Root.Path = rootfs
+			s.Process.User = specs.User{UID: c.uid, GID: c.uid}
+			s.Process.Env = append([]string{"PATH=/bin"}, c.env...)
+		}, "sh", "-c", `echo "$HOME"`)
+		if out, errs, code := o.run("run", "--bundle", b, id("home")); code != 0 || out != c.want+"\n" {
+			t.Errorf("uid %d, env %q: exit %d, HOME %q, stderr %q; want %s", c.uid, c.env, code, out, errs, c.want)
+		}
+	}
+	ctr := id("home-exec")
+	o.cleanup(ctr)
+	o.must("create", "--bundle", o.bundle(func(s *specs.Spec) { s.Root.Path = rootfs }, "sleep", "1000"), ctr)
+	o.must("start", ctr)
+	if out := o.must("exec", "--user", "1000:1000", ctr, "sh", "-c", `echo "$HOME"`); out != "/home/alice\n" {
+		t.Errorf("exec as uid 1000: HOME %q, want /home/alice", out)
+	}
+}
