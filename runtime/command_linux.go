@@ -202,7 +202,7 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, release func(), err e
 		return nil, nil, err
 	}
 	lx.Setup = prog
-	if lx.Capabilities, err = capabilities(s.Process.Capabilities); err != nil {
+	if lx.Capabilities, err = capabilities(s.Process.Capabilities, !o.container); err != nil {
 		return nil, nil, err
 	}
 	if lx.Rlimits, err = rlimits(s.Process.Rlimits); err != nil {
@@ -544,11 +544,19 @@ func idMapTool(name, field, kind string, own int, file string) (string, error) {
 	return p, nil
 }
 
-func capabilities(c *specs.LinuxCapabilities) (*spawn.Capabilities, error) {
+// capabilities converts the process's capability sets. A name the kernel
+// does not know, or a capability outside sbx's own bounding set, which no
+// process it starts can have, is left out with a warning, as the
+// runtime-spec asks of a runtime ("SHOULD NOT fail" for capabilities that
+// cannot be granted; runc does the same); strict (the sandbox, whose spec
+// names were checked already) refuses the latter instead, since its
+// program asked for what it would not get.
+func capabilities(c *specs.LinuxCapabilities, strict bool) (*spawn.Capabilities, error) {
 	if c == nil {
 		return &spawn.Capabilities{}, nil
 	}
 	out := &spawn.Capabilities{}
+	var ignored []string
 	for _, set := range []struct {
 		field string
 		names []string
@@ -560,14 +568,20 @@ func capabilities(c *specs.LinuxCapabilities) (*spawn.Capabilities, error) {
 	} {
 		for _, name := range set.names {
 			n, ok := spec.CapabilityNumber(name)
-			if !ok {
+			switch {
+			case ok && haveCap(n):
+				*set.mask |= 1 << n
+			case strict && !ok:
 				return nil, fmt.Errorf("process.capabilities.%s: unknown capability %q", set.field, name)
-			}
-			if !haveCap(n) {
+			case strict:
 				return nil, fmt.Errorf("process.capabilities.%s: %s is not in the bounding set sbx runs with, so no process it starts can have it (run sbx with it, or remove it)", set.field, name)
+			case !slices.Contains(ignored, name):
+				ignored = append(ignored, name)
 			}
-			*set.mask |= 1 << n
 		}
+	}
+	if len(ignored) > 0 {
+		slog.Warn(fmt.Sprintf("process.capabilities: ignoring unknown or unavailable capabilities: %v (not in the bounding set sbx runs with)", ignored))
 	}
 	// The kernel raises an ambient capability only if it is permitted and
 	// inheritable; runc warns and goes on without the others, and so

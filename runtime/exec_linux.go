@@ -206,7 +206,7 @@ func (c *Container) Exec(o ExecOptions) (*spawn.Process, error) {
 	u := p.User
 	lx.Credential = &spawn.Credential{UID: u.UID, GID: u.GID, Groups: append([]uint32{}, u.AdditionalGids...),
 		KeepGroups: setgroupsDenied(c.st.Init.Pid)}
-	if lx.Capabilities, err = capabilities(p.Capabilities); err != nil {
+	if lx.Capabilities, err = capabilities(p.Capabilities, false); err != nil {
 		return nil, err
 	}
 	if lx.Rlimits, err = rlimits(p.Rlimits); err != nil {
