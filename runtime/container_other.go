@@ -34,15 +34,18 @@ var errPlatform = fmt.Errorf("OCI containers on %s: %w", goruntime.GOOS, spawn.E
 // Create is not implemented on this platform yet.
 func Create(CreateOptions) (*Container, error) { return nil, errPlatform }
 
-func (c *Container) State() specs.State                                    { return specs.State{ID: c.st.ID, Status: StatusStopped} }
-func (c *Container) Start() error                                          { return errPlatform }
-func (c *Container) Signal(syscall.Signal, bool) error                     { return errPlatform }
-func (c *Container) Delete(bool) error                                     { return errPlatform }
-func (c *Container) Pause() error                                          { return errPlatform }
-func (c *Container) Resume() error                                         { return errPlatform }
-func (c *Container) Update(*specs.LinuxResources) error                    { return errPlatform }
-func (c *Container) Pids() ([]int, error)                                  { return nil, errPlatform }
-func (c *Container) Stats() (cgroup.Stats, error)                          { return cgroup.Stats{}, errPlatform }
-func (c *Container) Exec(ExecOptions) (*spawn.Process, error)              { return nil, errPlatform }
-func Foreground(*spawn.Process, *os.File, *os.File, *os.File) (int, error) { return 0, errPlatform }
-func ConsolePair() (*os.File, *os.File, error)                             { return nil, nil, errPlatform }
+func (c *Container) State() specs.State                       { return specs.State{ID: c.st.ID, Status: StatusStopped} }
+func (c *Container) Start() error                             { return errPlatform }
+func (c *Container) Signal(syscall.Signal, bool) error        { return errPlatform }
+func (c *Container) Delete(bool) error                        { return errPlatform }
+func (c *Container) Pause() error                             { return errPlatform }
+func (c *Container) Resume() error                            { return errPlatform }
+func (c *Container) Update(*specs.LinuxResources) error       { return errPlatform }
+func (c *Container) Pids() ([]int, error)                     { return nil, errPlatform }
+func (c *Container) Stats() (cgroup.Stats, error)             { return cgroup.Stats{}, errPlatform }
+func (c *Container) Exec(ExecOptions) (*spawn.Process, error) { return nil, errPlatform }
+func ForwardSignals() chan os.Signal                          { return nil }
+func Foreground(chan os.Signal, *spawn.Process, *os.File, *os.File, *os.File) (int, error) {
+	return 0, errPlatform
+}
+func ConsolePair() (*os.File, *os.File, error) { return nil, nil, errPlatform }

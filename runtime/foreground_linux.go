@@ -8,14 +8,23 @@ import (
 	"sbx.dev/sbx/spawn"
 )
 
-// Foreground supervises a process this sbx started in a container (`sbx
-// run` without --detach, `sbx exec` without --detach): it forwards
-// signals, proxies the terminal whose master arrives on console (nil for
-// none) and waits. It returns the exit status a shell would give: the
-// exit code, or 128+N for signal N. It takes over proc.
-func Foreground(proc *spawn.Process, console, stdin, stdout *os.File) (int, error) {
+// ForwardSignals registers for the signals Foreground passes on. Call it
+// before the process is created and give the channel to Foreground: a
+// signal sent in between would otherwise be lost, or end sbx by its
+// default action and leave the process unsupervised.
+func ForwardSignals() chan os.Signal {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, forwarded...)
+	return sigs
+}
+
+// Foreground supervises a process this sbx started in a container (`sbx
+// run` without --detach, `sbx exec` without --detach): it forwards the
+// signals ForwardSignals registered on sigs, proxies the terminal whose
+// master arrives on console (nil for none) and waits. It returns the exit
+// status a shell would give: the exit code, or 128+N for signal N. It
+// takes over proc and stops sigs.
+func Foreground(sigs chan os.Signal, proc *spawn.Process, console, stdin, stdout *os.File) (int, error) {
 	defer signal.Stop(sigs)
 	r := &running{proc: proc, started: time.Now()}
 	r.undo = append(r.undo, func() { proc.Close() })

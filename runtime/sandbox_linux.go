@@ -18,8 +18,11 @@ import (
 	"sbx.dev/sbx/spawn"
 )
 
-// forwarded are the signals sbx passes on to the process.
-var forwarded = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGWINCH}
+// forwarded are the signals sbx passes on to the process: those a
+// terminal, a supervisor or an init system sends to end, reload or reopen
+// (USR1 and USR2: nginx, logrotate), as runc forwards them.
+var forwarded = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGWINCH,
+	unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM}
 
 // Run starts the sandbox, forwards signals to it, enforces the timeout and
 // waits for it. When it returns, every process the sandbox held is gone
@@ -266,7 +269,7 @@ func (r *running) forward(sigs <-chan os.Signal, done <-chan struct{}) {
 				continue
 			}
 			r.proc.Signal(sig)
-			if sig != unix.SIGWINCH && !handles(r.proc.Pid(), sig) {
+			if terminates(sig) && !handles(r.proc.Pid(), sig) {
 				r.proc.Signal(unix.SIGKILL)
 			}
 		}

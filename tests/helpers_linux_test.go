@@ -316,6 +316,7 @@ func sigName(s syscall.Signal) string {
 		syscall.SIGHUP: "SIGHUP", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT",
 		syscall.SIGKILL: "SIGKILL", syscall.SIGSEGV: "SIGSEGV", syscall.SIGTERM: "SIGTERM",
 		syscall.SIGWINCH: "SIGWINCH", syscall.SIGABRT: "SIGABRT", syscall.SIGUSR1: "SIGUSR1",
+		syscall.SIGUSR2: "SIGUSR2", syscall.SIGALRM: "SIGALRM",
 	}
 	if n, ok := names[s]; ok {
 		return n

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -1177,5 +1178,54 @@ func TestOCIHome(t *testing.T) {
 	o.must("start", ctr)
 	if out := o.must("exec", "--user", "1000:1000", ctr, "sh", "-c", `echo "$HOME"`); out != "/home/alice\n" {
 		t.Errorf("exec as uid 1000: HOME %q, want /home/alice", out)
+	}
+}
+
+// TestOCIRunForwardsSignals: `sbx run` in the foreground passes on what a
+// supervisor sends (USR1 to reopen logs, TERM to stop), as runc does.
+func TestOCIRunForwardsSignals(t *testing.T) {
+	o := newOCI(t)
+	b := o.bundle(nil, "sh", "-c", `trap 'echo got USR1' USR1; trap 'echo got USR2' USR2; trap 'echo got TERM; exit 42' TERM; echo ready; while :; do sleep 0.05; done`)
+	cmd := exec.Command(env.sbx, "--root", o.root, "run", "--bundle", b, id("forward"))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	defer o.run("delete", "--force", id("forward"))
+	lines := make(chan string)
+	go func() {
+		for sc := bufio.NewScanner(out); sc.Scan(); {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	expect := func(want string) {
+		t.Helper()
+		select {
+		case got := <-lines:
+			if got != want {
+				t.Fatalf("container printed %q, want %q", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("container printed nothing in 10 s, want %q", want)
+		}
+	}
+	expect("ready")
+	for _, s := range []struct {
+		sig  syscall.Signal
+		line string
+	}{{syscall.SIGUSR1, "got USR1"}, {syscall.SIGUSR2, "got USR2"}, {syscall.SIGTERM, "got TERM"}} {
+		if err := cmd.Process.Signal(s.sig); err != nil {
+			t.Fatal(err)
+		}
+		expect(s.line)
+	}
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 42 {
+		t.Errorf("sbx run after the trap's exit 42: %v, want exit status 42", err)
 	}
 }

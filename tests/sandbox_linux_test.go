@@ -959,10 +959,12 @@ func testParentDeath(t *testing.T, r *runner) {
 	}
 }
 
-// testSignals: SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGWINCH sent to sbx
+// testSignals: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGUSR1, SIGUSR2
+// and SIGALRM sent to sbx
 // reach the child, whose handler chooses the exit status.
 func testSignals(t *testing.T, r *runner) {
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGWINCH} {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGWINCH,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGALRM} {
 		t.Run(sigName(sig), func(t *testing.T) {
 			t.Parallel()
 			p := r.start(t, probeSpec("trap"))

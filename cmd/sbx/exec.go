@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 
@@ -59,6 +60,11 @@ func execAction(c *cli.Context) error {
 		ctr.Close()
 		return err
 	}
+	var sigs chan os.Signal
+	if !c.Bool("detach") {
+		sigs = runtime.ForwardSignals()
+		defer signal.Stop(sigs)
+	}
 	o := runtime.ExecOptions{Process: p, PidFile: c.String("pid-file"), ConsoleSocket: c.String("console-socket"),
 		PreserveFDs: c.Int("preserve-fds"), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	var mine *os.File
@@ -82,7 +88,7 @@ func execAction(c *cli.Context) error {
 	if o.Console != nil {
 		o.Console.Close()
 	}
-	status, err := runtime.Foreground(proc, mine, os.Stdin, os.Stdout)
+	status, err := runtime.Foreground(sigs, proc, mine, os.Stdin, os.Stdout)
 	if mine != nil {
 		mine.Close()
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path"
 	"strings"
 
@@ -144,6 +145,11 @@ func runContainer(c *cli.Context) error {
 		defer mine.Close()
 		defer peer.Close()
 	}
+	var sigs chan os.Signal
+	if !c.Bool("detach") {
+		sigs = runtime.ForwardSignals()
+		defer signal.Stop(sigs)
+	}
 	ctr, err := createFrom(c, peer)
 	if err != nil {
 		return err
@@ -165,7 +171,7 @@ func runContainer(c *cli.Context) error {
 		console = nil
 	}
 	ctr.Close() // unlocked while it runs: kill and state must work
-	status, err := runtime.Foreground(proc, console, os.Stdin, os.Stdout)
+	status, err := runtime.Foreground(sigs, proc, console, os.Stdin, os.Stdout)
 	if !c.Bool("keep") {
 		if ctr, derr := runtime.Load(c.String("root"), id); derr == nil {
 			derr = ctr.Delete(true)

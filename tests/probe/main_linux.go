@@ -780,7 +780,8 @@ func daemonMid(marker string) {
 // SIGWINCH, prints "got N" and exits 40+N: an exit status the child chose.
 func trap() {
 	c := make(chan os.Signal, 1)
-	signal.Notify(c, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGWINCH)
+	signal.Notify(c, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGWINCH,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGALRM)
 	fmt.Println("ready")
 	select {
 	case s := <-c:
