@@ -42,7 +42,8 @@ func warnHooks(kind string, hooks []specs.Hook, state specs.State) {
 }
 
 // runHook runs one hook; lx, when set, places it (the container's
-// namespaces, for startContainer hooks).
+// namespaces, for startContainer hooks, which run at "/" with the env
+// they set and nothing else). The others run in the bundle directory.
 func runHook(h specs.Hook, state specs.State, lx *spawn.Linux) error {
 	in, err := json.Marshal(state)
 	if err != nil {
@@ -69,7 +70,19 @@ func runHook(h specs.Hook, state specs.State, lx *spawn.Linux) error {
 	if len(args) == 0 {
 		args = []string{h.Path}
 	}
-	cmd := &spawn.Cmd{Path: h.Path, Args: args, Env: h.Env, Dir: "/", Stdin: stdin, Stdout: outW, Stderr: outW, Linux: lx}
+	env, dir := h.Env, "/"
+	if lx == nil {
+		// As runc runs them, which hooks are written against: in the
+		// bundle directory and, when the hook sets no env, with sbx's own
+		// environment (its PATH above all).
+		if env == nil {
+			env = os.Environ()
+		}
+		if state.Bundle != "" {
+			dir = state.Bundle
+		}
+	}
+	cmd := &spawn.Cmd{Path: h.Path, Args: args, Env: env, Dir: dir, Stdin: stdin, Stdout: outW, Stderr: outW, Linux: lx}
 	if lx != nil {
 		cmd.Adoptable = true // a joined pid namespace needs it
 	}

@@ -528,7 +528,11 @@ func TestOCIHooks(t *testing.T) {
 			// A failing poststart or poststop hook is warned of; the
 			// ones after it still run, and start and delete succeed.
 			Poststart: []specs.Hook{{Path: "/bin/false"}, hook("poststart")},
-			Poststop:  []specs.Hook{{Path: "/bin/false"}, hook("poststop")},
+			Poststop: []specs.Hook{{Path: "/bin/false"}, hook("poststop"),
+				// Without env of its own a hook has sbx's, as under runc;
+				// it runs in the bundle directory.
+				{Path: "/bin/sh", Args: []string{"sh", "-c", "pwd > " + filepath.Join(dir, "hook-env") + "; echo $HOME >> " + filepath.Join(dir, "hook-env")}},
+				{Path: "/bin/sh", Args: []string{"sh", "-c", "echo ${HOME:-none} > " + filepath.Join(dir, "hook-setenv")}, Env: []string{"X=1"}}},
 		}
 		s.Mounts = append(s.Mounts,
 			specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev"}},
@@ -560,6 +564,12 @@ func TestOCIHooks(t *testing.T) {
 		if st.Status != want.status || st.Pid != want.pid {
 			t.Errorf("%s hook: status %q pid %d, want %q %d", want.name, st.Status, st.Pid, want.status, want.pid)
 		}
+	}
+	if got, want := readString(t, filepath.Join(dir, "hook-env")), b+"\n"+os.Getenv("HOME")+"\n"; got != want {
+		t.Errorf("a hook without env: pwd and HOME %q, want %q (the bundle, and sbx's HOME)", got, want)
+	}
+	if got := readString(t, filepath.Join(dir, "hook-setenv")); got != "none\n" {
+		t.Errorf("a hook with env [X=1]: HOME %q, want none", got)
 	}
 	seen, _ := os.ReadFile(filepath.Join(dir, "seen"))
 	hookNet, _ := os.ReadFile(filepath.Join(dir, "hook-netns"))
@@ -1228,4 +1238,13 @@ func TestOCIRunForwardsSignals(t *testing.T) {
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 42 {
 		t.Errorf("sbx run after the trap's exit 42: %v, want exit status 42", err)
 	}
+}
+
+func readString(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Error(err)
+	}
+	return string(b)
 }
