@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -199,6 +200,17 @@ func loadConfig(bundle string) (*specs.Spec, error) {
 	}
 	if !filepath.IsAbs(s.Process.Cwd) {
 		return nil, fmt.Errorf("config.json: process.cwd %q is not absolute", s.Process.Cwd)
+	}
+	if err := checkEnv(s.Process.Env); err != nil {
+		return nil, fmt.Errorf("config.json: %w", err)
+	}
+	for i, m := range s.Mounts {
+		// The runtime-spec: a relative destination (deprecated) is
+		// relative to "/"; runc takes it so, with a warning.
+		if m.Destination != "" && !path.IsAbs(m.Destination) {
+			warn("config.json: mounts[%d].destination %q is not absolute: taken as /%s (deprecated by the runtime-spec)", i, m.Destination, m.Destination)
+			s.Mounts[i].Destination = "/" + m.Destination
+		}
 	}
 	if s.Linux == nil {
 		return nil, errors.New("config.json: linux is required on Linux")
@@ -631,4 +643,15 @@ func terminates(sig syscall.Signal) bool {
 		return false
 	}
 	return sig > 0 && sig <= 64 // SIGRTMAX
+}
+
+// checkEnv refuses an environment entry without "=", as runc does: the
+// program would get a variable it cannot read (or none, as a shell drops it).
+func checkEnv(env []string) error {
+	for i, e := range env {
+		if name, _, ok := strings.Cut(e, "="); !ok || name == "" {
+			return fmt.Errorf("process.env[%d]: %q is not NAME=VALUE", i, e)
+		}
+	}
+	return nil
 }

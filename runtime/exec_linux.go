@@ -192,6 +192,9 @@ func (c *Container) Exec(o ExecOptions) (*spawn.Process, error) {
 	if !strings.HasPrefix(p.Cwd, "/") {
 		return nil, fmt.Errorf("process.cwd %q is not absolute", p.Cwd)
 	}
+	if err := checkEnv(p.Env); err != nil {
+		return nil, err
+	}
 	s := *c.st.Config
 	s.Process = p
 	if err := unsupported(&s); err != nil {

@@ -646,6 +646,18 @@ func TestOCIErrors(t *testing.T) {
 		}
 	}
 	o.refuses("a cwd below a file", func(s *specs.Spec) { s.Process.Cwd = "/etc/passwd/dir" }, "/etc/passwd/dir")
+	// An env entry without "=" is refused, as runc refuses it; sbx used to
+	// pass it on, and the shell dropped it.
+	o.refuses("an env entry without =", func(s *specs.Spec) { s.Process.Env = append(s.Process.Env, "NOEQ") }, "is not NAME=VALUE")
+	// A relative mount destination (deprecated) is relative to "/", as the
+	// runtime-spec says; sbx refused it.
+	b = o.bundle(func(s *specs.Spec) {
+		s.Root.Path = rootfs
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "mnt/rel", Type: "tmpfs", Source: "tmpfs"})
+	}, "sh", "-c", "grep ' /mnt/rel ' /proc/self/mountinfo | cut -d' ' -f5,9")
+	if out, errs, code := o.run("run", "--bundle", b, id("reldest")); code != 0 || out != "/mnt/rel tmpfs\n" || !strings.Contains(errs, "not absolute") {
+		t.Errorf("a relative mount destination: exit %d, %q, stderr %q; want a tmpfs at /mnt/rel and a warning", code, out, errs)
+	}
 	// A namespace path is opened only if it is a namespace file of the
 	// listed type: a FIFO there used to hang create.
 	fifo := filepath.Join(t.TempDir(), "fifo")
