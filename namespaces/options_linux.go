@@ -2,8 +2,11 @@ package namespaces
 
 import (
 	"fmt"
+	"path"
+	"slices"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -16,11 +19,15 @@ type mountOptions struct {
 	// idmap: an id-mapped bind ("idmap"); idmapRecursive maps the
 	// mounts under it too ("ridmap").
 	idmap, idmapRecursive bool
-	set, clr              uint64
-	rset, rclr            uint64
-	propagation           uint64
-	propRecursive         bool
-	data                  []string
+	// copyUp: "tmpcopyup" (runc's and crun's extension), a tmpfs the
+	// caller fills with what the image has at its destination while the
+	// child is paused (CopyUp).
+	copyUp        bool
+	set, clr      uint64
+	rset, rclr    uint64
+	propagation   uint64
+	propRecursive bool
+	data          []string
 }
 
 // attrOptions: option → attributes it sets and clears.
@@ -53,7 +60,7 @@ var propagationOptions = map[string]uint64{
 var unsupportedOptions = map[string]bool{
 	"sync": true, "async": true, "dirsync": true, "mand": true, "nomand": true,
 	"remount": true, "lazytime": true, "nolazytime": true, "silent": true,
-	"loud": true, "iversion": true, "noiversion": true, "tmpcopyup": true,
+	"loud": true, "iversion": true, "noiversion": true,
 }
 
 func parseOptions(opts []string) (*mountOptions, error) {
@@ -77,6 +84,8 @@ func (o *mountOptions) add(opt string) error {
 	case opt == "ridmap":
 		o.idmap, o.idmapRecursive = true, true
 	case opt == "defaults":
+	case opt == "tmpcopyup":
+		o.copyUp = true
 	case unsupportedOptions[opt]:
 		return fmt.Errorf("option %q is not supported", opt)
 	case strings.Contains(opt, "="):
@@ -109,4 +118,19 @@ func (o *mountOptions) addWord(opt string) error {
 	// refuses one the filesystem does not know.
 	o.data = append(o.data, opt)
 	return nil
+}
+
+// CopyUps are the destinations of spec's tmpfs mounts with the option
+// "tmpcopyup", in order: their caller must copy into each, while the
+// child is paused (Options.Pause) with its mounts made, what the image
+// has there (runc's and crun's extension, which podman's --read-only
+// puts on /tmp, /var/tmp and /run).
+func CopyUps(mounts []specs.Mount) []string {
+	var dsts []string
+	for _, m := range mounts {
+		if slices.Contains(m.Options, "tmpcopyup") {
+			dsts = append(dsts, path.Clean("/"+m.Destination))
+		}
+	}
+	return dsts
 }

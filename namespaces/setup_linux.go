@@ -386,6 +386,12 @@ func (b *builder) mount(m specs.Mount, idmapped *os.File) error {
 	if o.idmapped(m) != (idmapped != nil) {
 		return errors.New("id-mapped mount: the caller did not prepare it (namespaces.IDMapped)")
 	}
+	if o.copyUp && (o.bind || m.Type != "tmpfs") {
+		return errors.New("tmpcopyup applies to tmpfs mounts only")
+	}
+	if o.copyUp && b.detached {
+		return errors.New("tmpcopyup needs a mount namespace of the container's own")
+	}
 	if o.bind || m.Type == "bind" {
 		return b.bind(m.Source, dst, o, idmapped)
 	}

@@ -18,6 +18,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"sbx.dev/sbx/namespaces"
 	"sbx.dev/sbx/runtime/cgroup"
 	"sbx.dev/sbx/spawn"
 )
@@ -135,6 +136,18 @@ func (c *Container) create(o CreateOptions, undo *[]func()) (*spawn.Process, err
 		return nil, err
 	}
 	opts.paused = c.creationHooks(s.Hooks)
+	if dsts := namespaces.CopyUps(s.Mounts); len(dsts) > 0 {
+		hooks := opts.paused
+		opts.paused = func(pid int) error {
+			if err := copyUp(pid, s.Root.Path, dsts); err != nil {
+				return err
+			}
+			if hooks != nil {
+				return hooks(pid)
+			}
+			return nil
+		}
+	}
 	cmd, release, err := command(s, opts)
 	if err != nil {
 		return nil, err

@@ -1260,3 +1260,48 @@ func readString(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestOCITmpCopyUp: a tmpfs with "tmpcopyup" (runc's and crun's
+// extension, which `podman run --read-only` puts on /tmp, /var/tmp and
+// /run) starts with what the image has there, owners, modes, symlinks and
+// subdirectories kept, and is writable under a read-only root without
+// touching the image.
+func TestOCITmpCopyUp(t *testing.T) {
+	o := newOCI(t)
+	rootfs := copyRootfs(t)
+	etc := filepath.Join(rootfs, "etc")
+	if err := os.MkdirAll(filepath.Join(etc, "sub"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(etc, "sub", "file"), []byte("deep\n"), 0o604); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(filepath.Join(etc, "sub", "file"), 1000, 1001); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("passwd", filepath.Join(etc, "link")); err != nil {
+		t.Fatal(err)
+	}
+	b := o.bundle(func(s *specs.Spec) {
+		s.Root.Path, s.Root.Readonly = rootfs, true
+		s.Mounts = append(s.Mounts,
+			specs.Mount{Destination: "/etc", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "tmpcopyup"}},
+			specs.Mount{Destination: "/var/empty", Type: "tmpfs", Source: "tmpfs", Options: []string{"tmpcopyup"}})
+	}, "sh", "-c", `grep ' /etc ' /proc/self/mountinfo | cut -d' ' -f9
+head -c 5 /etc/passwd; echo
+cat /etc/sub/file; stat -c '%a %u:%g' /etc/sub /etc/sub/file
+readlink /etc/link
+echo new > /etc/new && echo written
+ls -A /var/empty | wc -l`)
+	out, errs, code := o.run("run", "--bundle", b, id("copyup"))
+	want := "tmpfs\nroot:\ndeep\n750 0:0\n604 1000:1001\npasswd\nwritten\n0\n"
+	if code != 0 || out != want {
+		t.Errorf("tmpcopyup: exit %d, stdout %q, stderr %q; want %q", code, out, errs, want)
+	}
+	if _, err := os.Stat(filepath.Join(etc, "new")); err == nil {
+		t.Errorf("a write to the tmpfs reached the image")
+	}
+	o.refuses("tmpcopyup on a bind", func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/tmp", Options: []string{"bind", "tmpcopyup"}})
+	}, "tmpcopyup applies to tmpfs mounts only")
+}

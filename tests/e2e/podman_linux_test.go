@@ -44,6 +44,7 @@ func TestPodman(t *testing.T) {
 		test func(*testing.T, *podman, string)
 	}{
 		{"Run", testPodmanRun},
+		{"ReadOnly", testPodmanReadOnly},
 		{"Exec", testPodmanExec},
 		{"Terminal", testPodmanTerminal},
 		{"Stop", testPodmanStop},
@@ -82,6 +83,17 @@ func testPodmanRun(t *testing.T, p *podman, name string) {
 		t.Fatalf("podman run --cidfile: %v", err)
 	}
 	p.checkGone(t, name, string(id))
+}
+
+// testPodmanReadOnly: `podman run --read-only` puts tmpfs mounts with
+// "tmpcopyup" on /tmp, /var/tmp and /run over a read-only root: they are
+// writable, the root is not.
+func testPodmanReadOnly(t *testing.T, p *podman, name string) {
+	res := p.podman(time.Minute, "run", "--rm", "--read-only", "--name", name, imageRef, "sh", "-c",
+		"echo x > /tmp/f && echo tmp-ok; echo x > /f 2>/dev/null || echo root-ro")
+	if res.code != 0 || !strings.Contains(res.out, "tmp-ok") || !strings.Contains(res.out, "root-ro") {
+		t.Fatalf("podman run --read-only: exit %d, want 0 with tmp-ok and root-ro\n%v", res.code, res)
+	}
 }
 
 // testPodmanExec: `podman exec` runs a second process in a running
