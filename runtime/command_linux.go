@@ -282,7 +282,7 @@ func unsupported(s *specs.Spec) error {
 		{lx.MountLabel != "", "linux.mountLabel (SELinux is not supported)"},
 		{lx.IntelRdt != nil, "linux.intelRdt"},
 		{len(lx.NetDevices) > 0, "linux.netDevices"},
-		{p.ApparmorProfile != "" && !apparmorEnabled(), "process.apparmorProfile (AppArmor is not enabled on this host)"},
+		{p.ApparmorProfile != "" && !AppArmorEnabled(), "process.apparmorProfile (AppArmor is not enabled on this host)"},
 	} {
 		if f.set {
 			return fmt.Errorf("%s: not supported", f.field)
@@ -291,7 +291,9 @@ func unsupported(s *specs.Spec) error {
 	return nil
 }
 
-func apparmorEnabled() bool {
+// AppArmorEnabled reports whether the host enforces AppArmor profiles,
+// without which process.apparmorProfile is refused.
+func AppArmorEnabled() bool {
 	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
 	return err == nil && strings.TrimSpace(string(b)) == "Y"
 }
@@ -354,6 +356,21 @@ var (
 		specs.MpolFStaticNodes: 1 << 15, specs.MpolFRelativeNodes: 1 << 14, specs.MpolFNumaBalancing: 1 << 13,
 	}
 )
+
+// MemoryPolicies are the linux.memoryPolicy modes and flags sbx takes
+// (features.json's memoryPolicy), sorted.
+func MemoryPolicies() (modes, flags []string) {
+	return sortedNames(mpolModes), sortedNames(mpolFlags)
+}
+
+func sortedNames[K ~string, V any](m map[K]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, string(k))
+	}
+	slices.Sort(out)
+	return out
+}
 
 // memoryPolicy plans linux.memoryPolicy: set_mempolicy(2), which the
 // process keeps across execve and its children inherit.

@@ -45,6 +45,8 @@ func (c *Container) Pids() ([]int, error)                     { return nil, errP
 func (c *Container) Stats() (cgroup.Stats, error)             { return cgroup.Stats{}, errPlatform }
 func (c *Container) Exec(ExecOptions) (*spawn.Process, error) { return nil, errPlatform }
 func ForwardSignals() chan os.Signal                          { return nil }
+func AppArmorEnabled() bool                                   { return false }
+func MemoryPolicies() (modes, flags []string)                 { return nil, nil }
 func Foreground(chan os.Signal, *spawn.Process, *os.File, *os.File, *os.File) (int, error) {
 	return 0, errPlatform
 }

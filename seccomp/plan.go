@@ -290,6 +290,11 @@ func Known() (actions, operators, arches []string) {
 	return sortedKeys(actionData), sortedKeys(knownOps), sortedKeys(knownArches)
 }
 
+// KnownFlags are the profile flags Compile takes (features.json's
+// knownFlags); which of them the running kernel accepts is found only when
+// a filter is loaded.
+func KnownFlags() []string { return sortedKeys(filterFlags) }
+
 func sortedKeys[K ~string, V any](m map[K]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {

@@ -3,12 +3,12 @@ package main
 import (
 	"encoding/json"
 	"os"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 	"github.com/urfave/cli/v2"
 
+	"sbx.dev/sbx/runtime"
 	"sbx.dev/sbx/seccomp"
 	"sbx.dev/sbx/spec"
 )
@@ -36,7 +36,8 @@ func featuresCommand() *cli.Command {
 func runtimeFeatures() *features.Features {
 	yes, no := true, false
 	idmap := idmapEnabled()
-	apparmor := apparmorEnabled()
+	apparmor := runtime.AppArmorEnabled()
+	modes, flags := runtime.MemoryPolicies()
 	return &features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
@@ -50,7 +51,7 @@ func runtimeFeatures() *features.Features {
 			Apparmor:        &features.Apparmor{Enabled: &apparmor},
 			Selinux:         &features.Selinux{Enabled: &no},
 			IntelRdt:        &features.IntelRdt{Enabled: &no},
-			MemoryPolicy:    memoryPolicyFeatures(),
+			MemoryPolicy:    &features.MemoryPolicy{Modes: modes, Flags: flags},
 			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &idmap}},
 			NetDevices:      &features.NetDevices{Enabled: &no},
 		},
@@ -62,13 +63,6 @@ func runtimeFeatures() *features.Features {
 // side, mount_setattr(2) (Linux 5.12), every mount of sbx needs anyway.
 func idmapEnabled() bool { return os.Geteuid() == 0 }
 
-// apparmorEnabled is the test by which sbx refuses process.apparmorProfile
-// (apparmorEnabled in runtime/command_linux.go, which is unexported).
-func apparmorEnabled() bool {
-	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
-	return err == nil && strings.TrimSpace(string(b)) == "Y"
-}
-
 // seccompFeatures is what seccomp.Compile takes (SCMP_ACT_NOTIFY with a
 // listenerPath included). SupportedFlags is left out (unknown): which of
 // the flags the running kernel takes is found only when the filter is
@@ -76,32 +70,7 @@ func apparmorEnabled() bool {
 func seccompFeatures() *features.Seccomp {
 	yes := true
 	actions, ops, arches := seccomp.Known()
-	return &features.Seccomp{Enabled: &yes, Actions: actions, Operators: ops, Archs: arches, KnownFlags: seccompFlags()}
-}
-
-// seccompFlags are the keys of filterFlags in seccomp/plan.go, which is
-// unexported; tests/features_linux_test.go runs a container with each.
-func seccompFlags() []string {
-	return []string{
-		"SECCOMP_FILTER_FLAG_TSYNC",
-		string(specs.LinuxSeccompFlagLog),
-		string(specs.LinuxSeccompFlagSpecAllow),
-		string(specs.LinuxSeccompFlagWaitKillableRecv),
-	}
-}
-
-// memoryPolicyFeatures are the keys of mpolModes and mpolFlags in
-// runtime/command_linux.go, which are unexported;
-// tests/features_linux_test.go runs a container with each.
-func memoryPolicyFeatures() *features.MemoryPolicy {
-	return &features.MemoryPolicy{
-		Modes: []string{
-			string(specs.MpolDefault), string(specs.MpolPreferred), string(specs.MpolBind),
-			string(specs.MpolInterleave), string(specs.MpolLocal), string(specs.MpolPreferredMany),
-			string(specs.MpolWeightedInterleave),
-		},
-		Flags: []string{string(specs.MpolFStaticNodes), string(specs.MpolFRelativeNodes), string(specs.MpolFNumaBalancing)},
-	}
+	return &features.Seccomp{Enabled: &yes, Actions: actions, Operators: ops, Archs: arches, KnownFlags: seccomp.KnownFlags()}
 }
 
 // mountOptions are the options namespaces.Setup takes (options_linux.go);
