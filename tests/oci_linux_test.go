@@ -120,31 +120,48 @@ func (o *ociRuntime) waitStatus(id string, want specs.ContainerState) {
 func (o *ociRuntime) bundle(edit func(*specs.Spec), args ...string) string {
 	o.t.Helper()
 	dir := o.t.TempDir()
-	cmd := exec.Command(env.sbx, "spec", "--bundle", dir)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		o.t.Fatalf("sbx spec: %v\n%s", err, out)
+	writeSpecBundle(o.t, dir, false, args, func(s *specs.Spec) {
+		s.Root.Path = env.rootfs
+		if edit != nil {
+			edit(s)
+		}
+	})
+	return dir
+}
+
+// writeSpecBundle writes dir/config.json (making dir): `sbx spec
+// [--rootless]`'s config, without a terminal, running args, changed by
+// edit.
+func writeSpecBundle(t *testing.T, dir string, rootless bool, args []string, edit func(*specs.Spec)) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	cmd := []string{"spec", "--bundle", dir}
+	if rootless {
+		cmd = append(cmd, "--rootless")
+	}
+	if out, err := exec.Command(env.sbx, cmd...).CombinedOutput(); err != nil {
+		t.Fatalf("sbx %v: %v\n%s", cmd, err, out)
+	}
+	path := filepath.Join(dir, "config.json")
+	b, err := os.ReadFile(path)
 	if err != nil {
-		o.t.Fatal(err)
+		t.Fatal(err)
 	}
 	var s specs.Spec
 	if err := json.Unmarshal(b, &s); err != nil {
-		o.t.Fatal(err)
+		t.Fatal(err)
 	}
-	s.Root.Path = env.rootfs
 	s.Process.Terminal = false
 	s.Process.Args = args
-	if edit != nil {
-		edit(&s)
-	}
+	edit(&s)
 	if b, err = json.Marshal(&s); err != nil {
-		o.t.Fatal(err)
+		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
-		o.t.Fatal(err)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
-	return dir
 }
 
 // refuses checks that create fails for the bundle edit makes (running

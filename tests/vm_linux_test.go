@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -63,7 +62,8 @@ func TestPureCgroupV2(t *testing.T) {
 	// limits are the ones checks.sh reads back. /bundle-rootless is
 	// `sbx spec --rootless`'s for uid 1000, whose relative cgroupsPath
 	// puts its group below that user's delegated subtree.
-	writeVMBundle(t, filepath.Join(stage, "bundle"), false, func(s *specs.Spec) {
+	sleep := []string{"sleep", "60"}
+	writeSpecBundle(t, filepath.Join(stage, "bundle"), false, sleep, func(s *specs.Spec) {
 		s.Root.Path = "rootfs"
 		s.Linux.CgroupsPath = "/vmtest/vm1"
 		mem, pids, quota, period := int64(64<<20), int64(32), int64(25000), uint64(100000)
@@ -82,7 +82,7 @@ func TestPureCgroupV2(t *testing.T) {
 	if out, err := exec.Command("cp", "-a", env.rootfs, filepath.Join(stage, "bundle", "rootfs")).CombinedOutput(); err != nil {
 		t.Fatalf("copying the BusyBox rootfs: %v\n%s", err, out)
 	}
-	writeVMBundle(t, filepath.Join(stage, "bundle-rootless"), true, func(s *specs.Spec) {
+	writeSpecBundle(t, filepath.Join(stage, "bundle-rootless"), true, sleep, func(s *specs.Spec) {
 		s.Root.Path = "/bundle/rootfs"
 		s.Linux.CgroupsPath = "vmtest/r1"
 		pids := int64(24)
@@ -98,19 +98,13 @@ func TestPureCgroupV2(t *testing.T) {
 		"lib/x86_64-linux-gnu/libc.so.6": "/lib/x86_64-linux-gnu/libc.so.6",
 		"lib64/ld-linux-x86-64.so.2":     "/lib64/ld-linux-x86-64.so.2",
 	} {
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(stage, dst)), 0o755); err != nil {
-			t.Fatal(err)
-		}
 		copyFile(t, src, filepath.Join(stage, dst), 0o755)
 	}
-	writeVMBundle(t, filepath.Join(stage, "bundle-aa"), false, func(s *specs.Spec) {
+	writeSpecBundle(t, filepath.Join(stage, "bundle-aa"), false, sleep, func(s *specs.Spec) {
 		s.Root.Path = "/bundle/rootfs"
 		s.Process.ApparmorProfile = "sbx-vm-test"
 	})
 	for _, m := range modules {
-		if err := os.MkdirAll(filepath.Join(stage, "modules"), 0o755); err != nil {
-			t.Fatal(err)
-		}
 		copyFile(t, m, filepath.Join(stage, "modules", filepath.Base(m)), 0o644)
 	}
 	for _, d := range []string{"newroot", "run"} {
@@ -287,9 +281,6 @@ func debianFiles(t *testing.T, pkg string, files ...string) []string {
 	if out, err := exec.Command("dpkg-deb", "-x", debs[0], x).CombinedOutput(); err != nil {
 		t.Fatalf("dpkg-deb -x %s: %v\n%s", debs[0], err, out)
 	}
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	for i, f := range files {
 		copyFile(t, filepath.Join(x, f), cached[i], 0o755)
 	}
@@ -307,10 +298,14 @@ func staticSbx(t *testing.T, dst string) {
 	}
 }
 
+// copyFile copies src to dst, making dst's directory.
 func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
 	t.Helper()
 	b, err := os.ReadFile(src)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	// Write to a temporary name first: a cached file is never half there.
@@ -319,40 +314,6 @@ func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
 		t.Fatal(err)
 	}
 	if err := os.Rename(tmp, dst); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// writeVMBundle writes dir/config.json: `sbx spec [--rootless]`'s config,
-// running sleep 60, changed by edit.
-func writeVMBundle(t *testing.T, dir string, rootless bool, edit func(*specs.Spec)) {
-	t.Helper()
-	tmp := t.TempDir()
-	args := []string{"spec", "--bundle", tmp}
-	if rootless {
-		args = append(args, "--rootless")
-	}
-	if out, err := exec.Command(env.sbx, args...).CombinedOutput(); err != nil {
-		t.Fatalf("sbx %v: %v\n%s", args, err, out)
-	}
-	b, err := os.ReadFile(filepath.Join(tmp, "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s specs.Spec
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatal(err)
-	}
-	s.Process.Terminal = false
-	s.Process.Args = []string{"sleep", "60"}
-	edit(&s)
-	if b, err = json.Marshal(&s); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
