@@ -144,9 +144,15 @@ func testCtrKill(t *testing.T, c *containerd, id string) {
 	s := startPiped(t, fg)
 	s.waitFor(t, 0, "ready")
 	c.must(t, time.Minute, "task", "kill", id)
+	// Only the trap exits 42. Its "got TERM" can be lost on the way out:
+	// ctr run --rm tears the task's I/O down once it has the exit status,
+	// and lost the line once in some thirty runs here (a clean-clone CI
+	// run), though sbx does not touch the container's stdout.
 	code, out := s.wait(t, 30*time.Second)
-	if code != 42 || !strings.Contains(out, "got TERM") {
-		t.Errorf("after ctr task kill (SIGTERM): ctr run exited %d, output %q; want 42, \"got TERM\"", code, out)
+	if code != 42 {
+		t.Errorf("after ctr task kill (SIGTERM): ctr run exited %d, output %q; want 42, from the trap", code, out)
+	} else if !strings.Contains(out, "got TERM") {
+		t.Logf("ctr run exited 42 from the trap, but its output %q lacks the trap's \"got TERM\"", out)
 	}
 	c.checkGone(t, id)
 
