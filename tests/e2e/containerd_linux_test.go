@@ -146,7 +146,7 @@ func testCtrKill(t *testing.T, c *containerd, id string) {
 	c.must(t, time.Minute, "task", "kill", id)
 	// Only the trap exits 42. Its "got TERM" can be lost on the way out:
 	// ctr run --rm tears the task's I/O down once it has the exit status,
-	// and lost the line once in some thirty runs here (a clean-clone CI
+	// and lost the line once in some fifteen runs here (a clean-clone CI
 	// run), though sbx does not touch the container's stdout.
 	code, out := s.wait(t, 30*time.Second)
 	if code != 42 {
