@@ -160,6 +160,13 @@ func warn(format string, args ...any) { slog.Warn(fmt.Sprintf(format, args...)) 
 // ID is the container's id.
 func (c *Container) ID() string { return c.st.ID }
 
+// RunsStartHooks tells whether Start runs startContainer hooks, which start
+// processes in the container's namespaces.
+func (c *Container) RunsStartHooks() bool {
+	h := c.st.Config.Hooks
+	return h != nil && len(h.StartContainer) > 0
+}
+
 // save writes the state file atomically.
 func (c *Container) save() error {
 	b, err := json.Marshal(&c.st)

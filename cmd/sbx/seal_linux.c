@@ -43,11 +43,12 @@ static int has_arg(int argc, char **argv, const char *word)
 }
 
 // starts_processes tells whether the verb starts processes in a container:
-// run, create and exec, and start, whose startContainer hooks run there.
+// run, create and exec. start does only when the container has
+// startContainer hooks, which it reads after the Go runtime has started:
+// cmd/sbx calls sbx_sealed_self then (reexecSealed).
 static int starts_processes(int argc, char **argv)
 {
-	return has_arg(argc, argv, "run") || has_arg(argc, argv, "create") || has_arg(argc, argv, "exec") ||
-	       has_arg(argc, argv, "start");
+	return has_arg(argc, argv, "run") || has_arg(argc, argv, "create") || has_arg(argc, argv, "exec");
 }
 
 // read_only_self is a read-only detached bind mount of the binary.
@@ -134,23 +135,44 @@ static void enter_userns(int argc, char **argv)
 	unsetenv(USERNS_FD);
 }
 
+// sbx_sealed_self returns an fd of a view of sbx's binary that cannot be
+// written, to re-execute sbx from; -1 with errno 0 when sbx runs from such
+// a view already or its binary is not writable at all; -1 with errno set
+// when it cannot make one.
+int sbx_sealed_self(void)
+{
+	struct statfs sf;
+	errno = 0;
+	if (statfs("/proc/self/exe", &sf) == 0 && (sf.f_flags & ST_RDONLY)) {
+		errno = 0;
+		return -1; // on a read-only mount (installed so, or read_only_self's bind): nothing to protect
+	}
+	if (sealed_memfd()) {
+		errno = 0;
+		return -1;
+	}
+	int fd = read_only_self();
+	if (fd >= 0)
+		return fd;
+	if (access("/proc/self/exe", W_OK) != 0) {
+		errno = 0;
+		return -1; // not writable by the caller, nor by what it starts
+	}
+	fd = memfd_self();
+	if (fd < 0 && errno == 0)
+		errno = EIO;
+	return fd;
+}
+
 __attribute__((constructor)) static void sbx_seal(int argc, char **argv, char **envp)
 {
 	(void)envp;
 	enter_userns(argc, argv);
 	if (!starts_processes(argc, argv))
 		return;
-	struct statfs sf;
-	if (statfs("/proc/self/exe", &sf) == 0 && (sf.f_flags & ST_RDONLY))
-		return; // on a read-only mount (installed so, or read_only_self's bind): nothing to protect
-	if (sealed_memfd())
+	int fd = sbx_sealed_self();
+	if (fd < 0 && errno == 0)
 		return;
-	int fd = read_only_self();
-	if (fd < 0) {
-		if (access("/proc/self/exe", W_OK) != 0)
-			return; // not writable by the caller, nor by what it starts
-		fd = memfd_self();
-	}
 	if (fd >= 0)
 		syscall(SYS_execveat, fd, "", argv, environ, AT_EMPTY_PATH);
 	fprintf(stderr, "sbx: cannot re-execute from a read-only copy of its binary: %s\n", strerror(errno));

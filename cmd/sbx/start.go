@@ -12,6 +12,11 @@ func startCommand() *cli.Command {
 		Usage:     "start a created container's process",
 		ArgsUsage: "ID",
 		Action: onContainer(func(_ *cli.Context, ctr *runtime.Container) error {
+			if ctr.RunsStartHooks() {
+				if err := reexecSealed(); err != nil {
+					return err
+				}
+			}
 			return ctr.Start()
 		}),
 	}
