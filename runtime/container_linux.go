@@ -447,6 +447,9 @@ func (c *Container) Start() error {
 		inside := state
 		inside.Pid = nsPid(p.Pid())
 		if err := c.runInside(h.StartContainer, inside); err != nil {
+			// The runtime-spec: a failed startContainer hook stops the
+			// container (under runc its init, which runs them, exits).
+			c.Signal(unix.SIGKILL, true)
 			return err
 		}
 	}

@@ -607,6 +607,25 @@ func TestOCIHooks(t *testing.T) {
 	if entries, _ := os.ReadDir(o.root); len(entries) != 0 {
 		t.Errorf("state root after a failed create holds %v", entries)
 	}
+	// A failing startContainer hook fails start and stops the container
+	// (the runtime-spec's lifecycle, step 7), which delete then removes.
+	startFails := o.bundle(func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/false"}}}
+	}, "sleep", "60")
+	o.cleanup(id("start-hook-fails"))
+	o.must("create", "--bundle", startFails, id("start-hook-fails"))
+	if _, errs, code := o.run("start", id("start-hook-fails")); code == 0 || !strings.Contains(errs, "startContainer hook") {
+		t.Errorf("start with a failing startContainer hook: exit %d, %q; want a hook error", code, errs)
+	}
+	status := o.state(id("start-hook-fails")).Status
+	for deadline := time.Now().Add(5 * time.Second); status != specs.StateStopped && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		status = o.state(id("start-hook-fails")).Status
+	}
+	if status != specs.StateStopped {
+		t.Errorf("after its startContainer hook failed the container is %s, want stopped", status)
+	}
+	o.must("delete", id("start-hook-fails"))
 	// A timeout that is not positive is refused before the hook runs.
 	zero, ran := 0, filepath.Join(dir, "ran")
 	badTimeout := o.bundle(func(s *specs.Spec) {
