@@ -44,6 +44,7 @@ func (c *Container) Update(*specs.LinuxResources) error       { return errPlatfo
 func (c *Container) Pids() ([]int, error)                     { return nil, errPlatform }
 func (c *Container) Stats() (cgroup.Stats, error)             { return cgroup.Stats{}, errPlatform }
 func (c *Container) Exec(ExecOptions) (*spawn.Process, error) { return nil, errPlatform }
+func (c *Container) UserNamespaceFirst() (*os.File, error)    { return nil, nil }
 func ForwardSignals() chan os.Signal                          { return nil }
 func AppArmorEnabled() bool                                   { return false }
 func MemoryPolicies() (modes, flags []string)                 { return nil, nil }

@@ -76,7 +76,7 @@ func (c *Container) ownMounts() bool {
 // process joins a pid namespace only at its creation. A caller without it
 // enters the container's user namespace first (UserNamespaceFirst).
 var errPIDNamespaceRootless = errors.New("cannot enter the container's pid namespace without CAP_SYS_ADMIN in the caller's own user namespace: " +
-	"enter the container's user namespace first (Container.UserNamespaceFirst; `sbx exec` does), or run as root")
+	"enter the container's user namespace first (Container.UserNamespaceFirst; `sbx exec` and `sbx start` do), or run as root")
 
 // UserNamespaceFirst is the container's user namespace when the caller
 // must be in it before Exec can enter the container's pid namespace: the

@@ -951,8 +951,9 @@ func TestOCITimeOffsets(t *testing.T) {
 
 // TestOCIRootless runs `sbx spec --rootless`'s bundle as an unprivileged
 // user: it must run as written (its devpts mount cannot keep gid=5, which
-// such a user cannot map). exec into it is refused with the cause: entering
-// its pid namespace needs CAP_SYS_ADMIN in sbx's own user namespace.
+// such a user cannot map). exec into it, and startContainer hooks, which
+// run in it, work: entering its pid namespace needs CAP_SYS_ADMIN in sbx's
+// own user namespace, which sbx gets by entering the container's first.
 func TestOCIRootless(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("creates the unprivileged user and runs sbx as it: needs root")
@@ -1024,10 +1025,49 @@ func TestOCIRootless(t *testing.T) {
 	if out, code := sbxDefault("exec", name, "sh", "-c", "echo exec as $(id -u) pid $$"); code != 0 || out != "exec as 0 pid 2\n" {
 		t.Errorf("exec as %s: exit %d, %q; want exec as 0 pid 2", r.name, code, out)
 	}
-	// The namespace is entered only by exec, from the fd sbx gave itself.
+	// startContainer hooks run in the container's namespaces: start, and
+	// run, enter its user namespace first for them as exec does (run
+	// through a child `sbx start`). The hook is the second process of the
+	// container's pid namespace, root there, and its output is in the
+	// container's /tmp.
+	out := filepath.Join(dir, "out")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(out, r.uid, r.gid); err != nil {
+		t.Fatal(err)
+	}
+	hooked := s
+	hooked.Mounts = append(append([]specs.Mount(nil), s.Mounts...), specs.Mount{Destination: "/tmp", Type: "bind", Source: out, Options: []string{"rbind"}})
+	hooked.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo hook as $(id -u) pid $$ > /tmp/hook"}}}}
+	hooked.Process = &specs.Process{Args: []string{"cat", "/tmp/hook"}, Cwd: "/", Env: s.Process.Env, User: s.Process.User}
+	if b, err = json.Marshal(&hooked); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, code := sbx("run", "--bundle", bundle, id("rootless-hook-run")); code != 0 || got != "hook as 0 pid 2\n" {
+		t.Errorf("run with a startContainer hook as %s: exit %d, %q; want hook as 0 pid 2", r.name, code, got)
+	}
+	os.Remove(filepath.Join(out, "hook"))
+	name = id("rootless-hook-start")
+	t.Cleanup(func() { sbx("delete", "--force", name) })
+	if got, code := sbx("create", "--bundle", bundle, name); code != 0 {
+		t.Fatalf("create with a startContainer hook: exit %d, %s", code, got)
+	}
+	if got, code := sbx("start", name); code != 0 {
+		t.Errorf("start with a startContainer hook as %s: exit %d, %s", r.name, code, got)
+	}
+	if got, err := os.ReadFile(filepath.Join(out, "hook")); err != nil || string(got) != "hook as 0 pid 2\n" {
+		t.Errorf("the startContainer hook of start wrote %q (%v), want hook as 0 pid 2", got, err)
+	}
+
+	// The namespace is entered only by exec and start, from the fd sbx gave
+	// itself.
 	cmd := exec.Command(env.sbx, "state", name)
 	cmd.Env = []string{"_SBX_USERNS_FD=3"}
-	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "not an fd given to `sbx exec`") {
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "not an fd given to `sbx exec` or `sbx start`") {
 		t.Errorf("sbx state with _SBX_USERNS_FD set: %v, %q; want it refused", err, out)
 	}
 }

@@ -128,6 +128,53 @@ func writeReport(file string, res *runtime.Result, status int) error {
 	return exitError{status}
 }
 
+// startFromRun starts the container run has created and returns it
+// locked, as it came (nil when it is gone). Its startContainer hooks run
+// in the container's namespaces, and an unprivileged sbx can enter a pid
+// namespace of the container's only from the container's user namespace,
+// which a process enters only as it starts (userns_linux.go): a child
+// `sbx start` does it then, with the container unlocked for it.
+func startFromRun(c *cli.Context, ctr *runtime.Container) (*runtime.Container, error) {
+	if !ctr.RunsStartHooks() {
+		return ctr, ctr.Start()
+	}
+	ns, err := ctr.UserNamespaceFirst()
+	if err != nil {
+		return ctr, err
+	}
+	if ns == nil {
+		return ctr, ctr.Start()
+	}
+	ns.Close()
+	id, root := ctr.ID(), c.String("root")
+	ctr.Close()
+	args := []string{os.Args[0], "--root", root}
+	if log := c.String("log"); log != "" {
+		args = append(args, "--log", log, "--log-format", c.String("log-format"))
+	}
+	start := &spawn.Cmd{Path: "/proc/self/exe", Args: append(args, "start", id), Env: os.Environ(),
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	p, err := start.Start()
+	if err == nil {
+		var st *spawn.State
+		st, err = p.Wait()
+		p.Close()
+		if err == nil && st.ExitCode() != 0 {
+			err = exitError{st.ExitCode()}
+		} else if err == nil && st.Signal() != 0 {
+			err = fmt.Errorf("sbx start %s: %v", id, st.Signal())
+		}
+	}
+	ctr, lerr := runtime.Load(root, id)
+	if lerr != nil {
+		ctr = nil
+		if err == nil {
+			err = lerr
+		}
+	}
+	return ctr, err
+}
+
 func isFile(path string) bool {
 	st, err := os.Stat(path)
 	return err == nil && st.Mode().IsRegular()
@@ -157,18 +204,26 @@ func runContainer(c *cli.Context) error {
 	if peer != nil {
 		peer.Close()
 	}
-	if err := ctr.Start(); err != nil {
-		ctr.Delete(true)
-		ctr.Close()
-		return err
-	}
-	if c.Bool("detach") {
-		return ctr.Close()
-	}
 	proc, id := ctr.TakeProcess(), ctr.ID()
 	console := mine
 	if !ctr.ConfigProcess().Terminal {
 		console = nil
+	}
+	if ctr, err = startFromRun(c, ctr); err != nil {
+		if ctr != nil {
+			ctr.Delete(true)
+			ctr.Close()
+		}
+		if proc != nil {
+			proc.Close()
+		}
+		return err
+	}
+	if c.Bool("detach") {
+		if proc != nil {
+			proc.Close()
+		}
+		return ctr.Close()
 	}
 	ctr.Close() // unlocked while it runs: kill and state must work
 	status, err := runtime.Foreground(sigs, proc, console, os.Stdin, os.Stdout)

@@ -108,17 +108,19 @@ static int sealed_memfd(void)
 #define USERNS_FD "_SBX_USERNS_FD"
 
 // enter_userns joins the user namespace whose fd USERNS_FD names, for
-// `exec` only: setns(2) into a user namespace takes a single-threaded
-// process, which sbx is only here, before the Go runtime starts threads.
-static void enter_userns(int argc, char **argv)
+// `exec` and `start` only, and tells whether it did: setns(2) into a user
+// namespace takes a single-threaded process, which sbx is only here, before
+// the Go runtime starts threads.
+static int enter_userns(int argc, char **argv)
 {
 	const char *v = getenv(USERNS_FD);
 	if (v == NULL)
-		return;
+		return 0;
 	char *end;
 	long fd = strtol(v, &end, 10);
-	if (!has_arg(argc, argv, "exec") || *v == '\0' || *end != '\0' || fd < 3 || fd > 1 << 20) {
-		fprintf(stderr, "sbx: %s=%s: not an fd given to `sbx exec`\n", USERNS_FD, v);
+	if (!(has_arg(argc, argv, "exec") || has_arg(argc, argv, "start")) || *v == '\0' || *end != '\0' || fd < 3 ||
+	    fd > 1 << 20) {
+		fprintf(stderr, "sbx: %s=%s: not an fd given to `sbx exec` or `sbx start`\n", USERNS_FD, v);
 		exit(125);
 	}
 	if (ioctl((int)fd, NS_GET_NSTYPE) != CLONE_NEWUSER) {
@@ -133,6 +135,7 @@ static void enter_userns(int argc, char **argv)
 	}
 	close((int)fd);
 	unsetenv(USERNS_FD);
+	return 1;
 }
 
 // sbx_sealed_self returns an fd of a view of sbx's binary that cannot be
@@ -167,8 +170,10 @@ int sbx_sealed_self(void)
 __attribute__((constructor)) static void sbx_seal(int argc, char **argv, char **envp)
 {
 	(void)envp;
-	enter_userns(argc, argv);
-	if (!starts_processes(argc, argv))
+	// A start enters the container's user namespace only to run its
+	// startContainer hooks there.
+	int entered = enter_userns(argc, argv);
+	if (!entered && !starts_processes(argc, argv))
 		return;
 	int fd = sbx_sealed_self();
 	if (fd < 0 && errno == 0)

@@ -11,7 +11,8 @@ import (
 )
 
 // An unprivileged `sbx exec` into a container with a user and a pid
-// namespace of its own cannot enter the pid namespace from its own user
+// namespace of its own (or `sbx start` running startContainer hooks in one)
+// cannot enter the pid namespace from its own user
 // namespace, where it lacks CAP_SYS_ADMIN; from the container's it can. A
 // user namespace is entered only by a single-threaded process, and a Go
 // program never is one, so sbx executes itself again with the namespace's
@@ -19,6 +20,11 @@ import (
 // enters it before the Go runtime starts (runc's nsexec enters it at the
 // same point). From there everything is as for root.
 const usernsFDEnv = "_SBX_USERNS_FD"
+
+// The C constructor took usernsFDEnv out of the C environment; Go's copy,
+// made from the process's initial one, still has it, and must not pass it
+// on (to hooks, which get sbx's environment).
+func init() { os.Unsetenv(usernsFDEnv) }
 
 // execInUserNamespace re-executes sbx, with its arguments, in the user
 // namespace of ns. root is the state root this sbx resolved: in the
