@@ -148,7 +148,7 @@ type builder struct {
 	// lookup can land on the new root stacked over "/".
 	host      spawn.FD
 	cgroups   map[string]string // Options.Cgroups
-	proc      *spawn.FD         // the procfs mounted at /proc, until sysctl
+	proc      *spawn.FD         // the procfs mounted (or bound) at /proc, until sysctl
 	mknod     bool
 	detached  bool // Options.Detached
 	imageRoot bool // Options.ImageRoot
@@ -516,7 +516,14 @@ func (b *builder) bind(src, dst string, o *mountOptions, idmapped *os.File) erro
 			flags = unix.AT_RECURSIVE
 		}
 		fd := b.cloneHost(src, flags)
-		defer b.p.Close(fd)
+		if dst == "/proc" && b.proc == nil && isProcfs(src) {
+			// A procfs bound at /proc (rootless podman's, with the host's
+			// pid namespace, where a new one cannot be mounted) serves
+			// the sysctl writes as a mounted one does, closed after them.
+			b.proc = &fd
+		} else {
+			defer b.p.Close(fd)
+		}
 		s = fd.Arg()
 	}
 	if o.rset|o.rclr != 0 {
@@ -531,6 +538,12 @@ func (b *builder) bind(src, dst string, o *mountOptions, idmapped *os.File) erro
 	}
 	b.p.Close(t)
 	return nil
+}
+
+// isProcfs tells whether path is the root of a procfs.
+func isProcfs(path string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(path, &st) == nil && st.Type == unix.PROC_SUPER_MAGIC && filepath.Clean(path) == "/proc"
 }
 
 // fsmount creates a filesystem of type typ with the fsconfig options data
@@ -653,7 +666,7 @@ func (b *builder) sysctl(params map[string]string) error {
 			return fmt.Errorf("linux.sysctl: bad name %q", k)
 		}
 		if b.proc == nil {
-			return fmt.Errorf("linux.sysctl: %s needs the container's procfs: mount one at /proc (mounts)", k)
+			return fmt.Errorf("linux.sysctl: %s needs a procfs at /proc: mount one there, or bind the host's (mounts)", k)
 		}
 		// Through the procfs sbx mounted, never a path the root could
 		// plant a file at (CVE-2025-52881): beneath it, no symlinks, no

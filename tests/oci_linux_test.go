@@ -783,6 +783,31 @@ func TestOCIDevicesAndSysctl(t *testing.T) {
 		t.Logf("note: the host's ip_forward is 1 too; the write inside is checked by its value only")
 	}
 	o.refuses("vm.swappiness", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"vm.swappiness": "1"} }, "vm.swappiness")
+
+	// With the host's pid namespace rootless podman binds the host's /proc
+	// (it cannot mount a procfs there) and still sets its default sysctl:
+	// the bound procfs serves it, in the container's network namespace.
+	bound := o.bundle(func(s *specs.Spec) {
+		var nss []specs.LinuxNamespace
+		for _, ns := range s.Linux.Namespaces {
+			if ns.Type != specs.PIDNamespace {
+				nss = append(nss, ns)
+			}
+		}
+		s.Linux.Namespaces = nss
+		for i, m := range s.Mounts {
+			if m.Destination == "/proc" {
+				s.Mounts[i] = specs.Mount{Destination: "/proc", Type: "bind", Source: "/proc", Options: []string{"rbind", "nosuid", "noexec", "nodev"}}
+			}
+		}
+		s.Linux.Sysctl = map[string]string{"net.ipv4.ping_group_range": "0 0"}
+	}, "cat", "/proc/sys/net/ipv4/ping_group_range")
+	if out, errs, code := o.run("run", "--bundle", bound, id("proc-bound")); code != 0 || strings.Join(strings.Fields(out), " ") != "0 0" {
+		t.Errorf("sysctl through a bound /proc: exit %d, stdout %q, stderr %q; want 0 0", code, out, errs)
+	}
+	if host, _ := os.ReadFile("/proc/sys/net/ipv4/ping_group_range"); strings.Join(strings.Fields(string(host)), " ") == "0 0" {
+		t.Errorf("the host's net.ipv4.ping_group_range became 0 0: the sysctl was written outside the container's network namespace")
+	}
 }
 
 // TestOCIIDMappedMounts binds one host directory three ways into a
