@@ -524,8 +524,14 @@ func setIDs(lx *spawn.Linux, s *specs.Spec) error {
 	}
 	u := s.Process.User
 	lx.Credential = &spawn.Credential{UID: u.UID, GID: u.GID, Groups: append([]uint32{}, u.AdditionalGids...)}
-	if lx.Namespaces&spawn.NewUser == 0 || os.Geteuid() == 0 {
+	if lx.Namespaces&spawn.NewUser == 0 {
 		return nil
+	}
+	if os.Geteuid() == 0 {
+		// uid 0 of a user namespace that denies setgroups (`unshare -r`
+		// makes one): its children's deny it too.
+		lx.DenySetgroups = setgroupsDenied(os.Getpid())
+		return groupsSettable(lx, u)
 	}
 	var tools spawn.IDMapTools
 	var err error
@@ -542,6 +548,16 @@ func setIDs(lx *spawn.Linux, s *specs.Spec) error {
 	lx.DenySetgroups = tools.NewGIDMap == ""
 	if tools != (spawn.IDMapTools{}) {
 		lx.IDMapTools = &tools
+	}
+	return groupsSettable(lx, u)
+}
+
+// groupsSettable refuses supplementary groups a user namespace that denies
+// setgroups(2) would leave unset.
+func groupsSettable(lx *spawn.Linux, u specs.User) error {
+	if lx.DenySetgroups && len(u.AdditionalGids) > 0 {
+		return errors.New("process.user.additionalGids: the container's user namespace denies setgroups(2), so they cannot be set: " +
+			"map gids through newgidmap (Debian's package uidmap, a range in /etc/subgid), or leave them out")
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/moby/sys/userns"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -81,14 +82,25 @@ func checkID(id string) error {
 
 // DefaultRoot is where state lives without --root: /run/sbx, or
 // $XDG_RUNTIME_DIR/sbx for an unprivileged user.
+//
+// XDG_RUNTIME_DIR is taken when sbx is not root over the host: not uid 0,
+// or uid 0 of a user namespace other than the host's (rootless podman runs
+// its runtime so, without --root) unless USER says it is root there, as
+// runc decides. Root of the host keeps /run/sbx, whatever XDG_RUNTIME_DIR
+// says (/run/user/0).
 func DefaultRoot() string {
-	if os.Geteuid() != 0 {
-		if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" && Rootless() {
+		if user, ok := os.LookupEnv("USER"); os.Geteuid() != 0 || !ok || user != "root" {
 			return filepath.Join(d, "sbx")
 		}
 	}
 	return "/run/sbx"
 }
+
+// Rootless tells whether sbx runs without root's privileges over the
+// host: as another uid, or as uid 0 of a user namespace other than the
+// host's (inside rootless podman's, say).
+func Rootless() bool { return os.Geteuid() != 0 || userns.RunningInUserNS() }
 
 // lockDir takes the container's lock, waiting for other verbs on it.
 func lockDir(dir string) (*os.File, error) {

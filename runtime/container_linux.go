@@ -232,18 +232,27 @@ func loadConfig(bundle string) (*specs.Spec, error) {
 }
 
 // containerCgroup creates the container's cgroup at linux.cgroupsPath
-// (default /sbx/ID). Without root and without limits asked, a host that
-// gives no cgroup means none: pause, ps and kill --all then fail.
+// (default /sbx/ID). Rootless (Rootless) and without limits asked, a host
+// that gives no cgroup means none, as under runc: pause, ps and kill --all
+// then fail. Device rules are no limit there: a user namespace already
+// keeps the container from making or opening devices beyond the caller's
+// (rootless podman sends its defaults).
 func containerCgroup(id string, s *specs.Spec) (*cgroup.Group, error) {
 	path := s.Linux.CgroupsPath
 	if path == "" {
 		path = "/sbx/" + id
 	}
 	cg, err := cgroup.NewAt(path, withDefaultDevices(s.Linux))
-	if err != nil && os.Geteuid() != 0 && s.Linux.Resources == nil && errors.Is(err, cgroup.ErrUnavailable) {
+	if err != nil && Rootless() && !asksLimits(s.Linux.Resources) && errors.Is(err, cgroup.ErrUnavailable) {
 		return nil, nil
 	}
 	return cg, err
+}
+
+// asksLimits tells whether r limits anything but device access.
+func asksLimits(r *specs.LinuxResources) bool {
+	return r != nil && (r.Memory != nil || r.CPU != nil || r.Pids != nil || r.BlockIO != nil ||
+		len(r.HugepageLimits) > 0 || r.Network != nil || len(r.Rdma) > 0 || len(r.Unified) > 0)
 }
 
 // defaultDevices are the device rules every container gets after the

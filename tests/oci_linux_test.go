@@ -1088,6 +1088,71 @@ func TestOCIRootless(t *testing.T) {
 		t.Errorf("the startContainer hook of start wrote %q (%v), want hook as 0 pid 2", got, err)
 	}
 
+	// Rootless podman runs sbx as uid 0 of a user namespace of its own,
+	// without --root and with "resources": {}: sbx must still take
+	// XDG_RUNTIME_DIR for its state and run without a cgroup, as runc does.
+	// (`unshare -r` makes such a namespace; it denies setgroups, as
+	// newgidmap-less ones do.)
+	plain := s
+	plain.Process = &specs.Process{Args: []string{"sh", "-c", "echo in userns as $(id -u)"}, Cwd: "/", Env: s.Process.Env, User: s.Process.User}
+	lx := *s.Linux
+	plain.Linux = &lx
+	plain.Linux.Resources = &specs.LinuxResources{}
+	// Mappings name ids of the runtime's user namespace: there the user is 0.
+	own := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 1}}
+	plain.Linux.UIDMappings, plain.Linux.GIDMappings = own, own
+	if b, err = json.Marshal(&plain); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inUserns := func(args ...string) (string, int) {
+		cmd := exec.Command("unshare", append([]string{"--user", "--map-root-user", env.sbx}, args...)...)
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "XDG_RUNTIME_DIR=" + dir, "USER=" + r.name}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: r.cred}
+		// A file, not a pipe: a created container keeps it open.
+		f, err := os.CreateTemp(t.TempDir(), "out")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cmd.Stdout, cmd.Stderr = f, f
+		err = cmd.Run()
+		out, _ := os.ReadFile(f.Name())
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("unshare sbx %v: %v", args, err)
+		}
+		return string(out), code
+	}
+	name = id("rootless-userns")
+	if got, code := inUserns("create", "--bundle", bundle, name); code != 0 {
+		t.Errorf("create as uid 0 of a user namespace, without --root: exit %d, %s", code, got)
+	} else {
+		if _, err := os.Stat(filepath.Join(dir, "sbx", name)); err != nil {
+			t.Errorf("its state is not under XDG_RUNTIME_DIR/sbx: %v", err)
+		}
+		if got, code := inUserns("delete", "--force", name); code != 0 {
+			t.Errorf("delete as uid 0 of a user namespace: exit %d, %s", code, got)
+		}
+	}
+	if got, code := inUserns("run", "--bundle", bundle, id("rootless-userns-run")); code != 0 || got != "in userns as 0\n" {
+		t.Errorf("run as uid 0 of a user namespace: exit %d, %q; want in userns as 0", code, got)
+	}
+	plain.Process.User.AdditionalGids = []uint32{5}
+	if b, err = json.Marshal(&plain); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, code := inUserns("run", "--bundle", bundle, id("rootless-userns-groups")); code == 0 || !strings.Contains(got, "additionalGids") {
+		t.Errorf("run with additionalGids where setgroups is denied: exit %d, %q; want them refused by name", code, got)
+	}
+
 	// The namespace is entered only by exec and start, from the fd sbx gave
 	// itself.
 	cmd := exec.Command(env.sbx, "state", name)
