@@ -523,6 +523,9 @@ func setIDs(lx *spawn.Linux, s *specs.Spec) error {
 		lx.GIDMappings = append(lx.GIDMappings, spawn.IDMap{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size})
 	}
 	u := s.Process.User
+	if err := checkUser(u); err != nil {
+		return err
+	}
 	lx.Credential = &spawn.Credential{UID: u.UID, GID: u.GID, Groups: append([]uint32{}, u.AdditionalGids...)}
 	if lx.Namespaces&spawn.NewUser == 0 {
 		return nil
@@ -550,6 +553,27 @@ func setIDs(lx *spawn.Linux, s *specs.Spec) error {
 		lx.IDMapTools = &tools
 	}
 	return groupsSettable(lx, u)
+}
+
+// noID is (uid_t)-1, which setresuid(2) and setresgid(2) take for
+// "unchanged": asked for as an id, it would leave the process as sbx's own
+// (root).
+const noID = ^uint32(0)
+
+// checkUser refuses ids that are not ids.
+func checkUser(u specs.User) error {
+	switch {
+	case u.UID == noID:
+		return fmt.Errorf("process.user.uid: %d is not a valid id (to setresuid(2) it means \"unchanged\")", u.UID)
+	case u.GID == noID:
+		return fmt.Errorf("process.user.gid: %d is not a valid id (to setresgid(2) it means \"unchanged\")", u.GID)
+	}
+	for i, g := range u.AdditionalGids {
+		if g == noID {
+			return fmt.Errorf("process.user.additionalGids[%d]: %d is not a valid id", i, g)
+		}
+	}
+	return nil
 }
 
 // groupsSettable refuses supplementary groups a user namespace that denies

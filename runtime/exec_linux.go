@@ -207,6 +207,9 @@ func (c *Container) Exec(o ExecOptions) (*spawn.Process, error) {
 	defer closeAll()
 	lx.NoNewPrivs = p.NoNewPrivileges
 	u := p.User
+	if err := checkUser(u); err != nil {
+		return nil, err
+	}
 	lx.Credential = &spawn.Credential{UID: u.UID, GID: u.GID, Groups: append([]uint32{}, u.AdditionalGids...),
 		KeepGroups: setgroupsDenied(c.st.Init.Pid)}
 	if lx.Capabilities, err = capabilities(p.Capabilities, false); err != nil {

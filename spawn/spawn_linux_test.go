@@ -855,6 +855,9 @@ func TestJoinRefused(t *testing.T) {
 		"time":            {&Linux{Join: []Namespace{{File: timeNS, Type: NewTime}}}, "cannot enter a time namespace"},
 		"joined and new":  {&Linux{Join: []Namespace{{File: netNS, Type: NewNet}}, Namespaces: NewNet}, "both joined and created"},
 		"new pid in user": {&Linux{Join: []Namespace{{File: userNS, Type: NewUser}}, Namespaces: NewPID}, "new pid or time namespace under a joined user namespace"},
+		// (uid_t)-1 is "unchanged" to setresuid(2): the child kept root.
+		"uid -1": {&Linux{Credential: &Credential{UID: 1<<32 - 1}}, "4294967295 is not a valid id"},
+		"gid -1": {&Linux{Credential: &Credential{GID: 1<<32 - 1}}, "4294967295 is not a valid id"},
 	} {
 		_, err := (&Cmd{Path: "/bin/true", Adoptable: true, Linux: tc.lx}).Start()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

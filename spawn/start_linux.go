@@ -135,6 +135,11 @@ func (s *starter) checkLinux() error {
 	if t := s.lx.IDMapTools; t != nil && t.NewGIDMap != "" && s.lx.DenySetgroups {
 		return &Error{Op: "write gid_map", Err: errors.New("DenySetgroups with a NewGIDMap tool: newgidmap decides setgroups")}
 	}
+	if c := s.lx.Credential; c != nil && (c.UID == ^uint32(0) || c.GID == ^uint32(0)) {
+		// (uid_t)-1 is "unchanged" to setresuid(2): the child would keep
+		// the caller's ids.
+		return &Error{Op: "credential", Err: fmt.Errorf("uid %d, gid %d: 4294967295 is not a valid id", c.UID, c.GID)}
+	}
 	if len(s.lx.Seccomp) > unix.BPF_MAXINSNS {
 		return &Error{Op: "seccomp", Err: fmt.Errorf("filter has %d instructions, more than %d", len(s.lx.Seccomp), unix.BPF_MAXINSNS)}
 	}

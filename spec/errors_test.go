@@ -134,6 +134,11 @@ func TestParseErrors(t *testing.T) {
 		{"range past 32 bits", withArgs(`"uidMappings": [{"containerID": 4294967295, "hostID": 1000, "size": 2}]`), `spec.json: uidMappings[0]: range goes past id 4294967295`},
 		{"user not mapped", `{"process": {"args": ["x"], "user": {"uid": 1000}}, "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 1000}]}`,
 			`spec.json: process.user.uid: 1000 is not mapped by uidMappings`},
+		// (uid_t)-1 is "unchanged" to setresuid(2): the process stayed root.
+		{"uid -1", `{"process": {"args": ["x"], "user": {"uid": 4294967295}}, "share": {"user": true}}`,
+			`spec.json: process.user.uid: 4294967295 is not a valid id (to setresuid(2) it means "unchanged")`},
+		{"gid -1", `{"process": {"args": ["x"], "user": {"gid": 4294967295}}, "share": {"user": true}}`,
+			`spec.json: process.user.gid: 4294967295 is not a valid id (to setresgid(2) it means "unchanged")`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -294,6 +295,13 @@ func (s *Sandbox) checkMappings() error {
 	}
 	if err := s.checkRanges("gidMappings", s.GIDMappings); err != nil {
 		return err
+	}
+	// (uid_t)-1 is "unchanged" to setresuid(2) and setresgid(2).
+	if s.Process.User.UID == math.MaxUint32 {
+		return s.fail("process.user.uid", "%d is not a valid id (to setresuid(2) it means \"unchanged\")", s.Process.User.UID)
+	}
+	if s.Process.User.GID == math.MaxUint32 {
+		return s.fail("process.user.gid", "%d is not a valid id (to setresgid(2) it means \"unchanged\")", s.Process.User.GID)
 	}
 	if !maps(s.UIDMappings, s.Process.User.UID) {
 		return s.fail("process.user.uid", "%d is not mapped by uidMappings", s.Process.User.UID)

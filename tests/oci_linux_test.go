@@ -682,6 +682,9 @@ func TestOCIErrors(t *testing.T) {
 		}
 	}
 	o.refuses("a cwd below a file", func(s *specs.Spec) { s.Process.Cwd = "/etc/passwd/dir" }, "/etc/passwd/dir")
+	// (uid_t)-1 is "unchanged" to setresuid(2): the process ran as root.
+	o.refuses("uid 4294967295", func(s *specs.Spec) { s.Process.User.UID = 1<<32 - 1 }, "process.user.uid: 4294967295 is not a valid id")
+	o.refuses("gid 4294967295", func(s *specs.Spec) { s.Process.User.GID = 1<<32 - 1 }, "process.user.gid: 4294967295 is not a valid id")
 	// An env entry without "=" is refused, as runc refuses it; sbx used to
 	// pass it on, and the shell dropped it.
 	o.refuses("an env entry without =", func(s *specs.Spec) { s.Process.Env = append(s.Process.Env, "NOEQ") }, "is not NAME=VALUE")
