@@ -682,6 +682,16 @@ func TestOCIErrors(t *testing.T) {
 		}
 	}
 	o.refuses("a cwd below a file", func(s *specs.Spec) { s.Process.Cwd = "/etc/passwd/dir" }, "/etc/passwd/dir")
+	// Docker writes blockIO.weight 0, and 0 for the limits it was not
+	// asked for: "not set", as under runc (sbx refused the weight).
+	b = o.bundle(func(s *specs.Spec) {
+		zero, zw := int64(0), uint16(0)
+		s.Linux.Resources = &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: &zw},
+			Memory: &specs.LinuxMemory{Limit: &zero, Swap: &zero}, CPU: &specs.LinuxCPU{Quota: &zero}}
+	}, "true")
+	if _, errs, code := o.run("run", "--bundle", b, id("docker-zeros")); code != 0 {
+		t.Errorf("Docker's zero resources: exit %d, %q; want them taken as unset", code, errs)
+	}
 	// (uid_t)-1 is "unchanged" to setresuid(2): the process ran as root.
 	o.refuses("uid 4294967295", func(s *specs.Spec) { s.Process.User.UID = 1<<32 - 1 }, "process.user.uid: 4294967295 is not a valid id")
 	o.refuses("gid 4294967295", func(s *specs.Spec) { s.Process.User.GID = 1<<32 - 1 }, "process.user.gid: 4294967295 is not a valid id")

@@ -82,6 +82,10 @@ func TestOCIUpdate(t *testing.T) {
 		{"memory below use", []string{"--resources=-"}, `{"memory":{"limit":4096,"checkBeforeUpdate":true},"pids":{"limit":20}}`, base, "checkBeforeUpdate"},
 		{"unknown field", []string{"--resources=-"}, `{"memroy":{"limit":33554432},"pids":{"limit":20}}`, base, "memroy"},
 		{"missing file", []string{"--resources", "/no/such/resources.json"}, "", base, "/no/such/resources.json"},
+		// Docker sends every field, 0 where nothing was asked: 0 leaves a
+		// value as it is, as under runc.
+		{"docker's zeros", []string{"--resources=-"}, dockerZeros(0), base, ""},
+		{"docker's zeros and a memory limit", []string{"--resources=-"}, dockerZeros(16 << 20), "16777216 150", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sub := &ociRuntime{t: t, root: o.root}
@@ -109,6 +113,14 @@ func TestOCIUpdate(t *testing.T) {
 			t.Errorf("update of a missing container: exit %d, %q; want does not exist", code, errs)
 		}
 	})
+}
+
+// dockerZeros is the resources JSON `docker update --memory M` (M 0: any
+// other flag) sends the runtime: every field, 0 where nothing was asked.
+func dockerZeros(memory int64) string {
+	return fmt.Sprintf(`{"memory":{"limit":%d,"reservation":0,"swap":0,"kernel":0,"kernelTCP":0},`+
+		`"cpu":{"shares":0,"quota":0,"period":0,"realtimeRuntime":0,"realtimePeriod":0,"cpus":"","mems":""},`+
+		`"blockIO":{"weight":0}}`, memory)
 }
 
 // runStdin is run with stdin as sbx's standard input, as containerd's shim

@@ -300,6 +300,59 @@ func validate(r *specs.LinuxResources) error {
 	return checkUnified(r.Unified)
 }
 
+// zeroUnset is r with the zero values runc takes for "not set" taken out
+// (memory limit, reservation, swap and kernel limits; cpu shares, quota,
+// period and realtime values; blkio weights): Docker sends every field,
+// 0 where nothing was asked, to create and to update (where 0 leaves the
+// value as it is). r is not changed.
+func zeroUnset(r *specs.LinuxResources) *specs.LinuxResources {
+	if r == nil {
+		return nil
+	}
+	out := *r
+	unset := func(v **int64) {
+		if *v != nil && **v == 0 {
+			*v = nil
+		}
+	}
+	if r.Memory != nil {
+		m := *r.Memory
+		for _, v := range []**int64{&m.Limit, &m.Reservation, &m.Swap, &m.Kernel, &m.KernelTCP} { //nolint:staticcheck // kernel limits are deprecated, still read
+			unset(v)
+		}
+		out.Memory = &m
+	}
+	if r.CPU != nil {
+		c := *r.CPU
+		for _, v := range []**int64{&c.Quota, &c.RealtimeRuntime} {
+			unset(v)
+		}
+		for _, v := range []**uint64{&c.Shares, &c.Period, &c.RealtimePeriod} {
+			if *v != nil && **v == 0 {
+				*v = nil
+			}
+		}
+		out.CPU = &c
+	}
+	if r.BlockIO != nil {
+		b := *r.BlockIO
+		w := func(v **uint16) {
+			if *v != nil && **v == 0 {
+				*v = nil
+			}
+		}
+		w(&b.Weight)
+		w(&b.LeafWeight)
+		b.WeightDevice = append([]specs.LinuxWeightDevice(nil), r.BlockIO.WeightDevice...)
+		for i := range b.WeightDevice {
+			w(&b.WeightDevice[i].Weight)
+			w(&b.WeightDevice[i].LeafWeight)
+		}
+		out.BlockIO = &b
+	}
+	return &out
+}
+
 // checkSandbox adds New's own rule: a group that cannot fork cannot run a
 // sandbox, so pids.limit 0 is refused rather than skipped.
 func checkSandbox(r *specs.LinuxResources) error {

@@ -138,6 +138,7 @@ func newAtIn(h host, p string, r *specs.LinuxResources) (*Group, error) {
 	if err != nil {
 		return nil, err
 	}
+	r = zeroUnset(r)
 	if err := validate(r); err != nil {
 		return nil, err
 	}
@@ -490,6 +491,7 @@ func (g *Group) Update(r *specs.LinuxResources) error {
 	if g.deleted {
 		return &Error{Op: "updating", Path: g.dirs[0], Err: errDeleted}
 	}
+	r = zeroUnset(r)
 	if err := validate(r); err != nil {
 		return err
 	}
