@@ -496,6 +496,15 @@ func (c *Container) Start() error {
 func (c *Container) Signal(sig syscall.Signal, all bool) error {
 	status, p := c.status()
 	if p == nil {
+		// Its process has exited. Without a pid namespace of its own what
+		// it started may live on in its cgroup, which kill --all reaches,
+		// as under runc (containerd's shim sends it once the init exits).
+		if cg := c.cgroup(); all && cg != nil && !c.ownPIDNamespace() {
+			if sig == unix.SIGKILL {
+				return cg.Kill()
+			}
+			return cg.Signal(sig)
+		}
 		return fmt.Errorf("cannot signal container %s: %w", c.st.ID, ErrNotRunning)
 	}
 	defer p.Close()

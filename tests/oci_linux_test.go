@@ -425,6 +425,35 @@ func TestOCIKillAllAndForceDelete(t *testing.T) {
 			t.Errorf("process %d of the deleted created container is alive", pid)
 		}
 	}
+	// In the host's pid namespace what the process started outlives it in
+	// its cgroup; kill --all still reaches it once the process has exited
+	// (containerd's shim sends it then), as under runc.
+	dir := t.TempDir()
+	shared := o.bundle(func(s *specs.Spec) {
+		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.PIDNamespace })
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: dir, Options: []string{"rbind"}})
+	}, "sh", "-c", "sleep 1000 & echo $! > /mnt/pid")
+	o.cleanup(id("shared-pid"))
+	o.must("create", "--bundle", shared, id("shared-pid"))
+	o.must("start", id("shared-pid"))
+	o.waitStatus(id("shared-pid"), specs.StateStopped)
+	pidText, err := os.ReadFile(filepath.Join(dir, "pid"))
+	left, _ := strconv.Atoi(strings.TrimSpace(string(pidText)))
+	if err != nil || left <= 0 {
+		t.Fatalf("the container's background pid: %q, %v", pidText, err)
+	}
+	o.must("kill", "--all", id("shared-pid"), "KILL")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", left))
+		if err != nil || strings.Contains(string(st), ") Z") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("process %d, left by the stopped container, lives on after kill --all", left)
+			break
+		}
+	}
+	o.must("delete", id("shared-pid"))
 }
 
 func TestOCIRunExitStatus(t *testing.T) {
