@@ -216,7 +216,7 @@ func (b *builder) plan(o Options) error {
 		b.proc = nil
 	}
 	if b.devTmpfs() {
-		b.devices()
+		b.devices(lx.Devices)
 	}
 	if err := b.specDevices(lx.Devices); err != nil {
 		return err
@@ -820,11 +820,15 @@ var devLinks = [][2]string{
 	{"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"},
 }
 
-// devices fills the spec's /dev tmpfs.
-func (b *builder) devices() {
+// devices fills the spec's /dev tmpfs, but for the nodes spec (linux.devices)
+// makes itself.
+func (b *builder) devices(spec []specs.LinuxDevice) {
 	b.p.Step("open", "/dev")
 	dev := b.p.Open(unix.SYS_OPENAT2, b.root.Arg(), spawn.Str("dev"), openHow(unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC), spawn.Int(unix.SizeofOpenHow))
 	for _, name := range devNodes {
+		if slices.ContainsFunc(spec, func(d specs.LinuxDevice) bool { return path.Clean(d.Path) == "/dev/"+name }) {
+			continue // linux.devices has its own node there (docker run --device /dev/full)
+		}
 		b.p.Step("bind device", "/dev/"+name)
 		b.createFile(dev, name)
 		s := b.cloneHost("/dev/"+name, 0)

@@ -826,6 +826,15 @@ func TestOCIDevicesAndSysctl(t *testing.T) {
 	}
 	o.refuses("vm.swappiness", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"vm.swappiness": "1"} }, "vm.swappiness")
 
+	// A device at the path of one of /dev's own nodes replaces it (docker
+	// run --device /dev/full; sbx failed with mknod's EEXIST).
+	full := o.bundle(func(s *specs.Spec) {
+		s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/full", Type: "c", Major: 1, Minor: 7, FileMode: &mode, UID: &uid, GID: &gid}}
+	}, "ls", "-ln", "/dev/full")
+	if out, errs, code := o.run("run", "--bundle", full, id("dev-full")); code != 0 || !strings.HasPrefix(strings.Join(strings.Fields(out), " "), "crw--w---- 1 5 6 1, 7") {
+		t.Errorf("linux.devices /dev/full: exit %d, stdout %q, stderr %q; want crw--w---- 1 5 6 1, 7", code, out, errs)
+	}
+
 	// With the host's pid namespace rootless podman binds the host's /proc
 	// (it cannot mount a procfs there) and still sets its default sysctl:
 	// the bound procfs serves it, in the container's network namespace.
