@@ -134,6 +134,10 @@ func TestParseErrors(t *testing.T) {
 		{"range past 32 bits", withArgs(`"uidMappings": [{"containerID": 4294967295, "hostID": 1000, "size": 2}]`), `spec.json: uidMappings[0]: range goes past id 4294967295`},
 		{"user not mapped", `{"process": {"args": ["x"], "user": {"uid": 1000}}, "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 1000}]}`,
 			`spec.json: process.user.uid: 1000 is not mapped by uidMappings`},
+		// Too little memory to start under: the OOM killer took sbx too.
+		{"memory below 6MiB", withArgs(`"limits": {"memory": "1MiB"}`),
+			`spec.json: limits.memory: must be at least 6MiB: until it execs, the sandbox's process shares sbx's memory, and an out-of-memory kill then ends sbx too`},
+		{"pids above PID_MAX_LIMIT", withArgs(`"limits": {"pids": 10000000}`), `spec.json: limits.pids: must be at most 4194304 (the kernel's PID_MAX_LIMIT)`},
 		// (uid_t)-1 is "unchanged" to setresuid(2): the process stayed root.
 		{"uid -1", `{"process": {"args": ["x"], "user": {"uid": 4294967295}}, "share": {"user": true}}`,
 			`spec.json: process.user.uid: 4294967295 is not a valid id (to setresuid(2) it means "unchanged")`},

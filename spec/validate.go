@@ -246,6 +246,10 @@ func (s *Sandbox) checkLimits() error {
 	switch {
 	case l.Memory < 0:
 		return s.fail("limits.memory", "must not be negative")
+	case l.Memory > 0 && l.Memory < minMemory:
+		return s.fail("limits.memory", "must be at least 6MiB: until it execs, the sandbox's process shares sbx's memory, and an out-of-memory kill then ends sbx too")
+	case l.Pids != nil && *l.Pids > maxPids:
+		return s.fail("limits.pids", "must be at most %d (the kernel's PID_MAX_LIMIT)", maxPids)
 	case l.Pids != nil && *l.Pids < 0:
 		return s.fail("limits.pids", "must not be negative")
 	case l.Pids != nil && *l.Pids == 0:
@@ -263,6 +267,14 @@ func (s *Sandbox) checkLimits() error {
 	}
 	return nil
 }
+
+// minMemory is the least memory limit a sandbox can start under (Docker
+// and podman refuse less too); maxPids is the kernel's PID_MAX_LIMIT, the
+// most pids.max takes.
+const (
+	minMemory = 6 << 20
+	maxPids   = 4 << 20
+)
 
 // maxCPUs bounds limits.cpus so the CFS quota stays far from overflow.
 const maxCPUs = 1 << 20

@@ -721,6 +721,13 @@ func TestOCIErrors(t *testing.T) {
 	if _, errs, code := o.run("run", "--bundle", b, id("docker-zeros")); code != 0 {
 		t.Errorf("Docker's zero resources: exit %d, %q; want them taken as unset", code, errs)
 	}
+	// Too little memory to start a process under: the OOM killer took
+	// sbx create with the process, which shared its memory, and left the
+	// cgroups behind.
+	o.refuses("memory.limit 1 MiB", func(s *specs.Spec) {
+		l := int64(1 << 20)
+		s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &l}}
+	}, "memory.limit: 1048576: must be at least 6291456")
 	// (uid_t)-1 is "unchanged" to setresuid(2): the process ran as root.
 	o.refuses("uid 4294967295", func(s *specs.Spec) { s.Process.User.UID = 1<<32 - 1 }, "process.user.uid: 4294967295 is not a valid id")
 	o.refuses("gid 4294967295", func(s *specs.Spec) { s.Process.User.GID = 1<<32 - 1 }, "process.user.gid: 4294967295 is not a valid id")

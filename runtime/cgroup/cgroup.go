@@ -353,6 +353,18 @@ func zeroUnset(r *specs.LinuxResources) *specs.LinuxResources {
 	return &out
 }
 
+// checkStart refuses a memory limit too small to start a process under
+// (MinMemory); a group already running may be updated below it.
+func checkStart(r *specs.LinuxResources) error {
+	if r == nil || r.Memory == nil || r.Memory.Limit == nil {
+		return nil
+	}
+	if l := *r.Memory.Limit; l > 0 && l < MinMemory {
+		return invalid("memory.limit", "%d: must be at least %d (6 MiB): until it execs, the process shares sbx's memory, and an out-of-memory kill then ends sbx too", l, MinMemory)
+	}
+	return nil
+}
+
 // checkSandbox adds New's own rule: a group that cannot fork cannot run a
 // sandbox, so pids.limit 0 is refused rather than skipped.
 func checkSandbox(r *specs.LinuxResources) error {
@@ -418,6 +430,12 @@ func invalid(name string, format string, a ...any) error {
 	return &Error{Op: "checking resources", Path: field + "." + name, Kind: ErrInvalid,
 		Err: fmt.Errorf(format, a...)}
 }
+
+// MinMemory is the least memory limit a group for a new process may have
+// (Docker and podman refuse less too): the process shares its creator's
+// memory until it execs (spawn), and the OOM killer kills every process
+// that shares the memory of the one it picks.
+const MinMemory = 6 << 20
 
 // checkMemory: OCI's swap is memory plus swap, so it cannot be below the
 // limit, and without a limit it has nothing to add to. -1 is unlimited.

@@ -123,6 +123,9 @@ func newInSpot(h host, name string, r *specs.LinuxResources, ownPID bool) (*Grou
 	if err := validate(r); err != nil {
 		return nil, err
 	}
+	if err := checkStart(r); err != nil {
+		return nil, err
+	}
 	if err := checkSandbox(r); err != nil {
 		return nil, err
 	}
@@ -140,6 +143,9 @@ func newAtIn(h host, p string, r *specs.LinuxResources) (*Group, error) {
 	}
 	r = zeroUnset(r)
 	if err := validate(r); err != nil {
+		return nil, err
+	}
+	if err := checkStart(r); err != nil {
 		return nil, err
 	}
 	return create(h, spot{rel: cp.p, abs: cp.abs}, r)
