@@ -496,12 +496,14 @@ func (b *builder) bind(src, dst string, o *mountOptions, idmapped *os.File) erro
 	if !filepath.IsAbs(src) {
 		return fmt.Errorf("bind source %q is not absolute", src)
 	}
-	if filepath.Clean(src) == "/" {
-		return errors.New(`binding the host's "/" is not supported; use it as the root instead`)
-	}
 	st, err := os.Stat(src)
 	if err != nil {
 		return fmt.Errorf("bind source: %w", err)
+	}
+	// By the directory, not the name: a symlink to "/", or /proc/self/root,
+	// is the host's "/" too.
+	if root, err := os.Stat("/"); filepath.Clean(src) == "/" || err == nil && os.SameFile(st, root) {
+		return fmt.Errorf(`binding the host's "/" (%s) is not supported; use it as the root instead`, src)
 	}
 	b.p.Step("create mount point", dst)
 	t := b.mountPoint(dst, st.IsDir())

@@ -159,10 +159,18 @@ func TestLoopbackUp(t *testing.T) {
 }
 
 func TestBindHostRootRefused(t *testing.T) {
-	_, err := Setup(&specs.Spec{Root: &specs.Root{Readonly: true}, Linux: &specs.Linux{},
-		Mounts: []specs.Mount{{Destination: "/host", Type: "bind", Source: "/", Options: []string{"rbind"}}}}, Options{})
-	if err == nil || !strings.Contains(err.Error(), `binding the host's "/" is not supported`) {
-		t.Errorf("Setup(bind / on /host) = %v, want it refused", err)
+	// By the directory, not the name: a symlink to "/" and /proc/self/root
+	// passed the check once.
+	link := filepath.Join(t.TempDir(), "to-root")
+	if err := os.Symlink("/", link); err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []string{"/", link, "/proc/self/root"} {
+		_, err := Setup(&specs.Spec{Root: &specs.Root{Readonly: true}, Linux: &specs.Linux{},
+			Mounts: []specs.Mount{{Destination: "/host", Type: "bind", Source: src, Options: []string{"rbind"}}}}, Options{})
+		if err == nil || !strings.Contains(err.Error(), `binding the host's "/"`) || !strings.Contains(err.Error(), "is not supported") {
+			t.Errorf("Setup(bind %s on /host) = %v, want it refused", src, err)
+		}
 	}
 }
 
