@@ -21,6 +21,7 @@ import (
 	"sbx.dev/sbx/namespaces"
 	"sbx.dev/sbx/runtime/cgroup"
 	"sbx.dev/sbx/spawn"
+	"sbx.dev/sbx/spec"
 )
 
 // CreateOptions are the arguments of `sbx create`.
@@ -188,7 +189,7 @@ func (c *Container) create(o CreateOptions, undo *[]func()) (*spawn.Process, err
 
 // loadConfig reads the bundle's config.json.
 func loadConfig(bundle string) (*specs.Spec, error) {
-	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	b, err := spec.ReadRegular(filepath.Join(bundle, "config.json"), 0)
 	if err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
 	}

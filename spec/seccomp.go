@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -31,7 +32,7 @@ func (s *Sandbox) seccompProfile() (*specs.LinuxSeccomp, error) {
 	if !s.seccompFile() {
 		return nil, nil
 	}
-	data, err := readRegular(s.resolve(s.Seccomp))
+	data, err := ReadRegular(s.resolve(s.Seccomp), maxSeccompFile)
 	if err != nil {
 		return nil, s.failPath("seccomp", s.Seccomp, err)
 	}
@@ -48,10 +49,12 @@ func (s *Sandbox) seccompProfile() (*specs.LinuxSeccomp, error) {
 	return prof, nil
 }
 
-// readRegular reads the regular file p, refusing devices and FIFOs (which
-// could block or never end) and files over maxSeccompFile bytes.
-func readRegular(p string) ([]byte, error) {
-	f, err := os.Open(p)
+// ReadRegular reads the regular file p, refusing devices, directories and
+// FIFOs (which could feed or block the read forever: it opens without
+// waiting for a FIFO's writer), and files larger than limit bytes (no
+// bound when limit is 0).
+func ReadRegular(p string, limit int64) ([]byte, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -61,14 +64,17 @@ func readRegular(p string) ([]byte, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, errors.New("not a regular file")
+		return nil, &os.PathError{Op: "read", Path: p, Err: errors.New("not a regular file")}
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxSeccompFile+1))
+	if limit <= 0 {
+		return io.ReadAll(f)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > maxSeccompFile {
-		return nil, fmt.Errorf("larger than %d bytes", maxSeccompFile)
+	if int64(len(data)) > limit {
+		return nil, &os.PathError{Op: "read", Path: p, Err: fmt.Errorf("larger than %d bytes", limit)}
 	}
 	return data, nil
 }

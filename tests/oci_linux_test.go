@@ -743,6 +743,24 @@ func TestOCIErrors(t *testing.T) {
 	if out, errs, code := o.run("run", "--bundle", b, id("reldest")); code != 0 || out != "/mnt/rel tmpfs\n" || !strings.Contains(errs, "not absolute") {
 		t.Errorf("a relative mount destination: exit %d, %q, stderr %q; want a tmpfs at /mnt/rel and a warning", code, out, errs)
 	}
+	// A config.json that is a FIFO is refused, not read (create waited
+	// for a writer).
+	fifoBundle := t.TempDir()
+	if err := unix.Mkfifo(filepath.Join(fifoBundle, "config.json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fifoDone := make(chan struct{})
+	go func() {
+		defer close(fifoDone)
+		if _, errs, code := o.run("create", "--bundle", fifoBundle, id("fifo-config")); code == 0 || !strings.Contains(errs, "not a regular file") {
+			t.Errorf("create with a FIFO as config.json: exit %d, %q; want it refused", code, errs)
+		}
+	}()
+	select {
+	case <-fifoDone:
+	case <-time.After(20 * time.Second):
+		t.Fatal("create with a FIFO as config.json hangs")
+	}
 	// A namespace path is opened only if it is a namespace file of the
 	// listed type: a FIFO there used to hang create.
 	fifo := filepath.Join(t.TempDir(), "fifo")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // TestOCIUpdate changes the memory and pids limits of a running container
@@ -57,6 +58,13 @@ func TestOCIUpdate(t *testing.T) {
 		return f
 	}
 
+	// A FIFO is refused, not read: it blocked update, holding the
+	// container's lock, until something wrote to it.
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
 	// Each case starts from these limits, so that one that fails does
 	// not change what the next one sees.
 	const base, baseJSON = "134217728 150", `{"memory":{"limit":134217728},"pids":{"limit":150}}`
@@ -82,6 +90,7 @@ func TestOCIUpdate(t *testing.T) {
 		{"memory below use", []string{"--resources=-"}, `{"memory":{"limit":4096,"checkBeforeUpdate":true},"pids":{"limit":20}}`, base, "checkBeforeUpdate"},
 		{"unknown field", []string{"--resources=-"}, `{"memroy":{"limit":33554432},"pids":{"limit":20}}`, base, "memroy"},
 		{"missing file", []string{"--resources", "/no/such/resources.json"}, "", base, "/no/such/resources.json"},
+		{"a FIFO", []string{"--resources", fifo}, "", base, "not a regular file"},
 		// Docker sends every field, 0 where nothing was asked: 0 leaves a
 		// value as it is, as under runc.
 		{"docker's zeros", []string{"--resources=-"}, dockerZeros(0), base, ""},

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"sbx.dev/sbx/runtime"
+	"sbx.dev/sbx/spec"
 )
 
 func execCommand() *cli.Command {
@@ -105,7 +106,7 @@ func execAction(c *cli.Context) error {
 // command line and flags applied, as runc does.
 func execProcess(c *cli.Context, ctr *runtime.Container) (*specs.Process, error) {
 	if path := c.String("process"); path != "" {
-		b, err := os.ReadFile(path)
+		b, err := spec.ReadRegular(path, 0)
 		if err != nil {
 			return nil, fmt.Errorf("--process: %w", err)
 		}

@@ -1,15 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
 
 	"sbx.dev/sbx/runtime"
+	"sbx.dev/sbx/spec"
 )
 
 func updateCommand() *cli.Command {
@@ -27,12 +28,11 @@ func updateCommand() *cli.Command {
 			}
 			var r io.Reader = c.App.Reader
 			if path != "-" {
-				f, err := os.Open(path)
+				b, err := spec.ReadRegular(path, 0)
 				if err != nil {
 					return fmt.Errorf("--resources: %w", err)
 				}
-				defer f.Close()
-				r = f
+				r = bytes.NewReader(b)
 			}
 			// Strictly: a field sbx does not know, or a second value,
 			// would otherwise be dropped without a word.
