@@ -100,13 +100,31 @@ func Create(o CreateOptions) (_ *Container, err error) {
 	return ctr, nil
 }
 
+// preservedFiles are fds 3 … 3+n-1, for --preserve-fds n: each must be
+// open (a count beyond what the caller has fails at the first closed fd,
+// not after a loop as long as the count).
+func preservedFiles(n int) ([]*os.File, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("--preserve-fds: %d is negative", n)
+	}
+	var files []*os.File
+	for fd := 3; fd < 3+n; fd++ {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+			return nil, fmt.Errorf("--preserve-fds %d: fd %d is not open", n, fd)
+		}
+		files = append(files, os.NewFile(uintptr(fd), "preserved-fd-"+strconv.Itoa(fd)))
+	}
+	return files, nil
+}
+
 // create starts the process at its gate and runs the create-time hooks;
 // what it sets up is undone (in reverse) by the caller on failure.
 func (c *Container) create(o CreateOptions, undo *[]func()) (*spawn.Process, error) {
 	s := c.st.Config
 	opts := cmdOptions{container: true}
-	for fd := 3; fd < 3+o.PreserveFDs; fd++ {
-		opts.extraFiles = append(opts.extraFiles, os.NewFile(uintptr(fd), "preserved-fd-"+strconv.Itoa(fd)))
+	var err error
+	if opts.extraFiles, err = preservedFiles(o.PreserveFDs); err != nil {
+		return nil, err
 	}
 	switch {
 	case s.Process.Terminal && o.ConsoleSocket != "":

@@ -225,8 +225,8 @@ func (c *Container) Exec(o ExecOptions) (*spawn.Process, error) {
 	setSeccomp(lx, f)
 	env := withHome(p.Env, "/proc/"+strconv.Itoa(c.st.Init.Pid)+"/root", u.UID)
 	cmd := &spawn.Cmd{Path: p.Args[0], Args: p.Args, Env: env, Dir: p.Cwd, Linux: lx, Adoptable: true}
-	for fd := 3; fd < 3+o.PreserveFDs; fd++ {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(fd), "preserved-fd-"+strconv.Itoa(fd)))
+	if cmd.ExtraFiles, err = preservedFiles(o.PreserveFDs); err != nil {
+		return nil, err
 	}
 	offsets := s.Linux.TimeOffsets
 	setup := namespaces.Options{AppArmor: p.ApparmorProfile, UnshareTime: len(offsets) > 0, ConsoleSize: p.ConsoleSize}

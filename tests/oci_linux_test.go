@@ -743,6 +743,15 @@ func TestOCIErrors(t *testing.T) {
 	if out, errs, code := o.run("run", "--bundle", b, id("reldest")); code != 0 || out != "/mnt/rel tmpfs\n" || !strings.Contains(errs, "not absolute") {
 		t.Errorf("a relative mount destination: exit %d, %q, stderr %q; want a tmpfs at /mnt/rel and a warning", code, out, errs)
 	}
+	// --preserve-fds counts fds that must be open: a huge count looped
+	// for minutes (exec holding the container's lock), a negative one
+	// passed.
+	b = o.bundle(nil, "true")
+	for _, n := range []string{"100000000", "-5"} {
+		if _, errs, code := o.run("create", "--preserve-fds", n, "--bundle", b, id("preserve")); code == 0 || !strings.Contains(errs, "--preserve-fds") {
+			t.Errorf("create --preserve-fds %s: exit %d, %q; want it refused by name", n, code, errs)
+		}
+	}
 	// A config.json that is a FIFO is refused, not read (create waited
 	// for a writer).
 	fifoBundle := t.TempDir()
