@@ -198,8 +198,19 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, release func(), err e
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := processSetup(prog, s); err != nil {
+	newUserNS := lx.Namespaces&spawn.NewUser != 0
+	if err := processSetup(prog, s, newUserNS); err != nil {
 		return nil, nil, err
+	}
+	if adj := s.Process.OOMScoreAdj; adj != nil && newUserNS {
+		// In a new user namespace the child cannot write the file: it
+		// shares sbx's memory, so its /proc files belong to the host's
+		// root, which the namespace does not map (docker --userns-remap).
+		// sbx writes it while the child waits for its id maps.
+		if lx.Prepare != nil {
+			return nil, nil, errors.New("spawn: a Prepare hook is set already")
+		}
+		lx.Prepare = func(pid int) error { return writeOOMScoreAdj(pid, *adj) }
 	}
 	lx.Setup = prog
 	if lx.Capabilities, err = capabilities(s.Process.Capabilities, !o.container); err != nil {
@@ -298,9 +309,19 @@ func AppArmorEnabled() bool {
 	return err == nil && strings.TrimSpace(string(b)) == "Y"
 }
 
+// writeOOMScoreAdj writes process.oomScoreAdj for the process pid.
+func writeOOMScoreAdj(pid, adj int) error {
+	path := "/proc/" + strconv.Itoa(pid) + "/oom_score_adj"
+	if err := os.WriteFile(path, []byte(strconv.Itoa(adj)), 0); err != nil {
+		return fmt.Errorf("process.oomScoreAdj: %w", err)
+	}
+	return nil
+}
+
 // processSetup adds what the process section asks of the child after its
-// filesystem: personality, umask, oom_score_adj, I/O priority.
-func processSetup(prog *spawn.Program, s *specs.Spec) error {
+// filesystem: personality, umask, oom_score_adj (unless the caller writes
+// it: parentOOM), I/O priority.
+func processSetup(prog *spawn.Program, s *specs.Spec, parentOOM bool) error {
 	if pe := s.Linux.Personality; pe != nil {
 		dom := map[specs.LinuxPersonalityDomain]int{specs.PerLinux: 0, specs.PerLinux32: 8}
 		d, ok := dom[pe.Domain]
@@ -314,7 +335,7 @@ func processSetup(prog *spawn.Program, s *specs.Spec) error {
 		prog.Step("umask", "")
 		prog.Try(unix.SYS_UMASK, spawn.Int(*u))
 	}
-	if adj := s.Process.OOMScoreAdj; adj != nil {
+	if adj := s.Process.OOMScoreAdj; adj != nil && !parentOOM {
 		prog.Step("write", "/proc/self/oom_score_adj")
 		f := prog.Open(unix.SYS_OPENAT, spawn.Int(unix.AT_FDCWD), spawn.Str("/proc/self/oom_score_adj"), spawn.Int(unix.O_WRONLY|unix.O_CLOEXEC), spawn.Int(0))
 		v := strconv.Itoa(*adj)

@@ -259,7 +259,7 @@ func (c *Container) Exec(o ExecOptions) (*spawn.Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := processSetup(prog, &s); err != nil {
+	if err := processSetup(prog, &s, false); err != nil {
 		return nil, err
 	}
 	if err := execAffinity(prog, p.ExecCPUAffinity); err != nil {

@@ -895,6 +895,25 @@ func TestOCIDevicesAndSysctl(t *testing.T) {
 	}
 }
 
+// TestOCIOOMScoreAdjUserNamespace: process.oomScoreAdj in a container with
+// a user namespace whose root is not the host's (docker --userns-remap,
+// which always sets it). The child could not write its own oom_score_adj
+// there: its /proc files belong to the host's root (it shares sbx's memory
+// until exec), whom the namespace does not map; sbx writes it.
+func TestOCIOOMScoreAdjUserNamespace(t *testing.T) {
+	o := newOCI(t)
+	b := o.bundle(func(s *specs.Spec) {
+		adj := 100
+		s.Process.OOMScoreAdj = &adj
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		s.Linux.UIDMappings, s.Linux.GIDMappings = m, m
+	}, "cat", "/proc/self/oom_score_adj")
+	if out, errs, code := o.run("run", "--bundle", b, id("oom-userns")); code != 0 || out != "100\n" {
+		t.Errorf("oomScoreAdj 100 in a user namespace: exit %d, stdout %q, stderr %q; want 100", code, out, errs)
+	}
+}
+
 // TestOCIIDMappedMounts binds one host directory three ways into a
 // container with its own user namespace (0 → 100000): id-mapped with the
 // container's mapping ("idmap"), plain, and id-mapped with a mapping of its
