@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -813,6 +814,16 @@ func TestOCIErrors(t *testing.T) {
 	var line struct{ Level, Msg, Time string }
 	if b, err := os.ReadFile(logFile); err != nil || json.Unmarshal(b, &line) != nil || line.Level != "error" || !strings.Contains(line.Msg, "does not exist") || line.Time == "" {
 		t.Errorf("--log-format json: log %q, want one {level: error, msg, time} line", b)
+	}
+	// A warning is "warning", as runc (logrus) names it, not slog's "warn":
+	// a relative mount destination is warned of.
+	warnLog := filepath.Join(t.TempDir(), "log.json")
+	warned := o.bundle(func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "mnt/rel", Type: "tmpfs", Source: "tmpfs"})
+	}, "true")
+	o.run("--log", warnLog, "--log-format", "json", "run", "--bundle", warned, id("warned"))
+	if b, err := os.ReadFile(warnLog); err != nil || json.Unmarshal(bytes.SplitN(b, []byte("\n"), 2)[0], &line) != nil || line.Level != "warning" {
+		t.Errorf("--log-format json, a warning: log %q, want level warning", b)
 	}
 	if _, _, code := o.run("checkpoint", "--help"); code == 0 {
 		t.Error("checkpoint --help exits 0; podman would think checkpointing works")

@@ -59,7 +59,12 @@ func setUpLog(c *cli.Context) error {
 	o := &slog.HandlerOptions{Level: level, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 		switch a.Key {
 		case slog.LevelKey:
-			return slog.String("level", strings.ToLower(a.Value.String()))
+			// runc's (logrus's) names: "warning", not slog's "warn".
+			name := strings.ToLower(a.Value.String())
+			if name == "warn" {
+				name = "warning"
+			}
+			return slog.String("level", name)
 		case slog.TimeKey:
 			return slog.String("time", a.Value.Time().Format(time.RFC3339Nano))
 		}
