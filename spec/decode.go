@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // decoder decodes JSON into Go values more strictly than encoding/json: keys
@@ -310,6 +311,10 @@ func fieldsOf(t reflect.Type) structFields {
 // "mounts[0].source". A key that is not a plain identifier is quoted, so
 // the path stays on one line: `mounts[0]["a b"]`.
 func join(parent, key string) string {
+	if len(key) > maxKeyShown {
+		// A line, not a megabyte of it: the start names it well enough.
+		return parent + "[" + strconv.Quote(shorten(key)+"…") + "]"
+	}
 	if !plain(key) {
 		return parent + "[" + strconv.Quote(key) + "]"
 	}
@@ -317,6 +322,18 @@ func join(parent, key string) string {
 		return key
 	}
 	return parent + "." + key
+}
+
+// maxKeyShown is the longest key an error message repeats whole.
+const maxKeyShown = 64
+
+// shorten is key's first maxKeyShown bytes, cut at a rune's start.
+func shorten(key string) string {
+	n := maxKeyShown
+	for n > 0 && !utf8.RuneStart(key[n]) {
+		n--
+	}
+	return key[:n]
 }
 
 func plain(key string) bool {

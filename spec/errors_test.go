@@ -134,6 +134,9 @@ func TestParseErrors(t *testing.T) {
 		{"range past 32 bits", withArgs(`"uidMappings": [{"containerID": 4294967295, "hostID": 1000, "size": 2}]`), `spec.json: uidMappings[0]: range goes past id 4294967295`},
 		{"user not mapped", `{"process": {"args": ["x"], "user": {"uid": 1000}}, "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 1000}]}`,
 			`spec.json: process.user.uid: 1000 is not mapped by uidMappings`},
+		// A huge key is shown by its start: the line was megabytes long.
+		{"huge unknown key", `{"process": {"args": ["x"]}, "` + strings.Repeat("k", 100000) + `": 1}`,
+			`spec.json: ["` + strings.Repeat("k", 64) + `…"]: unknown field`},
 		// Too little memory to start under: the OOM killer took sbx too.
 		{"memory below 6MiB", withArgs(`"limits": {"memory": "1MiB"}`),
 			`spec.json: limits.memory: must be at least 6MiB: until it execs, the sandbox's process shares sbx's memory, and an out-of-memory kill then ends sbx too`},
