@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -152,7 +153,14 @@ func addRule(f *libseccomp.ScmpFilter, r rule, def libseccomp.ScmpAction) error 
 		call, err := libseccomp.GetSyscallFromName(name)
 		if err != nil {
 			// Unknown to libseccomp on every architecture: a syscall of a
-			// newer kernel or another platform. Profiles list those freely.
+			// newer kernel or another platform. Profiles list those freely,
+			// and runc skips them; where the rule restricts what the
+			// default lets through, skipping it lets the syscall through,
+			// so that is said.
+			lets := func(a libseccomp.ScmpAction) bool { return a == libseccomp.ActAllow || a == libseccomp.ActLog }
+			if lets(def) && !lets(act) {
+				slog.Warn(fmt.Sprintf("seccomp: %s: %q is unknown to libseccomp, so this rule does not apply to it and the default action lets it through", r.field, name))
+			}
 			continue
 		}
 		if err := f.AddRuleConditional(call, act, conds); err != nil {

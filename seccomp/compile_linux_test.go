@@ -1,9 +1,11 @@
 package seccomp
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -461,5 +463,36 @@ func TestCompileOperators(t *testing.T) {
 			}
 			checkVerdicts(t, f, tests)
 		})
+	}
+}
+
+// TestCompileWarnsUnknownRestricted: a name libseccomp does not know is
+// skipped, as runc skips it, but a rule that restricts (a deny in an
+// allow-by-default profile) is weakened by that, so it is warned of; an
+// allow rule for it is not.
+func TestCompileWarnsUnknownRestricted(t *testing.T) {
+	var log bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&log, nil)))
+	t.Cleanup(func() { slog.SetDefault(old) })
+	if _, err := Compile(profile(specs.LinuxSyscall{Names: []string{"no_such_syscall", "fchmod"}, Action: specs.ActErrno})); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), `syscalls[0]: \"no_such_syscall\" is unknown to libseccomp`) {
+		t.Errorf("log after a deny rule naming an unknown syscall = %q, want a warning naming it", log.String())
+	}
+	// An allow rule, or a rule as restrictive in effect as a denying
+	// default (podman's errno 1 under errno 38), loses nothing.
+	for _, p := range []*specs.LinuxSeccomp{
+		{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{{Names: []string{"no_such_syscall", "read"}, Action: specs.ActAllow}}},
+		{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{{Names: []string{"no_such_syscall", "read"}, Action: specs.ActErrno, ErrnoRet: uintp(1)}}},
+	} {
+		log.Reset()
+		if _, err := Compile(p); err != nil {
+			t.Fatal(err)
+		}
+		if log.Len() != 0 {
+			t.Errorf("log after %+v = %q, want nothing", p.Syscalls[0], log.String())
+		}
 	}
 }
