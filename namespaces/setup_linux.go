@@ -78,6 +78,12 @@ type Options struct {
 	// ("memory" → /sys/fs/cgroup/memory/sbx/ID); nil on cgroup v2, where
 	// it is a cgroup2 mount (its root is the cgroup namespace's).
 	Cgroups map[string]string
+	// CgroupsHost makes a mount of type "cgroup" a bind of the host's
+	// /sys/fs/cgroup, read-only throughout when the mount is: for a
+	// container with no group of its own in the host's cgroup namespace
+	// (rootless, nothing delegated), where mounting cgroup2 takes
+	// privilege over that namespace, as runc falls back to.
+	CgroupsHost bool
 	// AppArmor is the profile to exec under; "" for none.
 	AppArmor string
 	// Pause stops the child (spawn.Program.Pause) once its mounts and
@@ -111,7 +117,7 @@ func Setup(spec *specs.Spec, o Options) (*spawn.Program, error) {
 	if spec.Root == nil {
 		return nil, errors.New("namespaces: spec has no root")
 	}
-	b := &builder{p: &spawn.Program{}, spec: spec, cgroups: o.Cgroups, mknod: o.Mknod, detached: o.Detached, imageRoot: o.ImageRoot}
+	b := &builder{p: &spawn.Program{}, spec: spec, cgroups: o.Cgroups, cgroupsHost: o.CgroupsHost, mknod: o.Mknod, detached: o.Detached, imageRoot: o.ImageRoot}
 	if err := b.plan(o); err != nil {
 		return nil, err
 	}
@@ -146,12 +152,13 @@ type builder struct {
 	// host is the host's root directory, opened before the new root
 	// covers it: every bind source is opened relative to it, so that no
 	// lookup can land on the new root stacked over "/".
-	host      spawn.FD
-	cgroups   map[string]string // Options.Cgroups
-	proc      *spawn.FD         // the procfs mounted (or bound) at /proc, until sysctl
-	mknod     bool
-	detached  bool // Options.Detached
-	imageRoot bool // Options.ImageRoot
+	host        spawn.FD
+	cgroups     map[string]string // Options.Cgroups
+	cgroupsHost bool              // Options.CgroupsHost
+	proc        *spawn.FD         // the procfs mounted (or bound) at /proc, until sysctl
+	mknod       bool
+	detached    bool // Options.Detached
+	imageRoot   bool // Options.ImageRoot
 }
 
 // hostPath is path relative to b.host.
@@ -403,6 +410,12 @@ func (b *builder) mount(m specs.Mount, idmapped *os.File) error {
 	}
 	if m.Type == "cgroup" && b.cgroups != nil {
 		return b.cgroupV1(dst, o)
+	}
+	if m.Type == "cgroup" && b.cgroupsHost {
+		bo := *o
+		bo.recursive = true
+		bo.rset |= o.set & unix.MOUNT_ATTR_RDONLY
+		return b.bind("/sys/fs/cgroup", dst, &bo, nil)
 	}
 	typ := m.Type
 	if typ == "cgroup" {

@@ -164,6 +164,9 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, release func(), err e
 		Detached:     detached,
 	}
 	lx.Paused = o.paused
+	// A rootless container without a group (containerCgroup) in the host's
+	// cgroup namespace can mount no cgroup2: it sees the host's tree.
+	setup.CgroupsHost = o.container && o.cgroup == nil && lx.Namespaces&spawn.NewCgroup == 0
 	if cg := o.cgroup; cg != nil {
 		setup.Cgroups = cg.MountDirs()
 		if dir := cg.Dir(); dir != nil {

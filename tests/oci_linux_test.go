@@ -1216,6 +1216,12 @@ func TestOCIRootless(t *testing.T) {
 	// Mappings name ids of the runtime's user namespace: there the user is 0.
 	own := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 1}}
 	plain.Linux.UIDMappings, plain.Linux.GIDMappings = own, own
+	// As podman on cgroup v1: the host's cgroup namespace and a cgroup
+	// mount, which cannot be a cgroup2 mount there without privilege
+	// (EPERM); it binds the host's tree, read-only.
+	plain.Linux.Namespaces = slices.DeleteFunc(slices.Clone(s.Linux.Namespaces), func(ns specs.LinuxNamespace) bool { return ns.Type == specs.CgroupNamespace })
+	plain.Mounts = append(slices.Clone(s.Mounts), specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}})
+	plain.Process.Args = []string{"sh", "-c", `echo in userns as $(id -u); grep " /sys/fs/cgroup/pids " /proc/self/mountinfo | tail -n 1 | cut -d" " -f6 | cut -d, -f1`}
 	if b, err = json.Marshal(&plain); err != nil {
 		t.Fatal(err)
 	}
@@ -1254,8 +1260,8 @@ func TestOCIRootless(t *testing.T) {
 			t.Errorf("delete as uid 0 of a user namespace: exit %d, %s", code, got)
 		}
 	}
-	if got, code := inUserns("run", "--bundle", bundle, id("rootless-userns-run")); code != 0 || got != "in userns as 0\n" {
-		t.Errorf("run as uid 0 of a user namespace: exit %d, %q; want in userns as 0", code, got)
+	if got, code := inUserns("run", "--bundle", bundle, id("rootless-userns-run")); code != 0 || got != "in userns as 0\nro\n" {
+		t.Errorf("run as uid 0 of a user namespace: exit %d, %q; want in userns as 0, and the host's pids hierarchy bound read-only", code, got)
 	}
 	plain.Process.User.AdditionalGids = []uint32{5}
 	if b, err = json.Marshal(&plain); err != nil {
