@@ -247,6 +247,9 @@ func loadConfig(bundle string) (*specs.Spec, error) {
 	if s.Linux == nil {
 		return nil, errors.New("config.json: linux is required on Linux")
 	}
+	if err := checkConfig(&s); err != nil {
+		return nil, fmt.Errorf("config.json: %w", err)
+	}
 	return &s, nil
 }
 
@@ -696,6 +699,53 @@ func terminates(sig syscall.Signal) bool {
 		return false
 	}
 	return sig > 0 && sig <= 64 // SIGRTMAX
+}
+
+// checkConfig refuses, by field, what the kernel would refuse later with
+// an error that names only a system call: an empty program, a host or
+// domain name longer than 64 bytes, an oomScoreAdj out of range, empty or
+// overlapping id map ranges, an rlimit given twice.
+func checkConfig(s *specs.Spec) error {
+	if len(s.Process.Args) == 0 || s.Process.Args[0] == "" {
+		return errors.New("process.args: the program (args[0]) is empty")
+	}
+	for _, n := range []struct{ field, v string }{{"hostname", s.Hostname}, {"domainname", s.Domainname}} {
+		if len(n.v) > 64 {
+			return fmt.Errorf("%s: %d bytes, more than the kernel's 64", n.field, len(n.v))
+		}
+	}
+	if a := s.Process.OOMScoreAdj; a != nil && (*a < -1000 || *a > 1000) {
+		return fmt.Errorf("process.oomScoreAdj: %d is not between -1000 and 1000", *a)
+	}
+	for _, m := range []struct {
+		field string
+		maps  []specs.LinuxIDMapping
+	}{{"linux.uidMappings", s.Linux.UIDMappings}, {"linux.gidMappings", s.Linux.GIDMappings}} {
+		for i, a := range m.maps {
+			if a.Size == 0 {
+				return fmt.Errorf("%s[%d].size: must be at least 1", m.field, i)
+			}
+			overlap := func(x, xn, y, yn uint32) bool {
+				return uint64(x) < uint64(y)+uint64(yn) && uint64(y) < uint64(x)+uint64(xn)
+			}
+			for j, b := range m.maps[:i] {
+				if overlap(a.ContainerID, a.Size, b.ContainerID, b.Size) {
+					return fmt.Errorf("%s[%d]: its containerID range overlaps %s[%d]'s", m.field, i, m.field, j)
+				}
+				if overlap(a.HostID, a.Size, b.HostID, b.Size) {
+					return fmt.Errorf("%s[%d]: its hostID range overlaps %s[%d]'s", m.field, i, m.field, j)
+				}
+			}
+		}
+	}
+	seen := map[string]int{}
+	for i, r := range s.Process.Rlimits {
+		if j, ok := seen[r.Type]; ok {
+			return fmt.Errorf("process.rlimits[%d]: %s is given already, in process.rlimits[%d]", i, r.Type, j)
+		}
+		seen[r.Type] = i
+	}
+	return nil
 }
 
 // checkEnv refuses an environment entry without "=", as runc does: the

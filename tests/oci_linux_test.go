@@ -722,6 +722,19 @@ func TestOCIErrors(t *testing.T) {
 	if _, errs, code := o.run("run", "--bundle", b, id("docker-zeros")); code != 0 {
 		t.Errorf("Docker's zero resources: exit %d, %q; want them taken as unset", code, errs)
 	}
+	// What the kernel would refuse naming only a system call is refused
+	// naming the field.
+	o.refuses("an empty program", func(s *specs.Spec) { s.Process.Args = []string{""} }, "process.args")
+	o.refuses("a 65-byte hostname", func(s *specs.Spec) { s.Hostname = strings.Repeat("h", 65) }, "hostname: 65 bytes")
+	o.refuses("oomScoreAdj 5000", func(s *specs.Spec) { a := 5000; s.Process.OOMScoreAdj = &a }, "process.oomScoreAdj: 5000")
+	o.refuses("overlapping uidMappings", func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 10}, {ContainerID: 5, HostID: 200000, Size: 10}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	}, "linux.uidMappings[1]: its containerID range overlaps")
+	o.refuses("an rlimit given twice", func(s *specs.Spec) {
+		s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_NOFILE", Hard: 100, Soft: 100}, specs.POSIXRlimit{Type: "RLIMIT_NOFILE", Hard: 200, Soft: 200})
+	}, "is given already")
 	// Too little memory to start a process under: the OOM killer took
 	// sbx create with the process, which shared its memory, and left the
 	// cgroups behind.
