@@ -278,6 +278,12 @@ func (c *Container) Exec(o ExecOptions) (*spawn.Process, error) {
 		defer cmd.Gate.Close()
 		defer gate.Close()
 	}
+	// As create does: a missing or non-executable program is named as
+	// such ("not found", "permission denied"), which callers turn into
+	// exit codes, before anything starts.
+	if err := checkExecutable(c.st.Init.Pid, p); err != nil {
+		return nil, err
+	}
 	proc, err := cmd.Start()
 	if err != nil {
 		return nil, startError(err)

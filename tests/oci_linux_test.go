@@ -722,6 +722,18 @@ func TestOCIErrors(t *testing.T) {
 	if _, errs, code := o.run("run", "--bundle", b, id("docker-zeros")); code != 0 {
 		t.Errorf("Docker's zero resources: exit %d, %q; want them taken as unset", code, errs)
 	}
+	// exec names a missing or non-executable program as create does
+	// (it said "spawn: exec ...: no such file or directory").
+	running := o.bundle(nil, "sleep", "60")
+	o.cleanup(id("exec-missing"))
+	o.must("create", "--bundle", running, id("exec-missing"))
+	o.must("start", id("exec-missing"))
+	for prog, want := range map[string]string{"no-such-program": "executable file not found", "/etc/passwd": "permission denied"} {
+		if _, errs, code := o.run("exec", id("exec-missing"), prog); code == 0 || !strings.Contains(errs, want) {
+			t.Errorf("exec of %s: exit %d, %q; want %q", prog, code, errs, want)
+		}
+	}
+	o.must("delete", "--force", id("exec-missing"))
 	// What the kernel would refuse naming only a system call is refused
 	// naming the field.
 	o.refuses("an empty program", func(s *specs.Spec) { s.Process.Args = []string{""} }, "process.args")
