@@ -60,8 +60,8 @@ var nsFlags = map[specs.LinuxNamespaceType]uintptr{
 // files command opened for the child (namespaces to join, id-mapped
 // mounts): the caller calls it once the child has started or failed to.
 func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, release func(), err error) {
-	if s.Process == nil || len(s.Process.Args) == 0 {
-		return nil, nil, errors.New("process.args is empty")
+	if s.Process == nil || len(s.Process.Args) == 0 || s.Process.Args[0] == "" {
+		return nil, nil, errors.New("process.args: the program (args[0]) is empty")
 	}
 	if s.Linux == nil {
 		return nil, nil, errors.New("spec has no linux section")
@@ -210,9 +210,6 @@ func command(s *specs.Spec, o cmdOptions) (cmd *spawn.Cmd, release func(), err e
 		// shares sbx's memory, so its /proc files belong to the host's
 		// root, which the namespace does not map (docker --userns-remap).
 		// sbx writes it while the child waits for its id maps.
-		if lx.Prepare != nil {
-			return nil, nil, errors.New("spawn: a Prepare hook is set already")
-		}
 		lx.Prepare = func(pid int) error { return writeOOMScoreAdj(pid, *adj) }
 	}
 	lx.Setup = prog

@@ -702,13 +702,10 @@ func terminates(sig syscall.Signal) bool {
 }
 
 // checkConfig refuses, by field, what the kernel would refuse later with
-// an error that names only a system call: an empty program, a host or
-// domain name longer than 64 bytes, an oomScoreAdj out of range, empty or
+// an error that names only a system call: a host or domain name longer
+// than 64 bytes, an oomScoreAdj out of range, empty or
 // overlapping id map ranges, an rlimit given twice.
 func checkConfig(s *specs.Spec) error {
-	if len(s.Process.Args) == 0 || s.Process.Args[0] == "" {
-		return errors.New("process.args: the program (args[0]) is empty")
-	}
 	for _, n := range []struct{ field, v string }{{"hostname", s.Hostname}, {"domainname", s.Domainname}} {
 		if len(n.v) > 64 {
 			return fmt.Errorf("%s: %d bytes, more than the kernel's 64", n.field, len(n.v))
@@ -721,21 +718,12 @@ func checkConfig(s *specs.Spec) error {
 		field string
 		maps  []specs.LinuxIDMapping
 	}{{"linux.uidMappings", s.Linux.UIDMappings}, {"linux.gidMappings", s.Linux.GIDMappings}} {
-		for i, a := range m.maps {
-			if a.Size == 0 {
-				return fmt.Errorf("%s[%d].size: must be at least 1", m.field, i)
-			}
-			overlap := func(x, xn, y, yn uint32) bool {
-				return uint64(x) < uint64(y)+uint64(yn) && uint64(y) < uint64(x)+uint64(xn)
-			}
-			for j, b := range m.maps[:i] {
-				if overlap(a.ContainerID, a.Size, b.ContainerID, b.Size) {
-					return fmt.Errorf("%s[%d]: its containerID range overlaps %s[%d]'s", m.field, i, m.field, j)
-				}
-				if overlap(a.HostID, a.Size, b.HostID, b.Size) {
-					return fmt.Errorf("%s[%d]: its hostID range overlaps %s[%d]'s", m.field, i, m.field, j)
-				}
-			}
+		ms := make([]spec.IDMapping, len(m.maps))
+		for i, r := range m.maps {
+			ms[i] = spec.IDMapping(r)
+		}
+		if f, problem := spec.IDRangesProblem(m.field, ms); problem != "" {
+			return fmt.Errorf("%s: %s", f, problem)
 		}
 	}
 	seen := map[string]int{}

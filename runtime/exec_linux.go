@@ -183,8 +183,8 @@ func (c *Container) enterPidfd(pidfd *os.File) (lx *spawn.Linux, closeAll func()
 // capabilities, rlimits and no_new_privs. It is the caller's child.
 func (c *Container) Exec(o ExecOptions) (*spawn.Process, error) {
 	p := o.Process
-	if p == nil || len(p.Args) == 0 {
-		return nil, errors.New("process.args is empty")
+	if p == nil || len(p.Args) == 0 || p.Args[0] == "" {
+		return nil, errors.New("process.args: the program (args[0]) is empty")
 	}
 	if p.Cwd == "" {
 		p.Cwd = "/"

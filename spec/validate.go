@@ -324,28 +324,37 @@ func (s *Sandbox) checkMappings() error {
 	return nil
 }
 
-// checkRanges applies the rules of user_namespaces(7) for writing a
-// uid_map: at most 340 ranges, none empty, none overlapping another on
-// either side.
+// checkRanges applies IDRangesProblem to a uid or gid map of the spec.
 func (s *Sandbox) checkRanges(field string, ms []IDMapping) error {
+	if f, problem := IDRangesProblem(field, ms); problem != "" {
+		return s.fail(f, "%s", problem)
+	}
+	return nil
+}
+
+// IDRangesProblem applies the rules of user_namespaces(7) for writing a
+// uid_map or gid_map to ms, the map at field: at most 340 ranges, none
+// empty, none past id 4294967295, none overlapping another on either
+// side. It returns the field at fault and the problem, or "" for none.
+func IDRangesProblem(field string, ms []IDMapping) (string, string) {
 	if len(ms) > maxIDRanges {
-		return s.fail(field, "must have at most %d ranges", maxIDRanges)
+		return field, fmt.Sprintf("must have at most %d ranges", maxIDRanges)
 	}
 	for i, m := range ms {
 		f := fmt.Sprintf("%s[%d]", field, i)
 		if m.Size == 0 {
-			return s.fail(f+".size", "must be at least 1")
+			return f + ".size", "must be at least 1"
 		}
 		if uint64(m.ContainerID)+uint64(m.Size) > 1<<32 || uint64(m.HostID)+uint64(m.Size) > 1<<32 {
-			return s.fail(f, "range goes past id 4294967295")
+			return f, "range goes past id 4294967295"
 		}
 		for j, o := range ms[:i] {
 			if overlap(m.ContainerID, o.ContainerID, m.Size, o.Size) || overlap(m.HostID, o.HostID, m.Size, o.Size) {
-				return s.fail(f, "overlaps %s[%d]", field, j)
+				return f, fmt.Sprintf("overlaps %s[%d]", field, j)
 			}
 		}
 	}
-	return nil
+	return "", ""
 }
 
 // overlap reports whether [a, a+na) and [b, b+nb) intersect.

@@ -743,7 +743,7 @@ func TestOCIErrors(t *testing.T) {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 10}, {ContainerID: 5, HostID: 200000, Size: 10}}
 		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
-	}, "linux.uidMappings[1]: its containerID range overlaps")
+	}, "linux.uidMappings[1]: overlaps linux.uidMappings[0]")
 	o.refuses("an rlimit given twice", func(s *specs.Spec) {
 		s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_NOFILE", Hard: 100, Soft: 100}, specs.POSIXRlimit{Type: "RLIMIT_NOFILE", Hard: 200, Soft: 200})
 	}, "is given already")
