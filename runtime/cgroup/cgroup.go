@@ -97,6 +97,7 @@ import (
 	"io/fs"
 	"path"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -310,47 +311,37 @@ func zeroUnset(r *specs.LinuxResources) *specs.LinuxResources {
 		return nil
 	}
 	out := *r
-	unset := func(v **int64) {
-		if *v != nil && **v == 0 {
-			*v = nil
-		}
-	}
 	if r.Memory != nil {
 		m := *r.Memory
-		for _, v := range []**int64{&m.Limit, &m.Reservation, &m.Swap, &m.Kernel, &m.KernelTCP} { //nolint:staticcheck // kernel limits are deprecated, still read
-			unset(v)
-		}
+		unset(&m.Limit, &m.Reservation, &m.Swap, &m.Kernel, &m.KernelTCP) //nolint:staticcheck // kernel limits are deprecated, still read
 		out.Memory = &m
 	}
 	if r.CPU != nil {
 		c := *r.CPU
-		for _, v := range []**int64{&c.Quota, &c.RealtimeRuntime} {
-			unset(v)
-		}
-		for _, v := range []**uint64{&c.Shares, &c.Period, &c.RealtimePeriod} {
-			if *v != nil && **v == 0 {
-				*v = nil
-			}
-		}
+		unset(&c.Quota, &c.RealtimeRuntime)
+		unset(&c.Shares, &c.Period, &c.RealtimePeriod)
 		out.CPU = &c
 	}
 	if r.BlockIO != nil {
 		b := *r.BlockIO
-		w := func(v **uint16) {
-			if *v != nil && **v == 0 {
-				*v = nil
-			}
-		}
-		w(&b.Weight)
-		w(&b.LeafWeight)
-		b.WeightDevice = append([]specs.LinuxWeightDevice(nil), r.BlockIO.WeightDevice...)
+		unset(&b.Weight, &b.LeafWeight)
+		b.WeightDevice = slices.Clone(r.BlockIO.WeightDevice)
 		for i := range b.WeightDevice {
-			w(&b.WeightDevice[i].Weight)
-			w(&b.WeightDevice[i].LeafWeight)
+			unset(&b.WeightDevice[i].Weight, &b.WeightDevice[i].LeafWeight)
 		}
 		out.BlockIO = &b
 	}
 	return &out
+}
+
+// unset makes each of vs that points to its type's zero nil.
+func unset[T comparable](vs ...**T) {
+	var zero T
+	for _, v := range vs {
+		if *v != nil && **v == zero {
+			*v = nil
+		}
+	}
 }
 
 // checkStart refuses a memory limit too small to start a process under

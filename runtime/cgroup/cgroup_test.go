@@ -229,3 +229,22 @@ func TestUnknownListsEveryField(t *testing.T) {
 		t.Errorf("unsupported(every runtime-spec 1.3 field) = %q, want none", got)
 	}
 }
+
+// TestZeroUnset: Docker's zeros become unset, other values stay, and the
+// caller's resources are not changed.
+func TestZeroUnset(t *testing.T) {
+	zero, limit, zeroW, weight, zeroU := int64(0), int64(1<<30), uint16(0), uint16(500), uint64(0)
+	r := &specs.LinuxResources{
+		Memory:  &specs.LinuxMemory{Limit: &limit, Swap: &zero},
+		CPU:     &specs.LinuxCPU{Quota: &zero, Shares: &zeroU},
+		BlockIO: &specs.LinuxBlockIO{Weight: &zeroW, WeightDevice: []specs.LinuxWeightDevice{{Weight: &weight, LeafWeight: &zeroW}}},
+	}
+	got := zeroUnset(r)
+	if got.Memory.Limit != &limit || got.Memory.Swap != nil || got.CPU.Quota != nil || got.CPU.Shares != nil ||
+		got.BlockIO.Weight != nil || got.BlockIO.WeightDevice[0].Weight != &weight || got.BlockIO.WeightDevice[0].LeafWeight != nil {
+		t.Errorf("zeroUnset = %+v %+v %+v, want the zeros unset and the rest kept", *got.Memory, *got.CPU, got.BlockIO.WeightDevice[0])
+	}
+	if r.Memory.Swap != &zero || r.CPU.Quota != &zero || r.BlockIO.Weight != &zeroW || r.BlockIO.WeightDevice[0].LeafWeight != &zeroW {
+		t.Error("zeroUnset changed its argument")
+	}
+}
