@@ -157,7 +157,14 @@ func writeSpecBundle(t *testing.T, dir string, rootless bool, args []string, edi
 	s.Process.Terminal = false
 	s.Process.Args = args
 	edit(&s)
-	if b, err = json.Marshal(&s); err != nil {
+	writeConfig(t, path, &s)
+}
+
+// writeConfig writes s as the config.json at path.
+func writeConfig(t *testing.T, path string, s *specs.Spec) {
+	t.Helper()
+	b, err := json.Marshal(s)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(path, b, 0o644); err != nil {
@@ -1159,23 +1166,13 @@ func TestOCIRootless(t *testing.T) {
 	s.Root = &specs.Root{Path: env.rootfs, Readonly: true}
 	s.Process.Terminal = false
 	s.Process.Args = []string{"sh", "-c", "echo rootless as $(id -u)"}
-	if b, err = json.Marshal(&s); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeConfig(t, filepath.Join(bundle, "config.json"), &s)
 	if out, code := sbx("run", "--bundle", bundle, id("rootless")); code != 0 || out != "rootless as 0\n" {
 		t.Errorf("sbx run of the rootless bundle as %s: exit %d, %q; want rootless as 0", r.name, code, out)
 	}
 
 	s.Process.Args = []string{"sleep", "30"}
-	if b, err = json.Marshal(&s); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeConfig(t, filepath.Join(bundle, "config.json"), &s)
 	name := id("rootless-exec")
 	t.Cleanup(func() { sbx("delete", "--force", name) })
 	if out, code := sbx("create", "--bundle", bundle, name); code != 0 {
@@ -1206,12 +1203,7 @@ func TestOCIRootless(t *testing.T) {
 	hooked.Mounts = append(append([]specs.Mount(nil), s.Mounts...), specs.Mount{Destination: "/tmp", Type: "bind", Source: out, Options: []string{"rbind"}})
 	hooked.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo hook as $(id -u) pid $$ > /tmp/hook"}}}}
 	hooked.Process = &specs.Process{Args: []string{"cat", "/tmp/hook"}, Cwd: "/", Env: s.Process.Env, User: s.Process.User}
-	if b, err = json.Marshal(&hooked); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeConfig(t, filepath.Join(bundle, "config.json"), &hooked)
 	if got, code := sbx("run", "--bundle", bundle, id("rootless-hook-run")); code != 0 || got != "hook as 0 pid 2\n" {
 		t.Errorf("run with a startContainer hook as %s: exit %d, %q; want hook as 0 pid 2", r.name, code, got)
 	}
@@ -1247,32 +1239,10 @@ func TestOCIRootless(t *testing.T) {
 	plain.Linux.Namespaces = slices.DeleteFunc(slices.Clone(s.Linux.Namespaces), func(ns specs.LinuxNamespace) bool { return ns.Type == specs.CgroupNamespace })
 	plain.Mounts = append(slices.Clone(s.Mounts), specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}})
 	plain.Process.Args = []string{"sh", "-c", `echo in userns as $(id -u); grep " /sys/fs/cgroup/pids " /proc/self/mountinfo | tail -n 1 | cut -d" " -f6 | cut -d, -f1`}
-	if b, err = json.Marshal(&plain); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeConfig(t, filepath.Join(bundle, "config.json"), &plain)
 	inUserns := func(args ...string) (string, int) {
-		cmd := exec.Command("unshare", append([]string{"--user", "--map-root-user", env.sbx}, args...)...)
-		cmd.Env = []string{"PATH=/usr/bin:/bin", "XDG_RUNTIME_DIR=" + dir, "USER=" + r.name}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: r.cred}
-		// A file, not a pipe: a created container keeps it open.
-		f, err := os.CreateTemp(t.TempDir(), "out")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		cmd.Stdout, cmd.Stderr = f, f
-		err = cmd.Run()
-		out, _ := os.ReadFile(f.Name())
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("unshare sbx %v: %v", args, err)
-		}
-		return string(out), code
+		return runAs(t, r, []string{"PATH=/usr/bin:/bin", "XDG_RUNTIME_DIR=" + dir, "USER=" + r.name},
+			"unshare", append([]string{"--user", "--map-root-user", env.sbx}, args...)...)
 	}
 	name = id("rootless-userns")
 	if got, code := inUserns("create", "--bundle", bundle, name); code != 0 {
@@ -1289,12 +1259,7 @@ func TestOCIRootless(t *testing.T) {
 		t.Errorf("run as uid 0 of a user namespace: exit %d, %q; want in userns as 0, and the host's pids hierarchy bound read-only", code, got)
 	}
 	plain.Process.User.AdditionalGids = []uint32{5}
-	if b, err = json.Marshal(&plain); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeConfig(t, filepath.Join(bundle, "config.json"), &plain)
 	if got, code := inUserns("run", "--bundle", bundle, id("rootless-userns-groups")); code == 0 || !strings.Contains(got, "additionalGids") {
 		t.Errorf("run with additionalGids where setgroups is denied: exit %d, %q; want them refused by name", code, got)
 	}
@@ -1312,8 +1277,15 @@ func TestOCIRootless(t *testing.T) {
 // returns its output (stdout and stderr) and exit status.
 func sbxIn(t *testing.T, r *runner, dir string, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command(env.sbx, args...)
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "XDG_RUNTIME_DIR=" + dir}
+	return runAs(t, r, []string{"PATH=/usr/bin:/bin", "XDG_RUNTIME_DIR=" + dir}, env.sbx, args...)
+}
+
+// runAs runs argv as r's user with environment envv and returns its
+// output (stdout and stderr) and exit status.
+func runAs(t *testing.T, r *runner, envv []string, name string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = envv
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: r.cred}
 	// A file, not a pipe: a created container keeps it open.
 	f, err := os.CreateTemp(t.TempDir(), "out")
@@ -1328,7 +1300,7 @@ func sbxIn(t *testing.T, r *runner, dir string, args ...string) (string, int) {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("sbx %v: %v", args, err)
+		t.Fatalf("%s %v: %v", name, args, err)
 	}
 	return string(out), code
 }
