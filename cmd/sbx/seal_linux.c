@@ -145,7 +145,6 @@ static int enter_userns(int argc, char **argv)
 int sbx_sealed_self(void)
 {
 	struct statfs sf;
-	errno = 0;
 	if (statfs("/proc/self/exe", &sf) == 0 && (sf.f_flags & ST_RDONLY)) {
 		errno = 0;
 		return -1; // on a read-only mount (installed so, or read_only_self's bind): nothing to protect
