@@ -67,6 +67,9 @@ type runner struct {
 
 	stderr    *os.File // its commands' stderr, truncated before each iteration
 	times     []time.Duration
+	steps     map[string][]time.Duration // each command's time, of successful iterations
+	cur       map[string]time.Duration   // the current iteration's
+	stepOrder []string                   // step names, first seen first
 	fails     int
 	inARow    int    // consecutive failures
 	lastErr   string // the last failure, with stderr's last line
@@ -258,10 +261,14 @@ func (r *runner) once(caseName, round string) error {
 	if err := r.stderr.Truncate(0); err != nil {
 		return err
 	}
+	clear(r.cur)
 	err := r.cases[caseName](r, fmt.Sprintf("sbx-bench-%d-%s-%s", os.Getpid(), r.name, round))
 	reapOrphans()
 	if err == nil {
 		r.inARow = 0
+		for step, d := range r.cur {
+			r.steps[step] = append(r.steps[step], d)
+		}
 		return nil
 	}
 	r.fails++
@@ -280,6 +287,7 @@ func (r *runner) exec(step string, args ...string) error {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = cfg.devnull, cfg.devnull, r.stderr
 	// Its own process group, so that a timeout kills what it started too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	defer r.timeStep(step, time.Now())
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -296,6 +304,18 @@ func (r *runner) exec(step string, args ...string) error {
 		return fmt.Errorf("%s: %w", strings.TrimSpace(r.name+" "+step), err)
 	}
 	return nil
+}
+
+// timeStep records the time since t0 as the current iteration's step.
+func (r *runner) timeStep(step string, t0 time.Time) {
+	if r.steps == nil {
+		r.steps, r.cur = map[string][]time.Duration{}, map[string]time.Duration{}
+	}
+	if _, seen := r.steps[step]; !seen {
+		r.steps[step] = nil
+		r.stepOrder = append(r.stepOrder, step)
+	}
+	r.cur[step] += time.Since(t0)
 }
 
 // quiet runs the runtime with args, untimed and with no output, for
@@ -388,6 +408,16 @@ func report(rs []*runner) (bad bool) {
 		slices.Sort(s)
 		fmt.Printf("%-7s %9s %9s %9s %9s %6d %6d\n", r.name,
 			ms(median(s)), ms(percentile(s, 0.10)), ms(percentile(s, 0.90)), ms(s[0]), len(s), r.fails)
+		if len(r.stepOrder) > 1 {
+			var parts []string
+			for _, step := range r.stepOrder {
+				if t := slices.Clone(r.steps[step]); len(t) > 0 {
+					slices.Sort(t)
+					parts = append(parts, step+" "+ms(median(t)))
+				}
+			}
+			fmt.Printf("        step medians: %s\n", strings.Join(parts, ", "))
+		}
 		if r.fails > 0 {
 			bad = true
 			fmt.Printf("        last failure: %s\n", r.lastErr)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -97,7 +98,9 @@ func ociDef(pkg string) runtimeDef {
 				if err := r.exec("start", "--root", state(), "start", id); err != nil {
 					return cleanup(r, id, err)
 				}
+				t0 := time.Now()
 				status, err := waitChild(pid)
+				r.timeStep("wait", t0)
 				if err != nil {
 					return cleanup(r, id, err)
 				}
