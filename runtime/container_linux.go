@@ -66,9 +66,16 @@ func Create(o CreateOptions) (_ *Container, err error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	ctr := &Container{dir: dir, st: stateFile{
-		ID: o.ID, Bundle: bundle, Created: time.Now().UTC(), Owner: os.Geteuid(), Config: cfg,
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctr := &Container{dir: dir, spec: cfg, st: stateFile{
+		ID: o.ID, Bundle: bundle, Created: time.Now().UTC(), Owner: os.Geteuid(), Config: raw,
 	}}
+	if err := json.Unmarshal(raw, &ctr.view); err != nil {
+		return nil, err
+	}
 	var undo []func()
 	defer func() {
 		if err != nil {
@@ -120,7 +127,7 @@ func preservedFiles(n int) ([]*os.File, error) {
 // create starts the process at its gate and runs the create-time hooks;
 // what it sets up is undone (in reverse) by the caller on failure.
 func (c *Container) create(o CreateOptions, undo *[]func()) (*spawn.Process, error) {
-	s := c.st.Config
+	s := c.spec
 	opts := cmdOptions{container: true}
 	var err error
 	if opts.extraFiles, err = preservedFiles(o.PreserveFDs); err != nil {
@@ -459,7 +466,7 @@ func (c *Container) State() specs.State {
 func (c *Container) ociState(status specs.ContainerState, pid int) specs.State {
 	return specs.State{
 		Version: specs.Version, ID: c.st.ID, Status: status, Pid: pid,
-		Bundle: c.st.Bundle, Annotations: c.st.Config.Annotations,
+		Bundle: c.st.Bundle, Annotations: c.view.Annotations,
 	}
 }
 
@@ -473,7 +480,7 @@ func (c *Container) Start() error {
 		return fmt.Errorf("cannot start container %s: it is %s, not created", c.st.ID, status)
 	}
 	state := c.ociState(StatusCreated, p.Pid())
-	if h := c.st.Config.Hooks; h != nil && len(h.StartContainer) > 0 {
+	if h := c.view.Hooks; h != nil && len(h.StartContainer) > 0 {
 		// Inside, the pid is the one the container sees.
 		inside := state
 		inside.Pid = nsPid(p.Pid())
@@ -500,7 +507,7 @@ func (c *Container) Start() error {
 	}
 	os.Remove(gate)
 	state.Status = StatusRunning
-	if h := c.st.Config.Hooks; h != nil {
+	if h := c.view.Hooks; h != nil {
 		warnHooks("poststart", h.Poststart, state)
 	}
 	return nil
@@ -573,7 +580,7 @@ func (c *Container) Delete(force bool) error {
 			return err
 		}
 	}
-	if h := c.st.Config.Hooks; h != nil {
+	if h := c.view.Hooks; h != nil {
 		warnHooks("poststop", h.Poststop, c.ociState(StatusStopped, 0))
 	}
 	return os.RemoveAll(c.dir)
@@ -678,7 +685,7 @@ func nsPid(pid int) int {
 // ownPIDNamespace reports whether the container's process is the init of
 // a pid namespace of its own (a "pid" namespace without a path).
 func (c *Container) ownPIDNamespace() bool {
-	lx := c.st.Config.Linux
+	lx := c.view.Linux
 	if lx == nil {
 		return false
 	}

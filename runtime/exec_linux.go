@@ -130,7 +130,10 @@ func sameFile(f *os.File, path string) bool {
 // lists (made or joined).
 func (c *Container) namespaceTypes() uintptr {
 	var types uintptr
-	for _, ns := range c.st.Config.Linux.Namespaces {
+	if c.view.Linux == nil {
+		return 0
+	}
+	for _, ns := range c.view.Linux.Namespaces {
 		types |= nsFlags[ns.Type]
 	}
 	return types
@@ -195,7 +198,11 @@ func (c *Container) Exec(o ExecOptions) (*spawn.Process, error) {
 	if err := checkEnv(p.Env); err != nil {
 		return nil, err
 	}
-	s := *c.st.Config
+	cfg, err := c.config()
+	if err != nil {
+		return nil, err
+	}
+	s := *cfg
 	s.Process = p
 	if err := unsupported(&s); err != nil {
 		return nil, err

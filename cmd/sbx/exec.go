@@ -119,7 +119,10 @@ func execProcess(c *cli.Context, ctr *runtime.Container) (*specs.Process, error)
 	if c.NArg() < 2 {
 		return nil, fmt.Errorf("exec: a command (or --process) is required")
 	}
-	p := ctr.ConfigProcess()
+	p, err := ctr.ConfigProcess()
+	if err != nil {
+		return nil, err
+	}
 	p.Args = c.Args().Slice()[1:]
 	p.Terminal = c.Bool("tty")
 	p.Env = append(p.Env, c.StringSlice("env")...)

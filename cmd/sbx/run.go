@@ -206,7 +206,7 @@ func runContainer(c *cli.Context) error {
 	}
 	proc, id := ctr.TakeProcess(), ctr.ID()
 	console := mine
-	if !ctr.ConfigProcess().Terminal {
+	if !ctr.Terminal() {
 		console = nil
 	}
 	if ctr, err = startFromRun(c, ctr); err != nil {
