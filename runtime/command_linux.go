@@ -665,7 +665,8 @@ func capabilities(c *specs.LinuxCapabilities, strict bool) (*spawn.Capabilities,
 	// inheritable; runc warns and goes on without the others, and so
 	// does sbx (the process gets less, never more, than asked).
 	if lost := out.Ambient &^ (out.Permitted & out.Inheritable); lost != 0 {
-		slog.Warn(fmt.Sprintf("process.capabilities.ambient: %#x not both permitted and inheritable: not raised", lost))
+		slog.Warn(fmt.Sprintf("process.capabilities.ambient: %s not both permitted and inheritable: not raised",
+			strings.Join(spec.CapabilitiesIn(lost), ", ")))
 		out.Ambient &^= lost
 	}
 	return out, nil

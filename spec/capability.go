@@ -2,6 +2,7 @@ package spec
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -40,6 +41,23 @@ func knownCapability(canonical string) bool {
 func CapabilityNumber(name string) (int, bool) {
 	n := slices.Index(linuxCapabilities, canonicalCapability(name))
 	return n, n >= 0
+}
+
+// CapabilitiesIn names the capabilities of a mask whose bit n is
+// capability n, "CAP_CHOWN" first; "cap_N" for a number sbx has no name
+// for.
+func CapabilitiesIn(mask uint64) []string {
+	var names []string
+	for n := 0; n < 64; n++ {
+		switch {
+		case mask&(1<<n) == 0:
+		case n < len(linuxCapabilities):
+			names = append(names, linuxCapabilities[n])
+		default:
+			names = append(names, "cap_"+strconv.Itoa(n))
+		}
+	}
+	return names
 }
 
 // CapabilityNames lists the capabilities sbx knows, "CAP_CHOWN" first.
