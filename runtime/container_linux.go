@@ -194,7 +194,7 @@ func (c *Container) create(o CreateOptions, undo *[]func()) (*spawn.Process, err
 	cmd.Adoptable = true // reaped by the caller's subreaper once sbx exits
 	proc, err := cmd.Start()
 	if err != nil {
-		return nil, startError(err)
+		return nil, startError(blameMount(s.Mounts, err))
 	}
 	*undo = append(*undo, func() { proc.Signal(unix.SIGKILL); waitGone(proc); proc.Close() })
 	c.st.Init = proc.Identity()
@@ -210,6 +210,33 @@ func (c *Container) create(o CreateOptions, undo *[]func()) (*spawn.Process, err
 		return nil, err
 	}
 	return proc, nil
+}
+
+// blameMount names the mount behind a failure of the child's mount steps,
+// which give only the destination (the kernel refusing a tmpfs option,
+// say): `config.json: mounts[7] (tmpfs on /scratch, options
+// "nosuid,size=abc"): spawn: mount tmpfs "/scratch": invalid argument`.
+// A destination two mounts share is left as it was.
+func blameMount(mounts []specs.Mount, err error) error {
+	var se *spawn.Error
+	if !errors.As(err, &se) || !(strings.HasPrefix(se.Op, "mount ") || strings.HasPrefix(se.Op, "bind ")) {
+		return err
+	}
+	found := -1
+	for i, m := range mounts {
+		if path.Clean(m.Destination) != se.Path {
+			continue
+		}
+		if found >= 0 {
+			return err
+		}
+		found = i
+	}
+	if found < 0 {
+		return err
+	}
+	m := mounts[found]
+	return fmt.Errorf("config.json: mounts[%d] (%s on %s, options %q): %w", found, m.Type, m.Destination, strings.Join(m.Options, ","), err)
 }
 
 // loadConfig reads the bundle's config.json.

@@ -1,12 +1,16 @@
 package runtime
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"sbx.dev/sbx/spawn"
 )
 
 // writeState makes container id's state directory under root with config
@@ -66,5 +70,31 @@ func TestLoadDamagedConfig(t *testing.T) {
 		t.Fatal("Load of a state whose config.hooks.poststop is a string succeeded")
 	} else if !strings.Contains(err.Error(), "container c: reading its state") {
 		t.Errorf("Load: %v, want it to name the container's state", err)
+	}
+}
+
+func TestBlameMount(t *testing.T) {
+	mounts := []specs.Mount{
+		{Destination: "/proc", Type: "proc"},
+		{Destination: "/scratch/", Type: "tmpfs", Options: []string{"nosuid", "size=abc"}},
+		{Destination: "/twice", Type: "tmpfs"},
+		{Destination: "/twice", Type: "tmpfs"},
+	}
+	refused := &spawn.Error{Op: "mount tmpfs", Path: "/scratch", Err: unix.EINVAL}
+	err := blameMount(mounts, refused)
+	want := `config.json: mounts[1] (tmpfs on /scratch/, options "nosuid,size=abc"): spawn: mount tmpfs "/scratch": invalid argument`
+	if err.Error() != want || !errors.Is(err, unix.EINVAL) {
+		t.Errorf("blameMount = %q, want %q (wrapping EINVAL)", err, want)
+	}
+	// Not a mount step, a destination two mounts share, or none: as it was.
+	for _, e := range []error{
+		&spawn.Error{Op: "chdir", Path: "/scratch", Err: unix.ENOENT},
+		&spawn.Error{Op: "mount tmpfs", Path: "/twice", Err: unix.EINVAL},
+		&spawn.Error{Op: "bind /x on", Path: "/elsewhere", Err: unix.ENOENT},
+		unix.EPERM,
+	} {
+		if got := blameMount(mounts, e); got != e {
+			t.Errorf("blameMount(%v) = %v, want it unchanged", e, got)
+		}
 	}
 }

@@ -764,6 +764,11 @@ func TestOCIErrors(t *testing.T) {
 	// (uid_t)-1 is "unchanged" to setresuid(2): the process ran as root.
 	o.refuses("uid 4294967295", func(s *specs.Spec) { s.Process.User.UID = 1<<32 - 1 }, "process.user.uid: 4294967295 is not a valid id")
 	o.refuses("gid 4294967295", func(s *specs.Spec) { s.Process.User.GID = 1<<32 - 1 }, "process.user.gid: 4294967295 is not a valid id")
+	// A mount the kernel refuses is named by its index, type and options
+	// (the error named only the system call and the destination).
+	o.refuses("a tmpfs size the kernel refuses", func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/scratch", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "size=abc"}})
+	}, "(tmpfs on /scratch, options ") // the stderr is logfmt, its quotes escaped
 	// An env entry without "=" is refused, as runc refuses it; sbx used to
 	// pass it on, and the shell dropped it.
 	o.refuses("an env entry without =", func(s *specs.Spec) { s.Process.Env = append(s.Process.Env, "NOEQ") }, "is not NAME=VALUE")
