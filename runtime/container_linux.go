@@ -57,6 +57,16 @@ func Create(o CreateOptions) (_ *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctr := &Container{spec: cfg, st: stateFile{
+		ID: o.ID, Bundle: bundle, Created: time.Now().UTC(), Owner: os.Geteuid(), Config: raw,
+	}}
+	if err := json.Unmarshal(raw, &ctr.view); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(o.Root, 0o711); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
@@ -66,16 +76,7 @@ func Create(o CreateOptions) (_ *Container, err error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	raw, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, err
-	}
-	ctr := &Container{dir: dir, spec: cfg, st: stateFile{
-		ID: o.ID, Bundle: bundle, Created: time.Now().UTC(), Owner: os.Geteuid(), Config: raw,
-	}}
-	if err := json.Unmarshal(raw, &ctr.view); err != nil {
-		return nil, err
-	}
+	ctr.dir = dir
 	var undo []func()
 	defer func() {
 		if err != nil {
@@ -216,15 +217,15 @@ func (c *Container) create(o CreateOptions, undo *[]func()) (*spawn.Process, err
 // which give only the destination (the kernel refusing a tmpfs option,
 // say): `config.json: mounts[7] (tmpfs on /scratch, options
 // "nosuid,size=abc"): spawn: mount tmpfs "/scratch": invalid argument`.
-// A destination two mounts share is left as it was.
+// A failure two mounts could have caused is left as it was.
 func blameMount(mounts []specs.Mount, err error) error {
 	var se *spawn.Error
-	if !errors.As(err, &se) || !(strings.HasPrefix(se.Op, "mount ") || strings.HasPrefix(se.Op, "bind ")) {
+	if !errors.As(err, &se) {
 		return err
 	}
 	found := -1
 	for i, m := range mounts {
-		if path.Clean(m.Destination) != se.Path {
+		if path.Clean(m.Destination) != se.Path || !mountStep(m, se.Op) {
 			continue
 		}
 		if found >= 0 {
@@ -237,6 +238,19 @@ func blameMount(mounts []specs.Mount, err error) error {
 	}
 	m := mounts[found]
 	return fmt.Errorf("config.json: mounts[%d] (%s on %s, options %q): %w", found, m.Type, m.Destination, strings.Join(m.Options, ","), err)
+}
+
+// mountStep reports whether op is one of the steps namespaces plans for
+// mount m (see builder.mount): not those of the /dev nodes, the terminal
+// or the root, whatever their destination.
+func mountStep(m specs.Mount, op string) bool {
+	switch {
+	case op == "create mount point" || op == "mount "+m.Type:
+		return true
+	case m.Type == "cgroup":
+		return op == "mount cgroup2" || op == "mount tmpfs" || op == "bind /sys/fs/cgroup on"
+	}
+	return op == "bind "+m.Source+" on" || op == "bind id-mapped "+m.Source+" on"
 }
 
 // loadConfig reads the bundle's config.json.

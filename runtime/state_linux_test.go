@@ -1,9 +1,12 @@
 package runtime
 
 import (
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -54,14 +57,11 @@ func TestLoadConfigView(t *testing.T) {
 	if err != nil || !p.Terminal || p.Args[0] != "/bin/sh" {
 		t.Errorf("ConfigProcess() = %+v, %v", p, err)
 	}
-	// ConfigProcess is a copy: exec changes it, not the container.
-	p.Args[0] = "/bin/ls"
-	if q, _ := c.ConfigProcess(); q.Args[0] != "/bin/sh" {
-		t.Errorf("ConfigProcess shares its args with the state: %q", q.Args[0])
-	}
 }
 
-// A damaged state is refused when the container is loaded, not later.
+// Damage to what every verb reads (the view) is refused when the
+// container is loaded; damage elsewhere only when exec decodes the whole
+// config, so that kill and delete still work.
 func TestLoadDamagedConfig(t *testing.T) {
 	root := t.TempDir()
 	writeState(t, root, "c", `{"hooks":{"poststop":"not a list"}}`)
@@ -70,6 +70,46 @@ func TestLoadDamagedConfig(t *testing.T) {
 		t.Fatal("Load of a state whose config.hooks.poststop is a string succeeded")
 	} else if !strings.Contains(err.Error(), "container c: reading its state") {
 		t.Errorf("Load: %v, want it to name the container's state", err)
+	}
+	writeState(t, root, "d", `{"linux":{"namespaces":[{"type":"pid"}],"seccomp":"not an object"}}`)
+	c, err := Load(root, "d")
+	if err != nil {
+		t.Fatalf("Load of a state damaged outside the view: %v", err)
+	}
+	defer c.Close()
+	if !c.ownPIDNamespace() {
+		t.Error("the view of a state damaged elsewhere lost its pid namespace")
+	}
+	if _, err := c.config(); err == nil || !strings.Contains(err.Error(), "container d: reading its config") {
+		t.Errorf("config() of a state whose linux.seccomp is a string: %v, want an error naming the container's config", err)
+	}
+}
+
+// A state written by sbx before the config stayed JSON (json.Marshal of
+// the whole specs.Spec) loads the same.
+func TestLoadMarshaledSpec(t *testing.T) {
+	root := t.TempDir()
+	old := specs.Spec{Version: "1.2.0", Annotations: map[string]string{"k": "v"},
+		Root:    &specs.Root{Path: "/b/rootfs"},
+		Process: &specs.Process{Terminal: true, Args: []string{"/bin/true"}, Cwd: "/"},
+		Hooks:   &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/true"}}},
+		Linux:   &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.PIDNamespace}}}}
+	b, err := json.Marshal(&old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeState(t, root, "c", string(b))
+	c, err := Load(root, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := c.config()
+	if err != nil || !reflect.DeepEqual(*s, old) {
+		t.Errorf("config() = %+v, %v; want %+v", s, err, old)
+	}
+	if !c.Terminal() || !c.ownPIDNamespace() || c.view.Annotations["k"] != "v" || len(c.view.Hooks.Poststop) != 1 {
+		t.Errorf("view = %+v: want the terminal, the pid namespace, annotation k=v and one poststop hook", c.view)
 	}
 }
 
@@ -86,9 +126,16 @@ func TestBlameMount(t *testing.T) {
 	if err.Error() != want || !errors.Is(err, unix.EINVAL) {
 		t.Errorf("blameMount = %q, want %q (wrapping EINVAL)", err, want)
 	}
-	// Not a mount step, a destination two mounts share, or none: as it was.
+	// Its mount point too.
+	if err := blameMount(mounts, &spawn.Error{Op: "create mount point", Path: "/scratch", Err: unix.EROFS}); !strings.HasPrefix(err.Error(), "config.json: mounts[1] ") {
+		t.Errorf("blameMount of its mount point = %q, want it to name mounts[1]", err)
+	}
+	// Not a step of that mount (a /dev node bound there, say), a
+	// destination two mounts share, or none: as it was.
 	for _, e := range []error{
 		&spawn.Error{Op: "chdir", Path: "/scratch", Err: unix.ENOENT},
+		&spawn.Error{Op: "bind device", Path: "/scratch", Err: unix.ENOENT},
+		&spawn.Error{Op: "mount proc", Path: "/scratch", Err: unix.EINVAL},
 		&spawn.Error{Op: "mount tmpfs", Path: "/twice", Err: unix.EINVAL},
 		&spawn.Error{Op: "bind /x on", Path: "/elsewhere", Err: unix.ENOENT},
 		unix.EPERM,
@@ -96,5 +143,26 @@ func TestBlameMount(t *testing.T) {
 		if got := blameMount(mounts, e); got != e {
 			t.Errorf("blameMount(%v) = %v, want it unchanged", e, got)
 		}
+	}
+}
+
+// An ambient capability the kernel would not raise is dropped with a
+// warning that names it.
+func TestAmbientWarning(t *testing.T) {
+	var logged strings.Builder
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	c, err := capabilities(&specs.LinuxCapabilities{
+		Bounding: []string{"CAP_KILL", "CAP_CHOWN"}, Permitted: []string{"CAP_KILL", "CAP_CHOWN"},
+		Inheritable: []string{"CAP_CHOWN"}, Ambient: []string{"CAP_KILL", "CAP_CHOWN"},
+	}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Ambient != 1<<unix.CAP_CHOWN {
+		t.Errorf("ambient = %#x, want CAP_CHOWN only", c.Ambient)
+	}
+	if want := "process.capabilities.ambient: CAP_KILL not both permitted and inheritable"; !strings.Contains(logged.String(), want) {
+		t.Errorf("logged %q, want %q", logged.String(), want)
 	}
 }

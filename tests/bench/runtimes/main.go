@@ -189,6 +189,9 @@ func mainErr() int {
 			r.skip, r.failedAll = "every warm-up run: "+r.lastErr, true
 		}
 		r.times, r.fails, r.inARow = r.times[:0], 0, 0
+		for step := range r.steps {
+			r.steps[step] = r.steps[step][:0]
+		}
 	}
 
 	start := time.Now()
