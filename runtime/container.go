@@ -50,7 +50,7 @@ type stateFile struct {
 	Created time.Time      `json:"created"`
 	Owner   int            `json:"owner"`
 	Init    spawn.Identity `json:"init"`
-	// Started is set by start just before it opens the gate.
+	// Started is set by start once it has opened the gate (see status).
 	Started bool        `json:"started"`
 	Cgroup  *cgroup.Ref `json:"cgroup,omitempty"`
 	// Config is the bundle's config.json as create read it, with
@@ -121,22 +121,41 @@ func DefaultRoot() string {
 // host's (inside rootless podman's, say).
 func Rootless() bool { return os.Geteuid() != 0 || userns.RunningInUserNS() }
 
-// lockDir takes the container's lock, waiting for other verbs on it.
-func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDONLY|os.O_CREATE|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, err
+// lockDir takes the container's lock, waiting for other verbs on it; only
+// Create, in the directory it has just made, makes the lock file (create).
+//
+// The lock held is the one at dir/lock once it is held: while a verb
+// waited, a delete may have removed the directory, and a create made
+// another container of the same id, whose lock is another file. A verb
+// that made the lock file there again, or went on with the old one, could
+// remove the new container's state or read it before it is written.
+func lockDir(dir string, create bool) (*os.File, error) {
+	path := filepath.Join(dir, "lock")
+	flags := os.O_RDONLY | unix.O_CLOEXEC
+	if create {
+		flags |= os.O_CREATE | os.O_EXCL
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+	for {
+		f, err := os.OpenFile(path, flags, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+			f.Close()
+			return nil, err
+		}
+		var held, now unix.Stat_t
+		errHeld, errNow := unix.Fstat(int(f.Fd()), &held), unix.Stat(path, &now)
+		if errHeld == nil && errNow == nil && held.Dev == now.Dev && held.Ino == now.Ino {
+			return f, nil
+		}
 		f.Close()
-		return nil, err
+		if create || errHeld != nil {
+			return nil, fmt.Errorf("lock %s: changed while it was taken", path)
+		}
+		// Gone, or another container's now: take that one's, or find
+		// none (ENOENT) on the next turn.
 	}
-	// A delete may have removed the directory while we waited.
-	if _, err := os.Stat(filepath.Join(dir, "lock")); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
 }
 
 // Load opens container id under root and locks it.
@@ -145,7 +164,7 @@ func Load(root, id string) (*Container, error) {
 		return nil, err
 	}
 	dir := filepath.Join(root, id)
-	lock, err := lockDir(dir)
+	lock, err := lockDir(dir, false)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("container %s %w", id, ErrNotExist)
 	}
@@ -282,15 +301,43 @@ func (c *Container) Created() time.Time { return c.st.Created }
 // Owner is the uid that created the container.
 func (c *Container) Owner() int { return c.st.Owner }
 
-// RemoveLeftover deletes the state directory of a container whose
-// creation never finished (sbx was killed during create).
+// cgroupFile names, in a container's state directory, its cgroup while
+// it is being created: what RemoveLeftover kills and removes after a
+// create that did not finish (killed, say), before state.json has it.
+const cgroupFile = "cgroup.json"
+
+// RemoveLeftover removes what a create that never finished (its sbx was
+// killed) left of container id: the processes in its cgroup and the
+// cgroup, when it had made one (cgroupFile), and its state directory, all
+// under the container's lock. A container whose creation finished is left
+// alone.
 func RemoveLeftover(root, id string) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
 	dir := filepath.Join(root, id)
+	lock, err := lockDir(dir, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	if _, err := os.Stat(filepath.Join(dir, "state.json")); err == nil {
 		return nil
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, cgroupFile)); err == nil {
+		var ref cgroup.Ref
+		if err := json.Unmarshal(b, &ref); err != nil {
+			return fmt.Errorf("container %s: reading its %s: %w", id, cgroupFile, err)
+		}
+		if cg, err := cgroup.Load(ref); err == nil {
+			cg.Kill()
+			if err := cg.Delete(); err != nil {
+				return err
+			}
+		}
 	}
 	return os.RemoveAll(dir)
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"os"
 	"path"
@@ -71,10 +70,8 @@ func Create(o CreateOptions) (_ *Container, err error) {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
 	dir := filepath.Join(o.Root, o.ID)
-	if err := os.Mkdir(dir, 0o700); errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("container %s already exists", o.ID)
-	} else if err != nil {
-		return nil, fmt.Errorf("state directory: %w", err)
+	if ctr.lock, err = newStateDir(dir); err != nil {
+		return nil, err
 	}
 	ctr.dir = dir
 	var undo []func()
@@ -83,15 +80,10 @@ func Create(o CreateOptions) (_ *Container, err error) {
 			for i := len(undo) - 1; i >= 0; i-- {
 				undo[i]()
 			}
-			if ctr.lock != nil {
-				ctr.lock.Close()
-			}
-			os.RemoveAll(dir)
+			os.RemoveAll(dir) // under the lock: no verb takes what is left
+			ctr.lock.Close()
 		}
 	}()
-	if ctr.lock, err = lockDir(dir); err != nil {
-		return nil, err
-	}
 	proc, err := ctr.create(o, &undo)
 	if err != nil {
 		return nil, err
@@ -106,6 +98,44 @@ func Create(o CreateOptions) (_ *Container, err error) {
 		}
 	}
 	return ctr, nil
+}
+
+// newStateDir makes a container's state directory, dir, and returns it
+// locked. It is made under another name with its lock and renamed into
+// place, so that no verb ever finds it without one: a create killed in
+// between left a directory that nothing could lock or remove.
+func newStateDir(dir string) (*os.File, error) {
+	id := filepath.Base(dir)
+	taken := fmt.Errorf("container %s already exists", id)
+	if _, err := os.Lstat(dir); err == nil {
+		return nil, taken
+	}
+	// ':' is in no id: List never takes it for a container.
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".new:"+id+":")
+	if err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	lock, err := lockDir(tmp, true)
+	if err == nil {
+		err = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dir, unix.RENAME_NOREPLACE)
+		if errors.Is(err, unix.EINVAL) { // a file system without RENAME_NOREPLACE
+			err = os.Rename(tmp, dir)
+		}
+		switch {
+		case errors.Is(err, unix.EEXIST) || errors.Is(err, unix.ENOTEMPTY):
+			err = taken
+		case err != nil:
+			err = fmt.Errorf("state directory: %w", err)
+		}
+		if err != nil {
+			lock.Close()
+		}
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	return lock, nil
 }
 
 // preservedFiles are fds 3 … 3+n-1, for --preserve-fds n: each must be
@@ -158,6 +188,15 @@ func (c *Container) create(o CreateOptions, undo *[]func()) (*spawn.Process, err
 		ref := cg.Ref()
 		c.st.Cgroup = &ref
 		opts.cgroup = cg
+		// Until state.json has it: for RemoveLeftover, should this
+		// sbx be killed before.
+		b, err := json.Marshal(ref)
+		if err == nil {
+			err = writeAtomic(filepath.Join(c.dir, cgroupFile), b, 0o600)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("state directory: %w", err)
+		}
 	}
 	if opts.seccomp, err = compileSeccomp(s.Linux.Seccomp, ""); err != nil {
 		return nil, err
@@ -459,7 +498,9 @@ func (c *Container) status() (specs.ContainerState, *spawn.Process) {
 		p.Close()
 		return StatusStopped, nil
 	}
-	if !c.st.Started {
+	// A start killed after it let the process go, before it recorded
+	// that, leaves the process running with Started unset.
+	if !c.st.Started && c.atGate() {
 		return StatusCreated, p
 	}
 	if cg := c.cgroup(); cg != nil {
@@ -468,6 +509,18 @@ func (c *Container) status() (specs.ContainerState, *spawn.Process) {
 		}
 	}
 	return StatusRunning, p
+}
+
+// atGate reports whether the container's process still waits at its gate:
+// the gate FIFO has a reader, the process (which holds it open until it
+// has read start's byte and execs), only then.
+func (c *Container) atGate() bool {
+	fd, err := unix.Open(filepath.Join(c.dir, "gate"), unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false // ENXIO: no reader; ENOENT: start removed it
+	}
+	unix.Close(fd)
+	return true
 }
 
 // zombie reports whether pid has exited and waits to be reaped (state Z
@@ -532,10 +585,9 @@ func (c *Container) Start() error {
 			return err
 		}
 	}
-	c.st.Started = true
-	if err := c.save(); err != nil {
-		return err
-	}
+	// The process goes on first and Started is recorded after, so that a
+	// start killed in between leaves the container created or running
+	// (status tells which), never "running" at its gate.
 	gate := filepath.Join(c.dir, "gate")
 	f, err := os.OpenFile(gate, os.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -547,6 +599,10 @@ func (c *Container) Start() error {
 		return fmt.Errorf("cannot start container %s: %w", c.st.ID, err)
 	}
 	os.Remove(gate)
+	c.st.Started = true
+	if err := c.save(); err != nil {
+		return err
+	}
 	state.Status = StatusRunning
 	if h := c.view.Hooks; h != nil {
 		warnHooks("poststart", h.Poststart, state)

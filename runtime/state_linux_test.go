@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -16,8 +17,8 @@ import (
 	"sbx.dev/sbx/spawn"
 )
 
-// writeState makes container id's state directory under root with config
-// as its config.
+// writeState makes container id's state directory under root, with its
+// lock and config as its config.
 func writeState(t *testing.T, root, id, config string) {
 	t.Helper()
 	dir := filepath.Join(root, id)
@@ -25,8 +26,10 @@ func writeState(t *testing.T, root, id, config string) {
 		t.Fatal(err)
 	}
 	state := `{"id":"` + id + `","bundle":"/b","init":{"pid":1},"config":` + config + `}`
-	if err := os.WriteFile(filepath.Join(dir, "state.json"), []byte(state), 0o600); err != nil {
-		t.Fatal(err)
+	for name, content := range map[string]string{"state.json": state, "lock": ""} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -164,5 +167,82 @@ func TestAmbientWarning(t *testing.T) {
 	}
 	if want := "process.capabilities.ambient: CAP_KILL not both permitted and inheritable"; !strings.Contains(logged.String(), want) {
 		t.Errorf("logged %q, want %q", logged.String(), want)
+	}
+}
+
+// A verb that waited for a container's lock while a delete removed it and
+// a create made another of the same id takes the new container's lock,
+// after that create lets it go; it took the deleted one's, and went on
+// (or removed the new state directory) while the create still ran.
+func TestLockFollowsRecreatedContainer(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "c")
+	first, err := newStateDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type taken struct {
+		f   *os.File
+		err error
+	}
+	got := make(chan taken, 1)
+	go func() {
+		f, err := lockDir(dir, false)
+		got <- taken{f, err}
+	}()
+	time.Sleep(50 * time.Millisecond) // the waiter blocks in flock
+	// delete, then create, while the waiter waits.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	second, err := newStateDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	select {
+	case w := <-got:
+		t.Fatalf("the waiter went on while the new container was locked (err %v)", w.err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	second.Close()
+	w := <-got
+	if w.err != nil {
+		t.Fatalf("lockDir: %v", w.err)
+	}
+	defer w.f.Close()
+	var held, now unix.Stat_t
+	unix.Fstat(int(w.f.Fd()), &held)
+	if err := unix.Stat(filepath.Join(dir, "lock"), &now); err != nil || held.Ino != now.Ino {
+		t.Errorf("the waiter holds lock inode %d; the container's is %d (%v)", held.Ino, now.Ino, err)
+	}
+}
+
+// Only create makes a lock file: a verb that found none (the state
+// directory half removed, or half made by an sbx before this one) made
+// one again, and a delete's RemoveAll then failed on a directory that was
+// not empty, leaving an id nothing could use.
+func TestLoadMakesNoLock(t *testing.T) {
+	root := t.TempDir()
+	if err := os.Mkdir(filepath.Join(root, "c"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(root, "c"); !errors.Is(err, ErrNotExist) {
+		t.Errorf("Load of a state directory without a lock: %v, want ErrNotExist", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "c", "lock")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load made a lock file: %v", err)
+	}
+	if err := RemoveLeftover(root, "c"); err != nil {
+		t.Errorf("RemoveLeftover: %v", err)
+	}
+	// newStateDir refuses an id taken, even by a directory without a lock.
+	if _, err := newStateDir(filepath.Join(root, "c")); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("newStateDir over an existing directory: %v, want already exists", err)
+	}
+	// It leaves nothing of its own then; List sees only ids.
+	entries, _ := os.ReadDir(root)
+	if len(entries) != 1 {
+		t.Errorf("the root holds %d entries, want only c", len(entries))
 	}
 }
