@@ -697,26 +697,33 @@ func waitGone(p *spawn.Process) bool {
 }
 
 // Pause freezes every process of the container.
+// A paused one is refused, as runc refuses it.
 func (c *Container) Pause() error {
-	cg, err := c.liveCgroup("pause")
+	cg, status, err := c.liveCgroup("pause")
 	if err != nil {
 		return err
+	}
+	if status == StatusPaused {
+		return fmt.Errorf("cannot pause container %s: it is paused already", c.st.ID)
 	}
 	return cg.Freeze()
 }
 
-// Resume thaws it.
+// Resume thaws it; one that is not paused is refused, as runc refuses it.
 func (c *Container) Resume() error {
-	cg, err := c.liveCgroup("resume")
+	cg, status, err := c.liveCgroup("resume")
 	if err != nil {
 		return err
+	}
+	if status != StatusPaused {
+		return fmt.Errorf("cannot resume container %s: it is %s, not paused", c.st.ID, status)
 	}
 	return cg.Thaw()
 }
 
 // Update applies new resource limits.
 func (c *Container) Update(res *specs.LinuxResources) error {
-	cg, err := c.liveCgroup("update")
+	cg, _, err := c.liveCgroup("update")
 	if err != nil {
 		return err
 	}
@@ -739,26 +746,26 @@ func (c *Container) Pids() ([]int, error) {
 
 // Stats is what the container's cgroup reports.
 func (c *Container) Stats() (cgroup.Stats, error) {
-	cg, err := c.liveCgroup("stats")
+	cg, _, err := c.liveCgroup("stats")
 	if err != nil {
 		return cgroup.Stats{}, err
 	}
 	return cg.Stats()
 }
 
-func (c *Container) liveCgroup(verb string) (*cgroup.Group, error) {
+func (c *Container) liveCgroup(verb string) (*cgroup.Group, specs.ContainerState, error) {
 	status, p := c.status()
 	if p != nil {
 		p.Close()
 	}
 	if status == StatusStopped {
-		return nil, fmt.Errorf("cannot %s container %s: %w", verb, c.st.ID, ErrNotRunning)
+		return nil, status, fmt.Errorf("cannot %s container %s: %w", verb, c.st.ID, ErrNotRunning)
 	}
 	cg := c.cgroup()
 	if cg == nil {
-		return nil, fmt.Errorf("cannot %s container %s: it has no cgroup", verb, c.st.ID)
+		return nil, status, fmt.Errorf("cannot %s container %s: it has no cgroup", verb, c.st.ID)
 	}
-	return cg, nil
+	return cg, status, nil
 }
 
 // nsPid is process pid as its own pid namespace numbers it (the last

@@ -249,8 +249,14 @@ func TestOCILifecycle(t *testing.T) {
 	if err := json.Unmarshal([]byte(o.must("ps", "--format", "json", id("life"))), &pids); err != nil || len(pids) < 2 || !slices.Contains(pids, st.Pid) {
 		t.Errorf("ps --format json = %v (%v), want the process %d and the exec'd one", pids, err, st.Pid)
 	}
+	if _, errs, code := o.run("resume", id("life")); code == 0 || !strings.Contains(errs, "not paused") {
+		t.Errorf("resume of a running container: exit %d, %q; want a refusal, as runc's", code, errs)
+	}
 	o.must("pause", id("life"))
 	o.waitStatus(id("life"), specs.ContainerState("paused"))
+	if _, errs, code := o.run("pause", id("life")); code == 0 || !strings.Contains(errs, "paused already") {
+		t.Errorf("pause of a paused container: exit %d, %q; want a refusal, as runc's", code, errs)
+	}
 	// runc's refusal: the new process would freeze before its exec.
 	if _, errs, code := o.run("exec", id("life"), "true"); code == 0 || !strings.Contains(errs, "cannot exec in a paused container") {
 		t.Errorf("exec in a paused container: exit %d, %q; want an error saying it is paused", code, errs)
