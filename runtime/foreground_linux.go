@@ -23,9 +23,10 @@ func ForwardSignals() chan os.Signal {
 // signals ForwardSignals registered on sigs, proxies the terminal whose
 // master arrives on console (nil for none) and waits. It returns the exit
 // status a shell would give: the exit code, or 128+N for signal N. It
-// takes over proc and stops sigs.
+// takes over proc; sigs stays registered (signal.Stop is the caller's:
+// sbx exits with it registered, so that a signal sent after the process
+// ended cannot end sbx before it exits with the status).
 func Foreground(sigs chan os.Signal, proc *spawn.Process, console, stdin, stdout *os.File) (int, error) {
-	defer signal.Stop(sigs)
 	r := &running{proc: proc, started: time.Now()}
 	r.undo = append(r.undo, func() { proc.Close() })
 	defer r.cleanup()

@@ -29,6 +29,14 @@ type Sandbox struct {
 	// Grace is how long the process has between SIGTERM and SIGKILL when
 	// the timeout expires; 0 means 2 seconds.
 	Grace time.Duration
+	// Signals, when set, is a channel the caller registered with
+	// ForwardSignals before anything else: Run forwards what arrives on
+	// it, a signal sent while the sandbox was being made included, and
+	// leaves it registered, so that one sent after the sandbox ended
+	// cannot end the caller before it reports (sbx run does so, and exits
+	// with it registered). Nil: Run registers for the signals itself
+	// before it makes anything, and unregisters when it returns.
+	Signals chan os.Signal
 }
 
 // Result is how a sandbox run ended; its JSON is `sbx run --report`.

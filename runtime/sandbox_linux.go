@@ -29,25 +29,31 @@ var forwarded = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT
 // and its cgroup removed. A nil error comes with a Result; a *StartError
 // means the process never ran.
 //
-// Registering for the forwarded signals (signal.Notify) and unregistering
-// (signal.Stop) each take the Go runtime a round trip per signal to its
-// signal-mask thread. Notify runs on a goroutine while the cgroup and the
-// plan are made, and start waits for it before the process is created;
-// Stop runs on a goroutine once everything is cleaned up, so a signal
-// that arrives while Run returns is still caught, never acted on.
+// Without Signals, Run registers for the forwarded signals (signal.Notify,
+// a round trip per signal to the Go runtime's signal-mask thread) on a
+// goroutine while the terminal is set up, and start waits for it before it
+// makes the cgroup: a signal before that ends the caller by its default
+// action with nothing made, one after it is forwarded. It unregisters on
+// a goroutine once everything is cleaned up.
 func (sb *Sandbox) Run() (*Result, error) {
-	sigs := make(chan os.Signal, 8)
+	sigs := sb.Signals
 	notified := make(chan struct{})
-	go func() {
-		signal.Notify(sigs, forwarded...)
-		close(notified)
-	}()
-	defer func() {
+	if sigs == nil {
+		own := make(chan os.Signal, 8)
+		sigs = own
 		go func() {
-			<-notified
-			signal.Stop(sigs)
+			signal.Notify(own, forwarded...)
+			close(notified)
 		}()
-	}()
+		defer func() {
+			go func() {
+				<-notified
+				signal.Stop(own)
+			}()
+		}()
+	} else {
+		close(notified)
+	}
 
 	r, err := sb.start(notified)
 	if err != nil {
@@ -81,7 +87,8 @@ func (r *running) cleanup() {
 }
 
 // start creates the sandbox; notified is closed once its signals are
-// caught, which must come before the process exists.
+// caught, which must come before anything is made: a signal that ended
+// sbx by its default action left the cgroup behind.
 func (sb *Sandbox) start(notified <-chan struct{}) (*running, error) {
 	r := &running{ownPID: !sharesPID(sb.Spec)}
 	ok := false
@@ -102,6 +109,7 @@ func (sb *Sandbox) start(notified <-chan struct{}) (*running, error) {
 		defer peer.Close()
 		o.console = peer
 	}
+	<-notified
 	if r.cg, err = newCgroup(sb.Spec); err != nil {
 		return nil, &StartError{ExitFailed, err}
 	}
@@ -124,7 +132,6 @@ func (sb *Sandbox) start(notified <-chan struct{}) (*running, error) {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = sb.Stdin, sb.Stdout, sb.Stderr
 	}
 	cmd.Adoptable = true // sbx's own child: no keeper needed, a CLI has no stray waitpid(-1)
-	<-notified
 	r.started = time.Now()
 	if r.proc, err = cmd.Start(); err != nil {
 		return nil, startError(err)

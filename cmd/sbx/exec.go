@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 
@@ -63,8 +62,7 @@ func execAction(c *cli.Context) error {
 	}
 	var sigs chan os.Signal
 	if !c.Bool("detach") {
-		sigs = runtime.ForwardSignals()
-		defer signal.Stop(sigs)
+		sigs = runtime.ForwardSignals() // never stopped: see Foreground
 	}
 	o := runtime.ExecOptions{Process: p, PidFile: c.String("pid-file"), ConsoleSocket: c.String("console-socket"),
 		PreserveFDs: c.Int("preserve-fds"), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path"
 	"strings"
 
@@ -59,6 +58,10 @@ func runSpec(c *cli.Context) error {
 		return fmt.Errorf("run: want one spec file, got %d arguments", c.NArg())
 	}
 	path := c.Args().First()
+	// Before anything is made, and for as long as sbx lives: a signal
+	// sent while the sandbox starts is forwarded once it runs, and one
+	// sent after it ended cannot end sbx between the report and the exit.
+	sigs := runtime.ForwardSignals()
 	sb, err := spec.Load(path)
 	if err != nil {
 		return err
@@ -67,7 +70,7 @@ func runSpec(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	s := &runtime.Sandbox{Spec: oci, Policy: policy, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	s := &runtime.Sandbox{Spec: oci, Policy: policy, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Signals: sigs}
 	res, err := s.Run()
 	if err != nil {
 		var se *runtime.StartError
@@ -194,8 +197,7 @@ func runContainer(c *cli.Context) error {
 	}
 	var sigs chan os.Signal
 	if !c.Bool("detach") {
-		sigs = runtime.ForwardSignals()
-		defer signal.Stop(sigs)
+		sigs = runtime.ForwardSignals() // never stopped: see Foreground
 	}
 	ctr, err := createFrom(c, peer)
 	if err != nil {
