@@ -626,10 +626,7 @@ func (c *Container) Signal(sig syscall.Signal, all bool) error {
 		// it started may live on in its cgroup, which kill --all reaches,
 		// as under runc (containerd's shim sends it once the init exits).
 		if cg := c.cgroup(); all && cg != nil && !c.ownPIDNamespace() {
-			if sig == unix.SIGKILL {
-				return cg.Kill()
-			}
-			return cg.Signal(sig)
+			return signalCgroup(cg, sig)
 		}
 		return fmt.Errorf("cannot signal container %s: %w", c.st.ID, ErrNotRunning)
 	}
@@ -643,10 +640,15 @@ func (c *Container) Signal(sig syscall.Signal, all bool) error {
 		}
 		return nil
 	}
-	cg := c.cgroup()
-	if cg == nil {
-		return p.Signal(sig)
+	if cg := c.cgroup(); cg != nil {
+		return signalCgroup(cg, sig)
 	}
+	return p.Signal(sig)
+}
+
+// signalCgroup sends sig to every process in cg: SIGKILL through Kill,
+// which no fork escapes and which returns once none is left.
+func signalCgroup(cg *cgroup.Group, sig syscall.Signal) error {
 	if sig == unix.SIGKILL {
 		return cg.Kill()
 	}

@@ -29,33 +29,16 @@ var forwarded = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT
 // and its cgroup removed. A nil error comes with a Result; a *StartError
 // means the process never ran.
 //
-// Without Signals, Run registers for the forwarded signals (signal.Notify,
-// a round trip per signal to the Go runtime's signal-mask thread) on a
-// goroutine while the terminal is set up, and start waits for it before it
-// makes the cgroup: a signal before that ends the caller by its default
-// action with nothing made, one after it is forwarded. It unregisters on
-// a goroutine once everything is cleaned up.
+// Without Signals, Run registers for the forwarded signals itself before
+// it makes anything (a signal that ended the caller by its default action
+// then would leave the cgroup behind), and unregisters when it returns.
 func (sb *Sandbox) Run() (*Result, error) {
 	sigs := sb.Signals
-	notified := make(chan struct{})
 	if sigs == nil {
-		own := make(chan os.Signal, 8)
-		sigs = own
-		go func() {
-			signal.Notify(own, forwarded...)
-			close(notified)
-		}()
-		defer func() {
-			go func() {
-				<-notified
-				signal.Stop(own)
-			}()
-		}()
-	} else {
-		close(notified)
+		sigs = ForwardSignals()
+		defer signal.Stop(sigs)
 	}
-
-	r, err := sb.start(notified)
+	r, err := sb.start()
 	if err != nil {
 		return nil, err
 	}
@@ -86,10 +69,8 @@ func (r *running) cleanup() {
 	}
 }
 
-// start creates the sandbox; notified is closed once its signals are
-// caught, which must come before anything is made: a signal that ended
-// sbx by its default action left the cgroup behind.
-func (sb *Sandbox) start(notified <-chan struct{}) (*running, error) {
+// start creates the sandbox; its signals are caught already.
+func (sb *Sandbox) start() (*running, error) {
 	r := &running{ownPID: !sharesPID(sb.Spec)}
 	ok := false
 	defer func() {
@@ -109,7 +90,6 @@ func (sb *Sandbox) start(notified <-chan struct{}) (*running, error) {
 		defer peer.Close()
 		o.console = peer
 	}
-	<-notified
 	if r.cg, err = newCgroup(sb.Spec); err != nil {
 		return nil, &StartError{ExitFailed, err}
 	}
