@@ -67,7 +67,7 @@ func TestCVE2019_5736(t *testing.T) {
 	o.cleanup(ctr)
 	o.must("create", "--bundle", b, ctr)
 	o.must("start", ctr)
-	cveWaitFile(t, filepath.Join(out, "ready"))
+	waitFile(t, filepath.Join(out, "ready"))
 	if got := strings.TrimSpace(cveMust(o, "exec", ctr, "readlink", "/proc/self/exe")); got != "/bin/busybox" {
 		t.Errorf("/proc/self/exe of an exec'd readlink = %q, want /bin/busybox (the container's program)", got)
 	}
@@ -136,7 +136,7 @@ func TestCVE2019_5736StartHook(t *testing.T) {
 		o.cleanup(ctr)
 		o.must("create", "--bundle", b, ctr)
 		cveMust(o, "exec", "--detach", ctr, "/cve/helper", "watch", strconv.FormatUint(dev, 10), strconv.FormatUint(ino, 10), "/cve-out")
-		cveWaitFile(t, filepath.Join(out, "ready"))
+		waitFile(t, filepath.Join(out, "ready"))
 		if out, err := exec.Command(starter, "--root", o.root, "start", ctr).CombinedOutput(); err != nil {
 			t.Fatalf("%s start %s: %v\n%s", starter, ctr, err, out)
 		}
@@ -249,7 +249,7 @@ func TestCVE2016_9962(t *testing.T) {
 	o.cleanup(ctr)
 	o.must("create", "--bundle", b, ctr)
 	o.must("start", ctr)
-	cveWaitFile(t, filepath.Join(out, "ready"))
+	waitFile(t, filepath.Join(out, "ready"))
 	for i := 0; i < 40; i++ {
 		cveMust(o, "exec", ctr, "true")
 	}
@@ -1001,28 +1001,13 @@ func cveOutMount(dir string) specs.Mount {
 	return specs.Mount{Destination: "/cve-out", Type: "bind", Source: dir, Options: []string{"rbind", "rw"}}
 }
 
-// cveWaitFile waits for a file the container creates.
-func cveWaitFile(t *testing.T, path string) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, err := os.Stat(path); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not appear within 5s", path)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // cveStopWatch tells the watcher in the container to stop and reads its
 // report.
 func cveStopWatch(t *testing.T, out string) cveWatchReport {
 	t.Helper()
 	cveWrite(t, filepath.Join(out, "stop"), "", 0o644)
 	path := filepath.Join(out, "report.json")
-	cveWaitFile(t, path)
+	waitFile(t, path)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

@@ -791,3 +791,16 @@ func mountsUnder(t *testing.T, dir string) []string {
 	}
 	return out
 }
+
+// waitFile waits until path exists (a file a container or a hook makes).
+func waitFile(t *testing.T, path string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not appear within 20 s", path)
+		}
+	}
+}

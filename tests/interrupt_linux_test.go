@@ -17,20 +17,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// containerCgroups are the directories of container id's cgroup (sbx's
-// default cgroupsPath, /sbx/ID) in every hierarchy that has one.
-func containerCgroups(id string) []string {
-	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/sbx/" + id)
-	if d := "/sys/fs/cgroup/sbx/" + id; isDir(d) {
-		dirs = append(dirs, d)
-	}
-	return dirs
+// cgroupsAt are the directories matching rel (a glob) under the root of
+// every cgroup hierarchy: v1's /sys/fs/cgroup/NAME and v2's /sys/fs/cgroup.
+func cgroupsAt(rel string) []string {
+	v1, _ := filepath.Glob("/sys/fs/cgroup/*/" + rel)
+	v2, _ := filepath.Glob("/sys/fs/cgroup/" + rel)
+	return append(v1, v2...)
 }
 
-func isDir(path string) bool {
-	st, err := os.Stat(path)
-	return err == nil && st.IsDir()
-}
+// containerCgroups are the directories of container id's cgroup (sbx's
+// default cgroupsPath, /sbx/ID).
+func containerCgroups(id string) []string { return cgroupsAt("sbx/" + id) }
 
 // cgroupPids are the processes in the cgroup directories dirs.
 func cgroupPids(dirs []string) []int {
@@ -46,19 +43,6 @@ func cgroupPids(dirs []string) []int {
 		}
 	}
 	return pids
-}
-
-// waitFile waits until path exists.
-func waitFile(t *testing.T, path string) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if _, err := os.Stat(path); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not appear within 20 s", path)
-		}
-	}
 }
 
 // TestOCICreateKilled: an `sbx create` killed while it makes the
@@ -157,80 +141,93 @@ func TestOCIStartKilled(t *testing.T) {
 
 // sandboxCgroupsOf are the cgroup directories of the sandbox sbx pid made
 // (sbx-<pidns>-<pid>-<start>).
-func sandboxCgroupsOf(pid int) []string {
-	dirs, _ := filepath.Glob(fmt.Sprintf("/sys/fs/cgroup/*/sbx-*-%d-*", pid))
-	more, _ := filepath.Glob(fmt.Sprintf("/sys/fs/cgroup/sbx-*-%d-*", pid))
-	return append(dirs, more...)
-}
+func sandboxCgroupsOf(pid int) []string { return cgroupsAt(fmt.Sprintf("sbx-*-%d-*", pid)) }
 
-// TestRunSignalStorm sends SIGTERM to `sbx run` every millisecond to its
-// end, from a moment that moves through its start-up run by run, to a program that ignores it and exits 3. Sent
-// while sbx made the sandbox, before it caught its signals, one ended it
-// and left the cgroup behind; sent after the sandbox ended, once sbx had
-// let its signals go, one ended it between the report and the exit, so
-// that its status and its report disagreed. Now a run ends either by the
-// signal before it made anything, or with the status its report gives (3,
-// or 137 when a signal came before the trap: sbx kills a pid 1 that does
-// not handle a terminating signal), and never leaves a cgroup. The
-// windows are narrow: before the fix this test failed only now and then
-// (TestRunSignalAtCgroup aims at the first one precisely).
-func TestRunSignalStorm(t *testing.T) {
+// limitedSpec writes a sandbox spec for args in the BusyBox root, with
+// limits (so that sbx makes a cgroup), and returns its path.
+func limitedSpec(t *testing.T, args ...string) string {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("the limits that make a cgroup need root here")
 	}
 	if env.rootErr != nil {
 		t.Fatalf("BusyBox rootfs: %v", env.rootErr)
 	}
-	dir := t.TempDir()
-	specPath := filepath.Join(dir, "spec.json")
-	spec := `{"process":{"args":["sh","-c","trap '' TERM; sleep 0.2; exit 3"]},"root":{"path":"` + env.rootfs + `"},"limits":{"pids":64,"memory":"64MiB"}}`
-	if err := os.WriteFile(specPath, []byte(spec), 0o644); err != nil {
+	b, err := json.Marshal(Spec{Process: Process{Args: args}, Root: &Root{Path: env.rootfs}, Limits: &Limits{Pids: 64, Memory: "64MiB"}})
+	if err != nil {
 		t.Fatal(err)
 	}
-	reported, byTheSignal := 0, 0
-	const runs = 40
-	for i := 0; i < runs; i++ {
-		report := filepath.Join(dir, fmt.Sprintf("report-%d.json", i))
-		cmd := exec.Command(env.sbx, "run", "--report", report, specPath)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+	path := filepath.Join(t.TempDir(), "spec.json")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// runSbx starts `sbx run --report R spec` and returns it with R.
+func runSbx(t *testing.T, spec string, i int) (*exec.Cmd, string) {
+	t.Helper()
+	report := filepath.Join(filepath.Dir(spec), fmt.Sprintf("report-%d.json", i))
+	cmd := exec.Command(env.sbx, "run", "--report", report, spec)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, report
+}
+
+// reportedStatus is the exitCode of the report at path, and whether there
+// is one.
+func reportedStatus(path string) (int, bool) {
+	b, err := os.ReadFile(path)
+	var res struct{ ExitCode int }
+	if err != nil || json.Unmarshal(b, &res) != nil {
+		return 0, false
+	}
+	return res.ExitCode, true
+}
+
+// checkNoCgroups fails the test for (and removes) the cgroups sbx pid left.
+func checkNoCgroups(t *testing.T, run, pid int) {
+	t.Helper()
+	if left := sandboxCgroupsOf(pid); len(left) > 0 {
+		t.Errorf("run %d left the cgroups %v", run, left)
+		for _, d := range left {
+			os.Remove(d)
+		}
+	}
+}
+
+// TestRunSignalAfterEnd sends SIGTERM to `sbx run` every 200 µs from the
+// moment its sandbox runs (the program, which ignores SIGTERM, has
+// started its sleep) until sbx exits. sbx let its signals go once the
+// sandbox was cleaned up, before it wrote its report and exited, and a
+// SIGTERM then ended it with a status its report contradicted (or none).
+// It keeps them until it exits now: every run exits 3, as its report says.
+func TestRunSignalAfterEnd(t *testing.T) {
+	spec := limitedSpec(t, "sh", "-c", "trap '' TERM; sleep 0.1; exit 3")
+	for i := 0; i < 40; i++ {
+		cmd, report := runSbx(t, spec, i)
+		pid := cmd.Process.Pid
+		for deadline := time.Now().Add(10 * time.Second); len(cgroupPids(sandboxCgroupsOf(pid))) < 2 && time.Now().Before(deadline); {
+			time.Sleep(100 * time.Microsecond)
 		}
 		stop := make(chan struct{})
-		go func(delay time.Duration) {
-			time.Sleep(delay)
+		go func() {
 			for {
 				select {
 				case <-stop:
 					return
-				case <-time.After(time.Millisecond):
+				case <-time.After(200 * time.Microsecond):
 					cmd.Process.Signal(syscall.SIGTERM)
 				}
 			}
-		}(time.Duration(i) * time.Millisecond)
-		err := cmd.Wait()
+		}()
+		cmd.Wait()
 		close(stop)
-		code := cmd.ProcessState.ExitCode()
-		status := cmd.ProcessState.Sys().(syscall.WaitStatus)
-		b, rerr := os.ReadFile(report)
-		var res struct{ ExitCode int }
-		switch {
-		case status.Signaled() && rerr != nil:
-			byTheSignal++ // before it caught its signals: nothing made
-		case rerr == nil && json.Unmarshal(b, &res) == nil && res.ExitCode == code && (code == 3 || code == 137):
-			reported++
-		default:
-			t.Errorf("run %d: %v (exit %d, signaled %v), report %q (%v); want the status the report gives, or death by SIGTERM before anything was made", i, err, code, status.Signaled(), b, rerr)
+		if code, ok := reportedStatus(report); cmd.ProcessState.ExitCode() != 3 || !ok || code != 3 {
+			t.Errorf("run %d: %v, report exitCode %d (report there: %v); want exit 3 and a report saying so", i, cmd.ProcessState, code, ok)
 		}
-		if left := sandboxCgroupsOf(cmd.Process.Pid); len(left) > 0 {
-			t.Errorf("run %d left the cgroups %v", i, left)
-			for _, d := range left {
-				os.Remove(d)
-			}
-		}
-	}
-	t.Logf("%d runs: %d exited with their report's status, %d died of SIGTERM before they made anything", runs, reported, byTheSignal)
-	if reported == 0 {
-		t.Error("no run got as far as the sandbox: the test proves nothing")
+		checkNoCgroups(t, i, pid)
 	}
 }
 
@@ -240,40 +237,18 @@ func TestRunSignalStorm(t *testing.T) {
 // cgroup (a third of such runs here). sbx run now catches them before it
 // makes anything: the sandbox gets the signal, and sbx reports.
 func TestRunSignalAtCgroup(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the limits that make a cgroup need root here")
-	}
-	if env.rootErr != nil {
-		t.Fatalf("BusyBox rootfs: %v", env.rootErr)
-	}
-	dir := t.TempDir()
-	specPath := filepath.Join(dir, "spec.json")
-	spec := `{"process":{"args":["sleep","30"]},"root":{"path":"` + env.rootfs + `"},"limits":{"pids":64,"memory":"64MiB"}}`
-	if err := os.WriteFile(specPath, []byte(spec), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	spec := limitedSpec(t, "sleep", "30")
 	for i := 0; i < 20; i++ {
-		report := filepath.Join(dir, fmt.Sprintf("report-%d.json", i))
-		cmd := exec.Command(env.sbx, "run", "--report", report, specPath)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		cmd, report := runSbx(t, spec, i)
 		pid := cmd.Process.Pid
 		for deadline := time.Now().Add(10 * time.Second); len(sandboxCgroupsOf(pid)) == 0 && time.Now().Before(deadline); {
 		}
 		cmd.Process.Signal(syscall.SIGHUP)
 		cmd.Wait()
 		status := cmd.ProcessState.Sys().(syscall.WaitStatus)
-		b, err := os.ReadFile(report)
-		var res struct{ ExitCode int }
-		if status.Signaled() || err != nil || json.Unmarshal(b, &res) != nil || res.ExitCode != status.ExitStatus() {
-			t.Errorf("run %d: %v (signaled %v), report %q (%v); want the sandbox ended by the signal and a report", i, cmd.ProcessState, status.Signaled(), b, err)
+		if code, ok := reportedStatus(report); status.Signaled() || !ok || code != status.ExitStatus() {
+			t.Errorf("run %d: %v, report exitCode %d (report there: %v); want the sandbox ended by the signal and a report", i, cmd.ProcessState, code, ok)
 		}
-		if left := sandboxCgroupsOf(pid); len(left) > 0 {
-			t.Errorf("run %d left the cgroups %v", i, left)
-			for _, d := range left {
-				os.Remove(d)
-			}
-		}
+		checkNoCgroups(t, i, pid)
 	}
 }
